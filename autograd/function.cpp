@@ -1,0 +1,52 @@
+#include "autograd/function.h"
+
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "tensor/ops.h"
+
+namespace difflab::ag {
+
+bool any_requires_grad(const std::vector<Var>& inputs) {
+  for (const auto& v : inputs)
+    if (v.defined() && v.requires_grad()) return true;
+  return false;
+}
+
+bool should_record(const std::vector<Var>& inputs) {
+  return GradMode::is_enabled() && any_requires_grad(inputs);
+}
+
+void check_anomaly(const Tensor& t, const std::string& what) {
+  if (!AnomalyGuard::is_enabled() || !t.defined() || !tensor::is_floating(t.dtype())) return;
+  // x - x is NaN exactly where x is NaN or ±Inf.
+  Tensor d = tensor::binary(tensor::BinaryOp::sub, t, t);
+  Tensor bad = tensor::binary(tensor::BinaryOp::ne, d, d);
+  double n = tensor::sum(bad.to(DType::f64), {}).item();
+  if (n > 0)
+    DIFFLAB_FAIL("anomaly: ", what, " produced ", int64_t(n), " NaN/Inf value(s) in a tensor ",
+                 t.desc());
+}
+
+Var make_result(Tensor value, const char* op, const std::vector<Var>& inputs,
+                std::vector<SavedVar> saved, BackwardFn fn, bool save_out) {
+  check_anomaly(value, std::string("forward of '") + op + "'");
+  if (!should_record(inputs)) return Var(std::move(value));
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->inputs.reserve(inputs.size());
+  for (const auto& v : inputs) {
+    node->inputs.push_back(v.defined() ? v.node() : nullptr);
+    node->input_shapes.push_back(v.defined() ? v.shape() : Shape{});
+  }
+  node->saved = std::move(saved);
+  node->backward = std::move(fn);
+  node->out_shape = value.shape();
+  node->out_dtype = value.dtype();
+  node->seq = next_node_seq();
+  Var out(std::move(value), node);
+  if (save_out) node->saved.push_back(save_output(out));
+  return out;
+}
+
+}  // namespace difflab::ag

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs missing dependencies, configures and builds (Release), runs every default test.
+# Usage: scripts/test.sh [extra ctest args]   (env: BUILD_DIR, JOBS, DIFFLAB_CUDA)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDIFFLAB_WERROR=ON \
+      -DDIFFLAB_CUDA="${DIFFLAB_CUDA:-AUTO}" >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS"
+cd "$BUILD_DIR"
+ctest --output-on-failure -j "$JOBS" -LE long "$@"

@@ -1,0 +1,144 @@
+#include "tensor/allocator.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+#include "tensor/error.h"
+
+namespace difflab::tensor {
+
+namespace {
+constexpr size_t kAlign = 64;
+constexpr size_t kHugeAlign = size_t(2) << 20;
+constexpr size_t kLargeThreshold = size_t(1) << 20;  // blocks from here on are huge-page backed
+}  // namespace
+
+struct CpuAllocator::Impl {
+  mutable std::mutex mu;
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;
+  MemoryStats st;
+};
+
+CpuAllocator::Impl* CpuAllocator::impl() {
+  // Leaked on purpose: tensors with static lifetime may be freed after main returns.
+  static Impl* p = new Impl();
+  return p;
+}
+
+CpuAllocator& CpuAllocator::instance() {
+  static CpuAllocator* a = new CpuAllocator();
+  return *a;
+}
+
+CpuAllocator::~CpuAllocator() = default;
+
+size_t CpuAllocator::bucket_size(size_t n) {
+  if (n <= 256) return std::max<size_t>(kAlign, (n + kAlign - 1) / kAlign * kAlign);
+  if (n >= kLargeThreshold) return (n + kHugeAlign - 1) / kHugeAlign * kHugeAlign;
+  // Four buckets per power of two keep the waste under 25%.
+  size_t p = size_t(1) << (63 - __builtin_clzll(n - 1));  // largest power of two < n
+  size_t step = std::max<size_t>(kAlign, p / 4);
+  return (n + step - 1) / step * step;
+}
+
+static void* os_allocate(size_t bytes) {
+  void* p = nullptr;
+  if (bytes >= kLargeThreshold) {
+    p = std::aligned_alloc(kHugeAlign, bytes);
+    if (p) madvise(p, bytes, MADV_HUGEPAGE);
+  } else {
+    p = std::aligned_alloc(kAlign, bytes);
+  }
+  return p;
+}
+
+void* CpuAllocator::allocate(size_t nbytes) {
+  if (nbytes == 0) nbytes = 1;
+  DIFFLAB_CHECK(nbytes < (size_t(1) << 46), "CpuAllocator: request of ", nbytes,
+                " bytes is beyond any machine's memory");
+  size_t b = bucket_size(nbytes);
+  Impl* im = impl();
+  void* p = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(im->mu);
+    auto it = im->free_blocks.find(b);
+    if (it != im->free_blocks.end() && !it->second.empty()) {
+      p = it->second.back();
+      it->second.pop_back();
+      im->st.cached_bytes -= b;
+    }
+  }
+  if (!p) {
+    p = os_allocate(b);
+    if (!p) {
+      empty_cache();
+      p = os_allocate(b);
+    }
+    DIFFLAB_CHECK(p, "CpuAllocator: out of memory allocating ", b, " bytes (",
+                  double(b) / (1 << 20), " MiB); live ", impl()->st.live_bytes, " bytes");
+    std::lock_guard<std::mutex> lock(im->mu);
+    im->st.num_os_allocs++;
+  }
+  std::lock_guard<std::mutex> lock(im->mu);
+  im->st.num_allocs++;
+  im->st.live_bytes += b;
+  im->st.peak_bytes = std::max(im->st.peak_bytes, im->st.live_bytes);
+  return p;
+}
+
+void CpuAllocator::deallocate(void* p, size_t nbytes) {
+  if (!p) return;
+  if (nbytes == 0) nbytes = 1;
+  size_t b = bucket_size(nbytes);
+#ifndef NDEBUG
+  // Poison freed memory with NaN so use-after-free shows up in results.
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  std::fill_n(static_cast<float*>(p), b / sizeof(float), nan);
+#endif
+  Impl* im = impl();
+  std::lock_guard<std::mutex> lock(im->mu);
+  im->free_blocks[b].push_back(p);
+  im->st.live_bytes -= b;
+  im->st.cached_bytes += b;
+}
+
+MemoryStats CpuAllocator::stats() const {
+  Impl* im = const_cast<CpuAllocator*>(this)->impl();
+  std::lock_guard<std::mutex> lock(im->mu);
+  return im->st;
+}
+
+size_t CpuAllocator::reset_peak() {
+  Impl* im = impl();
+  std::lock_guard<std::mutex> lock(im->mu);
+  size_t old = im->st.peak_bytes;
+  im->st.peak_bytes = im->st.live_bytes;
+  return old;
+}
+
+void CpuAllocator::raise_peak(size_t bytes) {
+  Impl* im = impl();
+  std::lock_guard<std::mutex> lock(im->mu);
+  im->st.peak_bytes = std::max(im->st.peak_bytes, bytes);
+}
+
+void CpuAllocator::empty_cache() {
+  Impl* im = impl();
+  std::lock_guard<std::mutex> lock(im->mu);
+  for (auto& [b, v] : im->free_blocks) {
+    for (void* p : v) std::free(p);
+    im->st.cached_bytes -= b * v.size();
+    v.clear();
+  }
+}
+
+}  // namespace difflab::tensor

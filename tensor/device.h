@@ -1,0 +1,23 @@
+// Device of a tensor: cpu, or cuda:<index> (the CUDA backend plugs in behind this seam).
+#pragma once
+#include <ostream>
+#include <string>
+
+namespace difflab::tensor {
+
+enum class DeviceType : uint8_t { cpu, cuda };
+
+struct Device {
+  DeviceType type = DeviceType::cpu;
+  int index = 0;
+  static Device cpu() { return {}; }
+  static Device cuda(int i = 0) { return {DeviceType::cuda, i}; }
+  bool is_cpu() const { return type == DeviceType::cpu; }
+  bool is_cuda() const { return type == DeviceType::cuda; }
+  bool operator==(const Device&) const = default;
+  std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
+};
+
+inline std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
+
+}  // namespace difflab::tensor
