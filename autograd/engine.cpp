@@ -155,7 +155,12 @@ std::vector<Var> run(const std::vector<Var>& outputs, const std::vector<Var>& gr
                     "' a second time, but its saved values were already freed; pass "
                     "retain_graph=true to the first backward");
       BackwardContext ctx{g, n->unpack_saved(), needs};
-      in_grads = n->backward(ctx);
+      if (AnomalyGuard::is_enabled()) {
+        BackwardScope scope("backward of '" + n->op + "' (path " + node_path(n, info) + ")");
+        in_grads = n->backward(ctx);
+      } else {
+        in_grads = n->backward(ctx);
+      }
       DIFFLAB_CHECK(in_grads.size() == n->inputs.size(), "backward of '", n->op, "' returned ",
                     in_grads.size(), " gradients for ", n->inputs.size(), " inputs");
     }

@@ -17,6 +17,15 @@ bool should_record(const std::vector<Var>& inputs) {
   return GradMode::is_enabled() && any_requires_grad(inputs);
 }
 
+namespace {
+thread_local std::string g_backward_ctx;
+}  // namespace
+
+BackwardScope::BackwardScope(std::string what) : prev_(std::move(g_backward_ctx)) {
+  g_backward_ctx = std::move(what);
+}
+BackwardScope::~BackwardScope() { g_backward_ctx = std::move(prev_); }
+
 void check_anomaly(const Tensor& t, const std::string& what) {
   if (!AnomalyGuard::is_enabled() || !t.defined() || !tensor::is_floating(t.dtype())) return;
   // x - x is NaN exactly where x is NaN or ±Inf.
@@ -24,7 +33,9 @@ void check_anomaly(const Tensor& t, const std::string& what) {
   Tensor bad = tensor::binary(tensor::BinaryOp::ne, d, d);
   double n = tensor::sum(bad.to(DType::f64), {}).item();
   if (n > 0)
-    DIFFLAB_FAIL("anomaly: ", what, " produced ", int64_t(n), " NaN/Inf value(s) in a tensor ",
+    DIFFLAB_FAIL("anomaly: ", what,
+                 g_backward_ctx.empty() ? std::string() : " during " + g_backward_ctx,
+                 " produced ", int64_t(n), " NaN/Inf value(s) in a tensor ",
                  t.desc());
 }
 

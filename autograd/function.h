@@ -16,7 +16,20 @@ bool should_record(const std::vector<Var>& inputs);
 Var make_result(Tensor value, const char* op, const std::vector<Var>& inputs,
                 std::vector<SavedVar> saved, BackwardFn fn, bool save_out = false);
 
-// Checks for NaN/Inf when anomaly mode is on; names the op.
+// Checks for NaN/Inf when anomaly mode is on; names the op (and the node whose backward is
+// running, if any).
 void check_anomaly(const Tensor& t, const std::string& what);
+
+// Set by the engine while a node's backward runs, so anomalies inside it name that node.
+class BackwardScope {
+ public:
+  explicit BackwardScope(std::string what);
+  ~BackwardScope();
+  BackwardScope(const BackwardScope&) = delete;
+  BackwardScope& operator=(const BackwardScope&) = delete;
+
+ private:
+  std::string prev_;
+};
 
 }  // namespace difflab::ag

@@ -269,7 +269,7 @@ std::string Tensor::str(int64_t max_elements) const {
   int64_t shown = std::min<int64_t>(numel(), max_elements);
   for (int64_t i = 0; i < shown; ++i) {
     for (int64_t d = 0; d < dim(); ++d)
-      if (i % st[d] == 0) os << '[';
+      if (i % (st[d] * shape_[d]) == 0) os << '[';
     os << v[i];
     int closes = 0;
     for (int64_t d = 0; d < dim(); ++d)
