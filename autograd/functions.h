@@ -97,6 +97,11 @@ Var conv2d_weight_grad(const Var& grad_out, const Var& x, const Shape& weight_sh
                        const Conv2dParams& p);
 Var upsample_nearest2d(const Var& x, int64_t scale = 2);
 Var avg_pool2d(const Var& x, int64_t kernel, int64_t stride = -1);  // stride -1 = kernel
+// Adjoints of upsampling (sum over each scale×scale block) and of average pooling; each one's
+// backward is the forward op, so they are differentiable to any order.
+Var upsample_nearest2d_backward(const Var& grad_out, int64_t scale);
+Var avg_pool2d_backward(const Var& grad_out, const Shape& input_shape, int64_t kernel,
+                        int64_t stride);
 
 // ---- normalisation and softmax (functions/norm.cpp) ----
 Var group_norm(const Var& x, int64_t groups, const Var& weight = Var(), const Var& bias = Var(),
@@ -119,5 +124,10 @@ std::pair<Var, Tensor> sort(const Var& x, int64_t dim, bool descending = false);
 Var cumsum(const Var& x, int64_t dim);
 // Inverted dropout: zero with probability p and scale by 1/(1-p) when `training`.
 Var dropout(const Var& x, double p, bool training = true, tensor::Generator* gen = nullptr);
+// Adjoints used by the backward formulas above, themselves differentiable: index_add places
+// rows of src at index along dim in a zero tensor with `size` slices there (its gradient is
+// index_select); cumsum_reverse is cumsum's adjoint (its gradient is cumsum).
+Var index_add(const Var& src, int64_t dim, const Tensor& index, int64_t size);
+Var cumsum_reverse(const Var& x, int64_t dim);
 
 }  // namespace difflab::ag

@@ -1,0 +1,149 @@
+// Differentiable group_norm, layer_norm, softmax, log_softmax.
+// The norms have two backward paths giving the same first-order gradient: the fused kernel
+// (tensor::*_norm_backward) when no graph is being recorded, and, under create_graph, a composed
+// formula from Var ops that recomputes mean and variance from the saved input, so second
+// derivatives are exact. Softmax backward is always composed (it is cheap).
+#include "autograd/function.h"
+#include "autograd/functions.h"
+#include "autograd/grad_mode.h"
+
+namespace difflab::ag {
+
+namespace T = difflab::tensor;
+
+namespace {
+
+Tensor value_or_none(const Var& v) { return v.defined() ? v.value() : Tensor(); }
+
+// Normalisation backward for x̂ = (x − μ)·rstd over `rdims` (keepdim reductions), given the
+// upstream gradient already multiplied by the weight (gw):
+//   dx = rstd · (gw − mean(gw) − x̂ · mean(gw · x̂)).
+// Returns {dx, x̂}; μ and rstd are recomputed from x with Var ops.
+std::pair<Var, Var> composed_norm_dx(const Var& x, const Var& gw, const std::vector<int64_t>& rdims,
+                                     double eps) {
+  Var mu = mean(x, rdims, true);
+  Var xc = sub(x, mu);
+  Var rs = rsqrt(mean(square(xc), rdims, true) + eps);
+  Var xhat = mul(xc, rs);
+  Var dx =
+      mul(rs, sub(sub(gw, mean(gw, rdims, true)), mul(xhat, mean(mul(gw, xhat), rdims, true))));
+  return {dx, xhat};
+}
+
+std::vector<int64_t> range_dims(int64_t from, int64_t to) {
+  std::vector<int64_t> d;
+  for (int64_t i = from; i < to; ++i) d.push_back(i);
+  return d;
+}
+
+}  // namespace
+
+Var group_norm(const Var& x, int64_t groups, const Var& weight, const Var& bias, double eps) {
+  T::NormOutput f =
+      T::group_norm(x.value(), groups, value_or_none(weight), value_or_none(bias), eps);
+  const bool has_w = weight.defined(), has_b = bias.defined();
+  // x and the weight are read by the dx and dweight formulas; a bias-only gradient needs neither.
+  const bool need_x = x.requires_grad() || (has_w && weight.requires_grad());
+  std::vector<SavedVar> saved{
+      need_x ? save(x) : SavedVar{}, has_w && need_x ? save(weight) : SavedVar{},
+      need_x ? save_tensor(f.mean) : SavedVar{}, need_x ? save_tensor(f.rstd) : SavedVar{}};
+  return make_result(
+      f.y, "group_norm", {x, weight, bias}, std::move(saved),
+      [groups, eps, has_w, has_b, xshape = x.shape()](BackwardContext& c) {
+        std::vector<Var> g(3);
+        const Var& gy = c.grad_output;
+        const int64_t nd = int64_t(xshape.size());
+        const int64_t N = xshape[0], C = xshape[1];
+        std::vector<int64_t> pdims = range_dims(0, nd);  // reduce all dims but channels
+        pdims.erase(pdims.begin() + 1);
+        const bool need_x = c.needs_input_grad(0) || (has_w && c.needs_input_grad(1));
+        if (need_x && GradMode::is_enabled()) {
+          const Var& xv = c.saved[0];
+          Shape wshape(size_t(nd), 1);
+          wshape[1] = C;
+          Var gw = has_w ? mul(gy, reshape(c.saved[1], wshape)) : gy;
+          const Shape gshape{N, groups, N * groups > 0 ? T::shape_numel(xshape) / (N * groups) : 0};
+          auto [dx, xhat] = composed_norm_dx(reshape(xv, gshape), reshape(gw, gshape), {2}, eps);
+          if (c.needs_input_grad(0)) g[0] = reshape(dx, xshape);
+          if (has_w && c.needs_input_grad(1)) g[1] = sum(mul(gy, reshape(xhat, xshape)), pdims);
+        } else if (need_x) {
+          std::vector<Tensor> r =
+              T::group_norm_backward(gy.value(), c.saved[0].value(), groups, c.saved[2].value(),
+                                     c.saved[3].value(), has_w ? c.saved[1].value() : Tensor());
+          if (c.needs_input_grad(0)) g[0] = Var(r[0]);
+          if (has_w && c.needs_input_grad(1)) g[1] = Var(r[1]);
+          if (has_b && c.needs_input_grad(2) && has_w) g[2] = Var(r[2]);
+        }
+        if (has_b && c.needs_input_grad(2) && !g[2].defined()) g[2] = sum(gy, pdims);
+        return g;
+      });
+}
+
+Var layer_norm(const Var& x, int64_t normalized_ndim, const Var& weight, const Var& bias,
+               double eps) {
+  T::NormOutput f =
+      T::layer_norm(x.value(), normalized_ndim, value_or_none(weight), value_or_none(bias), eps);
+  const bool has_w = weight.defined(), has_b = bias.defined();
+  const bool need_x = x.requires_grad() || (has_w && weight.requires_grad());
+  std::vector<SavedVar> saved{
+      need_x ? save(x) : SavedVar{}, has_w && need_x ? save(weight) : SavedVar{},
+      need_x ? save_tensor(f.mean) : SavedVar{}, need_x ? save_tensor(f.rstd) : SavedVar{}};
+  return make_result(
+      f.y, "layer_norm", {x, weight, bias}, std::move(saved),
+      [normalized_ndim, eps, has_w, has_b, xshape = x.shape()](BackwardContext& c) {
+        std::vector<Var> g(3);
+        const Var& gy = c.grad_output;
+        const int64_t nd = int64_t(xshape.size());
+        const Shape pshape(xshape.end() - normalized_ndim, xshape.end());
+        // Reduce the leading (batch) dims for the parameter gradients; none when the whole
+        // tensor is normalised (sum_to is then the identity).
+        auto to_param = [&pshape](const Var& v) { return sum_to(v, pshape); };
+        const bool need_x = c.needs_input_grad(0) || (has_w && c.needs_input_grad(1));
+        if (need_x && GradMode::is_enabled()) {
+          const Var& xv = c.saved[0];
+          Var gw = has_w ? mul(gy, c.saved[1]) : gy;
+          auto [dx, xhat] = composed_norm_dx(xv, gw, range_dims(nd - normalized_ndim, nd), eps);
+          if (c.needs_input_grad(0)) g[0] = dx;
+          if (has_w && c.needs_input_grad(1)) g[1] = to_param(mul(gy, xhat));
+        } else if (need_x) {
+          std::vector<Tensor> r = T::layer_norm_backward(
+              gy.value(), c.saved[0].value(), normalized_ndim, c.saved[2].value(),
+              c.saved[3].value(), has_w ? c.saved[1].value() : Tensor());
+          if (c.needs_input_grad(0)) g[0] = Var(r[0]);
+          if (has_w && c.needs_input_grad(1)) g[1] = Var(r[1]);
+          if (has_b && c.needs_input_grad(2) && has_w) g[2] = Var(r[2]);
+        }
+        if (has_b && c.needs_input_grad(2) && !g[2].defined()) g[2] = to_param(gy);
+        return g;
+      });
+}
+
+Var softmax(const Var& x, int64_t dim) {
+  if (x.dim() == 0) return reshape(softmax(reshape(x, {1}), 0), {});
+  const int64_t d = T::normalize_dim(dim, x.dim(), "softmax");
+  // dx = y·g − y·Σ(y·g)
+  return make_result(
+      T::softmax(x.value(), d), "softmax", {x}, {},
+      [d](BackwardContext& c) {
+        const Var& y = c.saved[0];
+        Var gy = mul(c.grad_output, y);
+        return std::vector<Var>{sub(gy, mul(y, sum(gy, {d}, true)))};
+      },
+      true);
+}
+
+Var log_softmax(const Var& x, int64_t dim) {
+  if (x.dim() == 0) return reshape(log_softmax(reshape(x, {1}), 0), {});
+  const int64_t d = T::normalize_dim(dim, x.dim(), "log_softmax");
+  // dx = g − exp(y)·Σg
+  return make_result(
+      T::log_softmax(x.value(), d), "log_softmax", {x}, {},
+      [d](BackwardContext& c) {
+        const Var& y = c.saved[0];
+        const Var& g = c.grad_output;
+        return std::vector<Var>{sub(g, mul(exp(y), sum(g, {d}, true)))};
+      },
+      true);
+}
+
+}  // namespace difflab::ag

@@ -1,0 +1,174 @@
+// Google Benchmark for the CPU kernels and the autograd engine, all in f32. Inputs are built
+// outside the timed loops; see bench/README.md for what each case measures.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <vector>
+
+#include "autograd/engine.h"
+#include "autograd/functions.h"
+#include "tensor/ops.h"
+#include "tensor/random.h"
+
+namespace {
+
+namespace T = difflab::tensor;
+namespace ag = difflab::ag;
+using ag::Var;
+using T::DType;
+using T::Tensor;
+
+Tensor randn(const T::Shape& shape, uint64_t seed) {
+  T::Generator gen(seed);
+  return T::randn(shape, DType::f32, &gen);
+}
+
+// Every case runs on all OpenMP/OpenBLAS threads, so each one is registered with
+// UseRealTime (rates are per wall-clock second; by default they would be per second of the main
+// thread's CPU time, which overstates a multithreaded kernel) and MeasureProcessCPUTime (the CPU
+// column is then the CPU time of all threads together).
+
+#define WALL_BENCHMARK(fn, unit) \
+  BENCHMARK(fn)->Unit(benchmark::unit)->UseRealTime()->MeasureProcessCPUTime()
+
+// Counts `flops` per iteration; Google Benchmark divides by the time (shown as e.g. 60G/s).
+void set_flops(benchmark::State& state, double flops) {
+  state.counters["FLOP/s"] =
+      benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+// ---- sgemm: difflab's matmul against OpenBLAS called directly ----
+
+void BM_matmul_tensor(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  Tensor a = randn({n, n}, 1), b = randn({n, n}, 2);
+  for (auto _ : state) {
+    Tensor c = T::matmul(a, b);
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  set_flops(state, 2.0 * double(n) * double(n) * double(n));
+}
+WALL_BENCHMARK(BM_matmul_tensor, kMillisecond)->Arg(256)->Arg(512)->Arg(1024);
+
+void BM_cblas_sgemm(benchmark::State& state) {
+  const int n = int(state.range(0));
+  Tensor a = randn({n, n}, 1), b = randn({n, n}, 2), c = T::Tensor::empty({n, n});
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n,
+                b.data<float>(), n, 0.0f, c.data<float>(), n);
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, 2.0 * double(n) * double(n) * double(n));
+}
+WALL_BENCHMARK(BM_cblas_sgemm, kMillisecond)->Arg(256)->Arg(512)->Arg(1024);
+
+// ---- conv2d 3x3, 64 -> 64 channels, 28x28, batch 64, padding 1 ----
+
+struct ConvSetup {
+  Tensor x = randn({64, 64, 28, 28}, 3), w = randn({64, 64, 3, 3}, 4), b = randn({64}, 5);
+  Tensor gout = randn({64, 64, 28, 28}, 6);
+  T::Conv2dParams p{.pad_h = 1, .pad_w = 1};
+  static constexpr double kFlops = 2.0 * 64 * 64 * 28 * 28 * 64 * 9;  // forward MACs x 2
+};
+
+void BM_conv2d_forward(benchmark::State& state) {
+  ConvSetup s;
+  for (auto _ : state) {
+    Tensor y = T::conv2d(s.x, s.w, s.b, s.p);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  set_flops(state, ConvSetup::kFlops);
+}
+WALL_BENCHMARK(BM_conv2d_forward, kMillisecond);
+
+void BM_conv2d_forward_backward(benchmark::State& state) {
+  ConvSetup s;
+  Var x(s.x, true), w(s.w, true), b(s.b, true), gout(s.gout);
+  for (auto _ : state) {
+    Var y = ag::conv2d(x, w, b, s.p);
+    auto g = ag::grad({y}, {x, w, b}, {gout});
+    benchmark::DoNotOptimize(g[0].value().raw_data());
+  }
+  set_flops(state, 3.0 * ConvSetup::kFlops);  // forward, input grad, weight grad
+}
+WALL_BENCHMARK(BM_conv2d_forward_backward, kMillisecond);
+
+// ---- group_norm on [64, 64, 28, 28], 32 groups, affine ----
+
+struct NormSetup {
+  Tensor x = randn({64, 64, 28, 28}, 7), w = randn({64}, 8), b = randn({64}, 9);
+  Tensor gout = randn({64, 64, 28, 28}, 10);
+};
+
+void BM_group_norm_forward(benchmark::State& state) {
+  NormSetup s;
+  for (auto _ : state) {
+    auto out = T::group_norm(s.x, 32, s.w, s.b, 1e-5);
+    benchmark::DoNotOptimize(out.y.raw_data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(s.x.nbytes()));
+}
+WALL_BENCHMARK(BM_group_norm_forward, kMillisecond);
+
+void BM_group_norm_forward_backward(benchmark::State& state) {
+  NormSetup s;
+  Var x(s.x, true), w(s.w, true), b(s.b, true), gout(s.gout);
+  for (auto _ : state) {
+    Var y = ag::group_norm(x, 32, w, b, 1e-5);
+    auto g = ag::grad({y}, {x, w, b}, {gout});
+    benchmark::DoNotOptimize(g[0].value().raw_data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(s.x.nbytes()));
+}
+WALL_BENCHMARK(BM_group_norm_forward_backward, kMillisecond);
+
+// ---- elementwise chain: sum(silu(x * a + b)), a and b per-channel (broadcast) ----
+
+void BM_elementwise_chain(benchmark::State& state) {
+  Tensor x = randn({64, 64, 28, 28}, 11), a = randn({64, 1, 1}, 12), b = randn({64, 1, 1}, 13);
+  for (auto _ : state) {
+    Tensor y = T::unary(T::UnaryOp::silu,
+                        T::binary(T::BinaryOp::add, T::binary(T::BinaryOp::mul, x, a), b));
+    Tensor s = T::sum(y, {});
+    benchmark::DoNotOptimize(s.raw_data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(x.nbytes()));
+}
+WALL_BENCHMARK(BM_elementwise_chain, kMillisecond);
+
+// ---- backward of a small MLP: plain vs recorded (create_graph) ----
+// The forward runs once outside the loop with the graph retained; each iteration is one
+// backward pass, so the difference between the two is the cost of recording the backward.
+
+struct MlpSetup {
+  std::vector<Var> params;
+  Var loss;
+  explicit MlpSetup(int64_t batch = 128, int64_t width = 256, int layers = 3) {
+    Var h(randn({batch, width}, 20));
+    for (int l = 0; l < layers; ++l) {
+      Var w(T::affine(randn({width, width}, 21 + l), 1.0 / 16.0, 0.0), true);
+      Var b(randn({width}, 31 + l), true);
+      params.push_back(w);
+      params.push_back(b);
+      h = ag::silu(ag::linear(h, w, b));
+    }
+    loss = ag::sum(ag::square(h));
+  }
+};
+
+void mlp_backward(benchmark::State& state, bool create_graph) {
+  MlpSetup s;
+  for (auto _ : state) {
+    auto g = ag::grad({s.loss}, s.params, {}, create_graph, /*allow_unused=*/false,
+                      /*retain_graph=*/true);
+    benchmark::DoNotOptimize(g[0].value().raw_data());
+  }
+}
+void BM_mlp_backward(benchmark::State& state) { mlp_backward(state, false); }
+void BM_mlp_backward_create_graph(benchmark::State& state) { mlp_backward(state, true); }
+WALL_BENCHMARK(BM_mlp_backward, kMicrosecond);
+WALL_BENCHMARK(BM_mlp_backward_create_graph, kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

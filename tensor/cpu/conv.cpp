@@ -1,0 +1,336 @@
+// 2-D convolution as im2col + OpenBLAS GEMM, its input gradient (GEMM Wᵀ·dY + col2im) and its
+// weight gradient (GEMM dY·colᵀ accumulated over the batch in order). The column buffer is
+// bounded by processing the batch in chunks; im2col/col2im are split over (image, input channel)
+// so every element is written by one thread in a fixed order.
+#include <cblas.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "tensor/cpu/loops.h"
+#include "tensor/ops.h"
+
+namespace difflab::tensor {
+
+namespace {
+
+// Upper bound on the im2col buffer; a single image larger than this still runs (one at a time).
+constexpr int64_t kColBufferBytes = int64_t(32) << 20;
+
+std::string params_str(const Conv2dParams& p) {
+  std::ostringstream os;
+  os << "stride (" << p.stride_h << ", " << p.stride_w << "), padding (" << p.pad_h << ", "
+     << p.pad_w << "), dilation (" << p.dil_h << ", " << p.dil_w << "), groups " << p.groups;
+  return os.str();
+}
+
+struct ConvGeom {
+  int64_t N, Cin, H, W, Cout, kh, kw, Ho, Wo;
+  int64_t G, Cin_g, Cout_g;
+  int64_t Kg;  // rows of the column matrix per group: Cin_g * kh * kw
+  int64_t L;   // output positions per image: Ho * Wo
+  int64_t col_per_image() const { return Cin * kh * kw * L; }
+};
+
+// Validates shapes and parameters; x_shape is the input shape and w_shape the weight shape.
+ConvGeom conv_geometry(const char* op, const Shape& xs, const Shape& ws, const Conv2dParams& p) {
+  DIFFLAB_CHECK(xs.size() == 4, op, ": input must be 4-D [N, C, H, W], got ", xs);
+  DIFFLAB_CHECK(ws.size() == 4, op, ": weight must be 4-D [Cout, Cin/groups, kh, kw], got ", ws);
+  DIFFLAB_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dil_h >= 1 && p.dil_w >= 1 &&
+                    p.pad_h >= 0 && p.pad_w >= 0 && p.groups >= 1,
+                op, ": invalid parameters ", params_str(p), " (input ", xs, ", weight ", ws, ")");
+  for (int64_t d : xs) DIFFLAB_CHECK(d >= 0, op, ": negative size in input shape ", xs);
+  DIFFLAB_CHECK(ws[0] >= 1 && ws[1] >= 1 && ws[2] >= 1 && ws[3] >= 1, op, ": weight ", ws,
+                " has an empty dim");
+  ConvGeom g{};
+  g.N = xs[0], g.Cin = xs[1], g.H = xs[2], g.W = xs[3];
+  g.Cout = ws[0], g.kh = ws[2], g.kw = ws[3], g.G = p.groups;
+  DIFFLAB_CHECK(g.Cout % g.G == 0, op, ": weight ", ws, " has ", g.Cout,
+                " output channels, not divisible by groups ", g.G);
+  DIFFLAB_CHECK(g.Cin == ws[1] * g.G, op, ": input ", xs, " has ", g.Cin, " channels but weight ",
+                ws, " expects ", ws[1] * g.G, " (groups ", g.G, ")");
+  g.Cin_g = g.Cin / g.G;
+  g.Cout_g = g.Cout / g.G;
+  const int64_t ekh = p.dil_h * (g.kh - 1) + 1, ekw = p.dil_w * (g.kw - 1) + 1;
+  DIFFLAB_CHECK(g.H + 2 * p.pad_h >= ekh && g.W + 2 * p.pad_w >= ekw, op, ": input ", xs,
+                " padded by (", p.pad_h, ", ", p.pad_w, ") is smaller than the dilated kernel (",
+                ekh, ", ", ekw, ") of weight ", ws, " (", params_str(p), ")");
+  g.Ho = (g.H + 2 * p.pad_h - ekh) / p.stride_h + 1;
+  g.Wo = (g.W + 2 * p.pad_w - ekw) / p.stride_w + 1;
+  g.Kg = g.Cin_g * g.kh * g.kw;
+  g.L = g.Ho * g.Wo;
+  return g;
+}
+
+void check_tensor(const char* op, const char* what, const Tensor& t) {
+  DIFFLAB_CHECK(t.defined(), op, ": undefined ", what);
+  DIFFLAB_CHECK(t.device().is_cpu(), op, ": ", what, " on ", t.device(),
+                " but the CUDA backend is not built");
+  DIFFLAB_CHECK(is_floating(t.dtype()), op, ": ", what, " ", t.shape(), " must be f32 or f64, got ",
+                t.dtype());
+}
+
+void check_same_dtype(const char* op, const char* wa, const Tensor& a, const char* wb,
+                      const Tensor& b) {
+  DIFFLAB_CHECK(a.dtype() == b.dtype(), op, ": dtype mismatch, ", wa, " ", a.dtype(), a.shape(),
+                " vs ", wb, " ", b.dtype(), b.shape());
+}
+
+// 1x1 kernels with unit stride and no padding read the input directly as the column matrix.
+bool is_pointwise(const ConvGeom& g, const Conv2dParams& p) {
+  return g.kh == 1 && g.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
+         p.pad_w == 0;
+}
+
+int64_t chunk_images(const ConvGeom& g, size_t elem) {
+  const int64_t per = std::max<int64_t>(1, g.col_per_image() * int64_t(elem));
+  return std::clamp<int64_t>(kColBufferBytes / per, 1, std::max<int64_t>(1, g.N));
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Output columns ow whose input column ow * stride + off lies in [0, W): [lo, hi).
+void valid_range(int64_t off, int64_t stride, int64_t W, int64_t Wo, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : ceil_div(-off, stride);
+  hi = off >= W ? 0 : std::min(Wo, ceil_div(W - off, stride));
+  lo = std::min(lo, Wo);
+  hi = std::max(hi, lo);
+}
+
+template <typename T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
+          int64_t ldb, T beta, T* C, int64_t ldc) {
+  auto opa = ta ? CblasTrans : CblasNoTrans;
+  auto opb = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, opa, opb, int(M), int(N), int(K), 1.0f, A, int(lda), B, int(ldb),
+                beta, C, int(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, opa, opb, int(M), int(N), int(K), 1.0, A, int(lda), B, int(ldb),
+                beta, C, int(ldc));
+}
+
+// x [B, Cin, H, W] -> col [B, Cin * kh * kw, Ho * Wo]; row (c, ki, kj) holds the input pixels
+// that kernel tap (ki, kj) of channel c sees at every output position (0 in the padding).
+template <typename T>
+void im2col(const T* x, T* col, int64_t B, const ConvGeom& g, const Conv2dParams& p) {
+  const int64_t planes = B * g.Cin, taps = g.kh * g.kw;
+#pragma omp parallel for schedule(static) if (planes * taps * g.L >= cpu::kParallelGrain)
+  for (int64_t bc = 0; bc < planes; ++bc) {
+    const T* xp = x + bc * g.H * g.W;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        T* row = col + (bc * taps + ki * g.kw + kj) * g.L;
+        const int64_t off_w = kj * p.dil_w - p.pad_w;
+        int64_t lo, hi;
+        valid_range(off_w, p.stride_w, g.W, g.Wo, lo, hi);
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          T* r = row + oh * g.Wo;
+          const int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dil_h;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(r, r + g.Wo, T(0));
+            continue;
+          }
+          const T* xr = xp + ih * g.W;
+          std::fill(r, r + lo, T(0));
+          if (p.stride_w == 1) {
+            std::copy(xr + (lo + off_w), xr + (hi + off_w), r + lo);
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * p.stride_w + off_w];
+          }
+          std::fill(r + hi, r + g.Wo, T(0));
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: dx [B, Cin, H, W] = sum of the column entries that read each pixel.
+// One thread owns each (image, channel) plane and adds its taps in a fixed order.
+template <typename T>
+void col2im(const T* col, T* dx, int64_t B, const ConvGeom& g, const Conv2dParams& p) {
+  const int64_t planes = B * g.Cin, taps = g.kh * g.kw;
+#pragma omp parallel for schedule(static) if (planes * taps * g.L >= cpu::kParallelGrain)
+  for (int64_t bc = 0; bc < planes; ++bc) {
+    T* xp = dx + bc * g.H * g.W;
+    std::fill(xp, xp + g.H * g.W, T(0));
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const T* row = col + (bc * taps + ki * g.kw + kj) * g.L;
+        const int64_t off_w = kj * p.dil_w - p.pad_w;
+        int64_t lo, hi;
+        valid_range(off_w, p.stride_w, g.W, g.Wo, lo, hi);
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dil_h;
+          if (ih < 0 || ih >= g.H) continue;
+          T* xr = xp + ih * g.W;
+          const T* r = row + oh * g.Wo;
+          for (int64_t ow = lo; ow < hi; ++ow) xr[ow * p.stride_w + off_w] += r[ow];
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void add_bias(T* y, const T* bias, int64_t N, int64_t C, int64_t L) {
+#pragma omp parallel for schedule(static) if (N * C * L >= cpu::kParallelGrain)
+  for (int64_t nc = 0; nc < N * C; ++nc) {
+    T* p = y + nc * L;
+    const T b = bias[nc % C];
+    for (int64_t i = 0; i < L; ++i) p[i] += b;
+  }
+}
+
+template <typename T>
+void conv2d_forward_impl(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g,
+                         const Conv2dParams& p, const Tensor& colbuf) {
+  const bool direct = is_pointwise(g, p);
+  const int64_t chunk = chunk_images(g, sizeof(T));
+  const int64_t cpi = g.col_per_image();
+  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.N - n0);
+    const T* xin = x + n0 * g.Cin * g.H * g.W;
+    const T* col = xin;
+    if (!direct) {
+      im2col(xin, colbuf.data<T>(), nb, g, p);
+      col = colbuf.data<T>();
+    }
+    for (int64_t b = 0; b < nb; ++b)
+      for (int64_t grp = 0; grp < g.G; ++grp)
+        gemm<T>(false, false, g.Cout_g, g.L, g.Kg, w + grp * g.Cout_g * g.Kg, g.Kg,
+                col + b * cpi + grp * g.Kg * g.L, g.L, T(0),
+                y + (n0 + b) * g.Cout * g.L + grp * g.Cout_g * g.L, g.L);
+  }
+  if (bias) add_bias(y, bias, g.N, g.Cout, g.L);
+}
+
+template <typename T>
+void conv2d_input_grad_impl(const T* dy, const T* w, T* dx, const ConvGeom& g,
+                            const Conv2dParams& p, const Tensor& colbuf) {
+  const bool direct = is_pointwise(g, p);
+  const int64_t chunk = chunk_images(g, sizeof(T));
+  const int64_t cpi = g.col_per_image();
+  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.N - n0);
+    T* dxo = dx + n0 * g.Cin * g.H * g.W;
+    T* col = direct ? dxo : colbuf.data<T>();
+    for (int64_t b = 0; b < nb; ++b)
+      for (int64_t grp = 0; grp < g.G; ++grp)
+        gemm<T>(true, false, g.Kg, g.L, g.Cout_g, w + grp * g.Cout_g * g.Kg, g.Kg,
+                dy + (n0 + b) * g.Cout * g.L + grp * g.Cout_g * g.L, g.L, T(0),
+                col + b * cpi + grp * g.Kg * g.L, g.L);
+    if (!direct) col2im(col, dxo, nb, g, p);
+  }
+}
+
+template <typename T>
+void conv2d_weight_grad_impl(const T* dy, const T* x, T* dw, const ConvGeom& g,
+                             const Conv2dParams& p, const Tensor& colbuf) {
+  const bool direct = is_pointwise(g, p);
+  const int64_t chunk = chunk_images(g, sizeof(T));
+  const int64_t cpi = g.col_per_image();
+  std::fill(dw, dw + g.Cout * g.Kg, T(0));
+  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.N - n0);
+    const T* xin = x + n0 * g.Cin * g.H * g.W;
+    const T* col = xin;
+    if (!direct) {
+      im2col(xin, colbuf.data<T>(), nb, g, p);
+      col = colbuf.data<T>();
+    }
+    // Images are added one after the other (beta = 1): a fixed order over the batch.
+    for (int64_t b = 0; b < nb; ++b)
+      for (int64_t grp = 0; grp < g.G; ++grp)
+        gemm<T>(false, true, g.Cout_g, g.Kg, g.L,
+                dy + (n0 + b) * g.Cout * g.L + grp * g.Cout_g * g.L, g.L,
+                col + b * cpi + grp * g.Kg * g.L, g.L, T(1), dw + grp * g.Cout_g * g.Kg, g.Kg);
+  }
+}
+
+Tensor make_colbuf(const ConvGeom& g, const Conv2dParams& p, DType dtype) {
+  if (is_pointwise(g, p) || g.N == 0 || g.L == 0) return Tensor();
+  const int64_t chunk = chunk_images(g, dtype_size(dtype));
+  return Tensor::empty({chunk * g.col_per_image()}, dtype);
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
+              const Conv2dParams& p) {
+  check_tensor("conv2d", "input", x_in);
+  check_tensor("conv2d", "weight", w_in);
+  check_same_dtype("conv2d", "input", x_in, "weight", w_in);
+  const ConvGeom g = conv_geometry("conv2d", x_in.shape(), w_in.shape(), p);
+  Tensor bias;
+  if (bias_in.defined()) {
+    check_tensor("conv2d", "bias", bias_in);
+    check_same_dtype("conv2d", "input", x_in, "bias", bias_in);
+    DIFFLAB_CHECK(bias_in.dim() == 1 && bias_in.size(0) == g.Cout, "conv2d: bias ", bias_in.shape(),
+                  " does not match weight ", w_in.shape(), " (expected [", g.Cout, "])");
+    bias = bias_in.contiguous();
+  }
+  Tensor out = Tensor::empty({g.N, g.Cout, g.Ho, g.Wo}, x_in.dtype());
+  if (out.numel() == 0) return out;
+  Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  Tensor colbuf = make_colbuf(g, p, x.dtype());
+  DIFFLAB_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
+    using T = scalar_t;
+    conv2d_forward_impl<T>(x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
+                           out.data<T>(), g, p, colbuf);
+  });
+  return out;
+}
+
+Tensor conv2d_input_grad(const Tensor& grad_out, const Tensor& w_in, const Shape& input_shape,
+                         const Conv2dParams& p) {
+  const char* op = "conv2d_input_grad";
+  check_tensor(op, "grad_out", grad_out);
+  check_tensor(op, "weight", w_in);
+  check_same_dtype(op, "grad_out", grad_out, "weight", w_in);
+  const ConvGeom g = conv_geometry(op, input_shape, w_in.shape(), p);
+  const Shape expect{g.N, g.Cout, g.Ho, g.Wo};
+  DIFFLAB_CHECK(grad_out.shape() == expect, op, ": grad_out ", grad_out.shape(),
+                " does not match the output ", expect, " of conv2d of input ", input_shape,
+                " with weight ", w_in.shape(), " (", params_str(p), ")");
+  Tensor dx = Tensor::empty(input_shape, grad_out.dtype());
+  if (dx.numel() == 0) return dx;
+  if (g.L == 0) {
+    dx.zero_();
+    return dx;
+  }
+  Tensor dy = grad_out.contiguous(), w = w_in.contiguous();
+  Tensor colbuf = make_colbuf(g, p, dy.dtype());
+  DIFFLAB_DISPATCH_FLOAT(dy.dtype(), op, [&] {
+    using T = scalar_t;
+    conv2d_input_grad_impl<T>(dy.data<T>(), w.data<T>(), dx.data<T>(), g, p, colbuf);
+  });
+  return dx;
+}
+
+Tensor conv2d_weight_grad(const Tensor& grad_out, const Tensor& x_in, const Shape& weight_shape,
+                          const Conv2dParams& p) {
+  const char* op = "conv2d_weight_grad";
+  check_tensor(op, "grad_out", grad_out);
+  check_tensor(op, "input", x_in);
+  check_same_dtype(op, "grad_out", grad_out, "input", x_in);
+  const ConvGeom g = conv_geometry(op, x_in.shape(), weight_shape, p);
+  const Shape expect{g.N, g.Cout, g.Ho, g.Wo};
+  DIFFLAB_CHECK(grad_out.shape() == expect, op, ": grad_out ", grad_out.shape(),
+                " does not match the output ", expect, " of conv2d of input ", x_in.shape(),
+                " with weight ", weight_shape, " (", params_str(p), ")");
+  Tensor dw = Tensor::empty(weight_shape, grad_out.dtype());
+  if (g.N == 0 || g.L == 0 || g.Cin == 0) {
+    dw.zero_();
+    return dw;
+  }
+  Tensor dy = grad_out.contiguous(), x = x_in.contiguous();
+  Tensor colbuf = make_colbuf(g, p, dy.dtype());
+  DIFFLAB_DISPATCH_FLOAT(dy.dtype(), op, [&] {
+    using T = scalar_t;
+    conv2d_weight_grad_impl<T>(dy.data<T>(), x.data<T>(), dw.data<T>(), g, p, colbuf);
+  });
+  return dw;
+}
+
+}  // namespace difflab::tensor

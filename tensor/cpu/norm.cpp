@@ -1,0 +1,406 @@
+// Group and layer normalisation: forward (y, mean, rstd) and fused first-order backward.
+// Statistics are accumulated in double, two-pass (mean, then centred sum of squares), one
+// (sample, group) or row per thread in a fixed order; the weight/bias gradients are reduced over
+// the batch serially per channel. Results are bit-identical for any thread count.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tensor/cpu/loops.h"
+#include "tensor/ops.h"
+
+namespace difflab::tensor {
+
+namespace {
+
+void check_float_cpu(const char* op, const char* what, const Tensor& t) {
+  DIFFLAB_CHECK(t.defined(), op, ": ", what, " is undefined");
+  DIFFLAB_CHECK(t.device().is_cpu(), op, ": ", what, " on ", t.device(),
+                " but the CUDA backend is not built");
+  DIFFLAB_CHECK(is_floating(t.dtype()), op, ": ", what, " must be f32 or f64, got ", t.dtype());
+}
+
+// weight/bias: undefined, or of `shape` with x's dtype and device.
+void check_param(const char* op, const char* what, const Tensor& p, const Tensor& x,
+                 const Shape& shape, const char* expect) {
+  if (!p.defined()) return;
+  DIFFLAB_CHECK(p.shape() == shape, op, ": ", what, " ", p.shape(), " does not match input ",
+                x.shape(), " (expected ", shape, ", ", expect, ")");
+  DIFFLAB_CHECK(p.dtype() == x.dtype(), op, ": ", what, " has dtype ", p.dtype(),
+                " but input has dtype ", x.dtype());
+  DIFFLAB_CHECK(p.device() == x.device(), op, ": ", what, " on ", p.device(), " but input on ",
+                x.device());
+}
+
+void check_stats(const char* op, const Tensor& mean, const Tensor& rstd, const Tensor& x,
+                 const Shape& shape) {
+  check_float_cpu(op, "mean", mean);
+  check_float_cpu(op, "rstd", rstd);
+  DIFFLAB_CHECK(mean.shape() == shape && rstd.shape() == shape, op, ": mean ", mean.shape(),
+                " and rstd ", rstd.shape(), " must both be ", shape, " for input ", x.shape());
+  DIFFLAB_CHECK(mean.dtype() == x.dtype() && rstd.dtype() == x.dtype(), op, ": mean (",
+                mean.dtype(), ") and rstd (", rstd.dtype(), ") must have the input dtype ",
+                x.dtype());
+}
+
+void check_grad_out(const char* op, const Tensor& g, const Tensor& x) {
+  check_float_cpu(op, "grad_out", g);
+  DIFFLAB_CHECK(g.shape() == x.shape(), op, ": grad_out ", g.shape(), " does not match input ",
+                x.shape());
+  DIFFLAB_CHECK(g.dtype() == x.dtype(), op, ": grad_out has dtype ", g.dtype(),
+                " but input has dtype ", x.dtype());
+}
+
+// Fixed-order sums over n contiguous elements (8 interleaved accumulators, combined as a tree).
+template <typename T>
+double sum_of(const T* p, int64_t n) {
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) a[k] += double(p[i + k]);
+  for (; i < n; ++i) a[0] += double(p[i]);
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+template <typename T>
+double centred_sq_sum(const T* p, int64_t n, double m) {
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) {
+      double d = double(p[i + k]) - m;
+      a[k] += d * d;
+    }
+  for (; i < n; ++i) {
+    double d = double(p[i]) - m;
+    a[0] += d * d;
+  }
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// Σ g and Σ g·(x − m) over n contiguous elements.
+template <typename T>
+void grad_sums(const T* g, const T* x, int64_t n, double m, double& sg, double& sgx) {
+  double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; ++k) {
+      double gv = double(g[i + k]);
+      a[k] += gv;
+      b[k] += gv * (double(x[i + k]) - m);
+    }
+  for (; i < n; ++i) {
+    double gv = double(g[i]);
+    a[0] += gv;
+    b[0] += gv * (double(x[i]) - m);
+  }
+  sg = (a[0] + a[1]) + (a[2] + a[3]);
+  sgx = (b[0] + b[1]) + (b[2] + b[3]);
+}
+
+// Mean and 1/sqrt(biased var + eps) of `rows` contiguous rows of length D, kept in double for
+// the output pass and also stored in the tensor dtype.
+template <typename T>
+void row_stats(const T* x, std::vector<double>& mean, std::vector<double>& rstd, T* mean_out,
+               T* rstd_out, int64_t rows, int64_t D, double eps) {
+  mean.resize(size_t(rows));
+  rstd.resize(size_t(rows));
+#pragma omp parallel for schedule(static) if (rows * D >= cpu::kParallelGrain && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* p = x + r * D;
+    double m = D > 0 ? sum_of(p, D) / double(D) : 0.0;
+    double v = D > 0 ? centred_sq_sum(p, D, m) / double(D) : 0.0;
+    mean[r] = m;
+    rstd[r] = 1.0 / std::sqrt(v + eps);
+    mean_out[r] = T(m);
+    rstd_out[r] = T(rstd[r]);
+  }
+}
+
+// ---- group norm ----
+
+template <typename T>
+void group_norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t N,
+                        int64_t C, int64_t HW, int64_t G, double eps) {
+  std::vector<double> m64, r64;
+  row_stats(x, m64, r64, mean, rstd, N * G, (C / G) * HW, eps);
+  const int64_t cpg = C / G;
+  // y = (x − mean)·a + b per (sample, channel) plane, a = rstd·w, in double: centring first
+  // keeps f32 accurate when |mean| is large against the spread.
+#pragma omp parallel for schedule(static) if (N * C * HW >= cpu::kParallelGrain && N * C > 1)
+  for (int64_t nc = 0; nc < N * C; ++nc) {
+    const int64_t n = nc / C, c = nc % C, g = c / cpg;
+    const double m = m64[n * G + g];
+    const double a = r64[n * G + g] * (w ? double(w[c]) : 1.0);
+    const double s = b ? double(b[c]) : 0.0;
+    const T* px = x + nc * HW;
+    T* py = y + nc * HW;
+#pragma omp simd
+    for (int64_t i = 0; i < HW; ++i) py[i] = T((double(px[i]) - m) * a + s);
+  }
+}
+
+template <typename T>
+void group_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* rstd, const T* w,
+                              T* dx, T* dw, T* db, int64_t N, int64_t C, int64_t HW, int64_t G) {
+  const int64_t cpg = C / G;
+  const int64_t NC = N * C;
+  const bool par = NC * HW >= cpu::kParallelGrain;
+  // Per (sample, channel): Σ g and Σ g·(x − mean).
+  std::vector<double> sg(static_cast<size_t>(NC)), sgx(static_cast<size_t>(NC));
+#pragma omp parallel for schedule(static) if (par && NC > 1)
+  for (int64_t nc = 0; nc < NC; ++nc) {
+    const int64_t n = nc / C, c = nc % C;
+    grad_sums(gy + nc * HW, x + nc * HW, HW, double(mean[n * G + c / cpg]), sg[nc], sgx[nc]);
+  }
+  // dx = rstd·(w g − mean(w g) − x̂·mean(w g x̂)) over each group, written as
+  // dx = A_c·g + B·(x − mean) + K per (sample, channel).
+  const double D = double(cpg * HW);
+#pragma omp parallel for schedule(static) if (par && NC > 1)
+  for (int64_t nc = 0; nc < NC; ++nc) {
+    const int64_t n = nc / C, c = nc % C, g = c / cpg;
+    const double m = double(mean[n * G + g]), rs = double(rstd[n * G + g]);
+    double s1 = 0, s2 = 0;  // Σ w g, Σ w g (x − mean) over the group, in channel order
+    for (int64_t k = g * cpg; k < (g + 1) * cpg; ++k) {
+      const double wk = w ? double(w[k]) : 1.0;
+      s1 += wk * sg[n * C + k];
+      s2 += wk * sgx[n * C + k];
+    }
+    const double A = rs * (w ? double(w[c]) : 1.0);
+    const double B = -rs * rs * rs * s2 / D;
+    const double K = -rs * s1 / D;
+    const T* pg = gy + nc * HW;
+    const T* px = x + nc * HW;
+    T* pd = dx + nc * HW;
+    for (int64_t i = 0; i < HW; ++i) pd[i] = T(A * double(pg[i]) + B * (double(px[i]) - m) + K);
+  }
+  if (!dw) return;
+  // dweight[c] = Σ_n rstd·Σ g (x − mean), dbias[c] = Σ_n Σ g, in sample order.
+  for (int64_t c = 0; c < C; ++c) {
+    double a = 0, bsum = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      a += double(rstd[n * G + c / cpg]) * sgx[n * C + c];
+      bsum += sg[n * C + c];
+    }
+    dw[c] = T(a);
+    db[c] = T(bsum);
+  }
+}
+
+struct GroupDims {
+  int64_t N, C, HW;
+};
+
+GroupDims check_group_norm(const char* op, const Tensor& x, int64_t groups, const Tensor& weight,
+                           const Tensor& bias) {
+  check_float_cpu(op, "input", x);
+  DIFFLAB_CHECK(x.dim() >= 2, op, ": input must be [N, C, *] (at least 2 dims), got ", x.shape());
+  const int64_t C = x.shape()[1];
+  DIFFLAB_CHECK(groups >= 1, op, ": groups must be positive, got ", groups, " for input ",
+                x.shape());
+  DIFFLAB_CHECK(C % groups == 0, op, ": input ", x.shape(), " has ", C,
+                " channels, not divisible by ", groups, " groups");
+  check_param(op, "weight", weight, x, {C}, "one per channel");
+  check_param(op, "bias", bias, x, {C}, "one per channel");
+  const int64_t N = x.shape()[0];
+  const int64_t HW = (N * C) > 0 ? x.numel() / (N * C) : 0;
+  return {N, C, HW};
+}
+
+// ---- layer norm ----
+
+template <typename T>
+void layer_norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t rows,
+                        int64_t D, double eps) {
+  std::vector<double> m64, r64;
+  row_stats(x, m64, r64, mean, rstd, rows, D, eps);
+#pragma omp parallel for schedule(static) if (rows * D >= cpu::kParallelGrain && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    const double m = m64[r], rs = r64[r];
+    const T* px = x + r * D;
+    T* py = y + r * D;
+    if (w && b) {
+#pragma omp simd
+      for (int64_t i = 0; i < D; ++i)
+        py[i] = T((double(px[i]) - m) * rs * double(w[i]) + double(b[i]));
+    } else if (w) {
+#pragma omp simd
+      for (int64_t i = 0; i < D; ++i) py[i] = T((double(px[i]) - m) * rs * double(w[i]));
+    } else if (b) {
+#pragma omp simd
+      for (int64_t i = 0; i < D; ++i) py[i] = T((double(px[i]) - m) * rs + double(b[i]));
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < D; ++i) py[i] = T((double(px[i]) - m) * rs);
+    }
+  }
+}
+
+template <typename T>
+void layer_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* rstd, const T* w,
+                              T* dx, T* dw, T* db, int64_t rows, int64_t D) {
+  const bool par = rows * D >= cpu::kParallelGrain;
+  // dx = rstd·(w g − mean(w g) − x̂·mean(w g x̂)) per row.
+#pragma omp parallel for schedule(static) if (par && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    const double m = double(mean[r]), rs = double(rstd[r]);
+    const T* pg = gy + r * D;
+    const T* px = x + r * D;
+    double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+    for (int64_t i = 0; i < D; ++i) {
+      const double gw = double(pg[i]) * (w ? double(w[i]) : 1.0);
+      a[i & 3] += gw;
+      b[i & 3] += gw * (double(px[i]) - m);
+    }
+    const double s1 = (a[0] + a[1]) + (a[2] + a[3]);
+    const double s2 = (b[0] + b[1]) + (b[2] + b[3]);
+    const double B = -rs * rs * rs * s2 / double(D);
+    const double K = -rs * s1 / double(D);
+    T* pd = dx + r * D;
+    for (int64_t i = 0; i < D; ++i) {
+      const double gw = double(pg[i]) * (w ? double(w[i]) : 1.0);
+      pd[i] = T(rs * gw + B * (double(px[i]) - m) + K);
+    }
+  }
+  if (!dw) return;
+  // dweight[i] = Σ_r g x̂, dbias[i] = Σ_r g: each column block summed over rows in order.
+  constexpr int64_t kCols = 256;
+  const int64_t nblocks = (D + kCols - 1) / kCols;
+#pragma omp parallel for schedule(static) if (par && nblocks > 1)
+  for (int64_t blk = 0; blk < nblocks; ++blk) {
+    const int64_t i0 = blk * kCols, i1 = std::min(D, i0 + kCols);
+    double aw[kCols], ab[kCols];
+    for (int64_t i = i0; i < i1; ++i) aw[i - i0] = ab[i - i0] = 0.0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const double m = double(mean[r]), rs = double(rstd[r]);
+      const T* pg = gy + r * D;
+      const T* px = x + r * D;
+      for (int64_t i = i0; i < i1; ++i) {
+        aw[i - i0] += double(pg[i]) * ((double(px[i]) - m) * rs);
+        ab[i - i0] += double(pg[i]);
+      }
+    }
+    for (int64_t i = i0; i < i1; ++i) {
+      dw[i] = T(aw[i - i0]);
+      db[i] = T(ab[i - i0]);
+    }
+  }
+}
+
+struct RowDims {
+  int64_t rows, D;
+  Shape trailing;
+};
+
+RowDims check_layer_norm(const char* op, const Tensor& x, int64_t normalized_ndim,
+                         const Tensor& weight, const Tensor& bias) {
+  check_float_cpu(op, "input", x);
+  DIFFLAB_CHECK(normalized_ndim >= 1 && normalized_ndim <= x.dim(), op,
+                ": cannot normalise the last ", normalized_ndim, " dims of input ", x.shape(),
+                " (rank ", x.dim(), ")");
+  Shape trailing(x.shape().end() - normalized_ndim, x.shape().end());
+  check_param(op, "weight", weight, x, trailing, "the normalised trailing dims");
+  check_param(op, "bias", bias, x, trailing, "the normalised trailing dims");
+  const int64_t D = shape_numel(trailing);
+  const int64_t rows =
+      D > 0 ? x.numel() / D
+            : shape_numel(Shape(x.shape().begin(), x.shape().end() - normalized_ndim));
+  return {rows, D, trailing};
+}
+
+template <typename T>
+T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
+                      double eps) {
+  const char* op = "group_norm";
+  GroupDims d = check_group_norm(op, x, groups, weight, bias);
+  Tensor xc = x.contiguous();
+  Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
+  Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+  NormOutput out;
+  out.y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  out.mean = Tensor::empty({d.N, groups}, x.dtype(), x.device());
+  out.rstd = Tensor::empty({d.N, groups}, x.dtype(), x.device());
+  DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    using T = scalar_t;
+    group_norm_forward<T>(xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc), out.y.data<T>(),
+                          out.mean.data<T>(), out.rstd.data<T>(), d.N, d.C, d.HW, groups, eps);
+  });
+  return out;
+}
+
+std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x, int64_t groups,
+                                        const Tensor& mean, const Tensor& rstd,
+                                        const Tensor& weight) {
+  const char* op = "group_norm_backward";
+  GroupDims d = check_group_norm(op, x, groups, weight, Tensor());
+  check_grad_out(op, grad_out, x);
+  check_stats(op, mean, rstd, x, {d.N, groups});
+  Tensor gc = grad_out.contiguous(), xc = x.contiguous();
+  Tensor mc = mean.contiguous(), rc = rstd.contiguous();
+  Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
+  Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor dw, db;
+  if (weight.defined()) {
+    dw = Tensor::empty({d.C}, x.dtype(), x.device());
+    db = Tensor::empty({d.C}, x.dtype(), x.device());
+  }
+  DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    using T = scalar_t;
+    group_norm_backward_impl<T>(gc.data<T>(), xc.data<T>(), mc.data<T>(), rc.data<T>(),
+                                ptr_or_null<T>(wc), dx.data<T>(), ptr_or_null<T>(dw),
+                                ptr_or_null<T>(db), d.N, d.C, d.HW, groups);
+  });
+  return {dx, dw, db};
+}
+
+NormOutput layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight,
+                      const Tensor& bias, double eps) {
+  const char* op = "layer_norm";
+  RowDims d = check_layer_norm(op, x, normalized_ndim, weight, bias);
+  Tensor xc = x.contiguous();
+  Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
+  Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+  NormOutput out;
+  out.y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  out.mean = Tensor::empty({d.rows}, x.dtype(), x.device());
+  out.rstd = Tensor::empty({d.rows}, x.dtype(), x.device());
+  DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    using T = scalar_t;
+    layer_norm_forward<T>(xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc), out.y.data<T>(),
+                          out.mean.data<T>(), out.rstd.data<T>(), d.rows, d.D, eps);
+  });
+  return out;
+}
+
+std::vector<Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& x,
+                                        int64_t normalized_ndim, const Tensor& mean,
+                                        const Tensor& rstd, const Tensor& weight) {
+  const char* op = "layer_norm_backward";
+  RowDims d = check_layer_norm(op, x, normalized_ndim, weight, Tensor());
+  check_grad_out(op, grad_out, x);
+  check_stats(op, mean, rstd, x, {d.rows});
+  Tensor gc = grad_out.contiguous(), xc = x.contiguous();
+  Tensor mc = mean.contiguous(), rc = rstd.contiguous();
+  Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
+  Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor dw, db;
+  if (weight.defined()) {
+    dw = Tensor::empty(d.trailing, x.dtype(), x.device());
+    db = Tensor::empty(d.trailing, x.dtype(), x.device());
+  }
+  DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    using T = scalar_t;
+    layer_norm_backward_impl<T>(gc.data<T>(), xc.data<T>(), mc.data<T>(), rc.data<T>(),
+                                ptr_or_null<T>(wc), dx.data<T>(), ptr_or_null<T>(dw),
+                                ptr_or_null<T>(db), d.rows, d.D);
+  });
+  return {dx, dw, db};
+}
+
+}  // namespace difflab::tensor

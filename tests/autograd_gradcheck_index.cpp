@@ -1,0 +1,12 @@
+// f64 finite-difference gradchecks (first and second order) for joining, indexing, sorting,
+// cumulative sums, pairwise distances and dropout.
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/op_table.h"
+
+BOOST_AUTO_TEST_CASE(index_table) {
+  auto rep = difflab::testing::run_gradcheck_table(difflab::testing::index_cases());
+  BOOST_TEST(rep.failures == 0);
+  BOOST_TEST(rep.cases >= 20);
+  BOOST_TEST(rep.second_order >= 20);
+}
