@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages difflab needs, only those missing; quiet when all are present.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config libopenblas-dev libboost-test-dev
+pkgs=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev libboost-test-dev
       libbenchmark-dev libstb-dev libcli11-dev nlohmann-json3-dev zlib1g-dev)
 [ "${DIFFLAB_WITH_TORCH:-0}" = 1 ] && pkgs+=(python3-torch)
 missing=()
