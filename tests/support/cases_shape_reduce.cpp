@@ -12,6 +12,10 @@ std::vector<OpCase> shape_reduce_cases() {
   // Views are followed by a nonlinearity so the second-order check is not trivially zero.
   auto sq = [](const Var& y) { return square(y); };
   c.push_back({"reshape", {{{2, 3, 4}}}, [sq](V x) { return sq(reshape(x[0], {6, 4})); }, true});
+  c.push_back({"view", {{{2, 3, 4}}}, [sq](V x) { return sq(view(contiguous(x[0]), {4, -1})); },
+               true});
+  c.push_back({"slice_backward", {{{2, 2}}},
+               [sq](V x) { return sq(slice_backward(x[0], {5, 2}, 0, 1, 5, 2)); }, true});
   c.push_back({"flatten", {{{2, 3, 4}}}, [sq](V x) { return sq(flatten(x[0], 1)); }, true});
   c.push_back({"permute", {{{2, 3, 4}}}, [sq](V x) { return sq(permute(x[0], {2, 0, 1})); }, true});
   c.push_back({"transpose", {{{3, 4}}}, [sq](V x) { return sq(transpose(x[0], 0, 1)); }, true});
