@@ -10,10 +10,12 @@
 #include "autograd/inspect.h"
 #include "autograd/node.h"
 #include "tensor/allocator.h"
+#include "tests/support/check_message.h"
 #include "tensor/factory.h"
 #include "tensor/random.h"
 
 using namespace difflab;
+using difflab::testing::message_has;
 using ag::Var;
 using tensor::DType;
 using tensor::Tensor;
@@ -29,15 +31,6 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   double m = 0;
   for (size_t i = 0; i < va.size(); ++i) m = std::max(m, std::abs(va[i] - vb[i]));
   return m;
-}
-bool message_has(const difflab::Error& e, std::initializer_list<const char*> parts) {
-  std::string w = e.what();
-  for (const char* p : parts)
-    if (w.find(p) == std::string::npos) {
-      BOOST_TEST_MESSAGE("message '" << w << "' lacks '" << p << "'");
-      return false;
-    }
-  return true;
 }
 }  // namespace
 

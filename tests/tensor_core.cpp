@@ -4,24 +4,17 @@
 #include <cmath>
 
 #include "tensor/allocator.h"
+#include "tests/support/check_message.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
 #include "tensor/threads.h"
 
 using namespace difflab;
+using difflab::testing::message_has;
 using namespace difflab::tensor;
 
 namespace {
-bool message_has(const difflab::Error& e, std::initializer_list<const char*> parts) {
-  std::string w = e.what();
-  for (const char* p : parts)
-    if (w.find(p) == std::string::npos) {
-      BOOST_TEST_MESSAGE("message '" << w << "' lacks '" << p << "'");
-      return false;
-    }
-  return true;
-}
 Tensor iota(const Shape& s, DType dt = DType::f64) {
   return arange(0, double(shape_numel(s)), 1, dt).reshape(s);
 }

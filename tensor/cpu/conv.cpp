@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/check.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -63,9 +64,7 @@ ConvGeom conv_geometry(const char* op, const Shape& xs, const Shape& ws, const C
 }
 
 void check_tensor(const char* op, const char* what, const Tensor& t) {
-  DIFFLAB_CHECK(t.defined(), op, ": undefined ", what);
-  DIFFLAB_CHECK(t.device().is_cpu(), op, ": ", what, " on ", t.device(),
-                " but the CUDA backend is not built");
+  cpu::check_cpu(op, t, what);
   DIFFLAB_CHECK(is_floating(t.dtype()), op, ": ", what, " ", t.shape(), " must be f32 or f64, got ",
                 t.dtype());
 }

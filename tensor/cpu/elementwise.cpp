@@ -2,17 +2,14 @@
 #include <cmath>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/check.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
 
 namespace {
 
-void check_cpu(const char* op, const Tensor& t) {
-  DIFFLAB_CHECK(t.defined(), op, ": undefined tensor");
-  DIFFLAB_CHECK(t.device().is_cpu(), op, ": tensor on ", t.device(),
-                " but the CUDA backend is not built");
-}
+using cpu::check_cpu;
 
 // out = f(x) elementwise, out contiguous with x's shape.
 template <typename T, typename F>

@@ -8,17 +8,14 @@
 
 #include "tensor/cpu/loops.h"
 #include "tensor/factory.h"
+#include "tensor/cpu/check.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
 
 namespace {
 
-void check_cpu(const char* op, const Tensor& t, const char* what) {
-  DIFFLAB_CHECK(t.defined(), op, ": ", what, " is undefined");
-  DIFFLAB_CHECK(t.device().is_cpu(), op, ": ", what, " on ", t.device(),
-                " but the CUDA backend is not built");
-}
+using cpu::check_cpu;
 
 void check_index_dtype(const char* op, const Tensor& index) {
   DIFFLAB_CHECK(index.dtype() == DType::i64, op, ": index must have dtype i64, got ", index.dtype(),

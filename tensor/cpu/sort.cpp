@@ -6,17 +6,14 @@
 #include <numeric>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/check.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
 
 namespace {
 
-void check_cpu(const char* op, const Tensor& t, const char* what) {
-  DIFFLAB_CHECK(t.defined(), op, ": ", what, " is undefined");
-  DIFFLAB_CHECK(t.device().is_cpu(), op, ": ", what, " on ", t.device(),
-                " but the CUDA backend is not built");
-}
+using cpu::check_cpu;
 
 // Moves `d` last: the permutation and its inverse.
 void last_dim_perm(int64_t nd, int64_t d, std::vector<int64_t>& perm, std::vector<int64_t>& inv) {
