@@ -1,0 +1,40 @@
+// A run folder (DESIGN.md, Data and outputs): runs/<name>/ with config.json, metrics.csv,
+// checkpoints/, samples/ and report.html. metrics.csv is long-format (step,metric,value) and
+// flushed on every row, so an interrupted run keeps everything logged so far.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace difflab::experiments {
+
+struct MetricRow {
+  int64_t step;
+  std::string metric;
+  double value;
+};
+
+class RunFolder {
+ public:
+  // Creates (or reopens, for --resume) the folder and its subfolders.
+  explicit RunFolder(const std::string& dir);
+  const std::string& dir() const { return dir_; }
+  std::string path(const std::string& relative) const { return dir_ + "/" + relative; }
+  std::string checkpoint_path(const std::string& name) const;  // checkpoints/<name>.safetensors
+  std::string sample_path(const std::string& name) const;      // samples/<name>.png
+
+  void write_config(const nlohmann::json& config) const;
+  nlohmann::json read_config() const;
+
+  // Appends one row to metrics.csv (written through immediately).
+  void log_metric(int64_t step, const std::string& metric, double value);
+  // All rows in file order.
+  std::vector<MetricRow> read_metrics() const;
+  // On resume: drops rows logged after `step` (they will be recomputed identically).
+  void truncate_metrics_after(int64_t step);
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace difflab::experiments
