@@ -136,6 +136,7 @@ void Config::load_json(const json& j, const std::string& source) {
     auto [prefix, node] = stack.back();
     stack.pop_back();
     for (auto it = node->begin(); it != node->end(); ++it) {
+      if (!it.key().empty() && it.key()[0] == '_') continue;  // "_comment" and the like
       std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
       if (it->is_object()) stack.emplace_back(key, &*it);
       else assign(entry(key, source), *it, source);

@@ -21,6 +21,7 @@ class Config {
                          const std::vector<std::string>& choices, const std::string& help);
 
   // Nested objects are flattened with dots: {"train": {"steps": 5}} sets "train.steps".
+  // Keys starting with '_' (e.g. "_comment") are ignored.
   void load_json(const nlohmann::json& j, const std::string& source = "config");
   void load_file(const std::string& path);
   // "key=value"; the value is parsed according to the key's declared type.

@@ -22,6 +22,8 @@ struct PlotOptions {
 std::string svg_line_plot(const std::vector<Series>& series, const PlotOptions& opt);
 std::string base64_encode(const std::string& bytes);
 std::string html_escape(const std::string& s);
+// Shortest round-trip-ish text for a number in names and tables ("1", "0.5", "3e-05").
+std::string format_number(double v);
 
 class Report {
  public:

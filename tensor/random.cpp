@@ -33,7 +33,7 @@ namespace {
 template <typename F>
 void philox_blocks(const Generator& g, uint64_t base, int64_t nblocks, F f) {
   const std::array<uint32_t, 2> key = {uint32_t(g.seed()), uint32_t(g.seed() >> 32)};
-#pragma omp parallel for schedule(static) if (nblocks >= 4096)
+#pragma omp parallel for schedule(static) if (nblocks >= 32768)
   for (int64_t i = 0; i < nblocks; ++i) {
     uint64_t c = base + uint64_t(i);
     f(i, philox4x32_10({uint32_t(c), uint32_t(c >> 32), 0u, 0u}, key));

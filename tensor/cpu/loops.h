@@ -11,7 +11,9 @@
 
 namespace difflab::tensor::cpu {
 
-constexpr int64_t kParallelGrain = 32768;  // elements below which a loop stays serial
+// Elements below which a loop stays serial: a parallel region costs microseconds (more when
+// the machine is oversubscribed and idle threads spin), more than small memory-bound ops take.
+constexpr int64_t kParallelGrain = 131072;
 
 // K operands, all of the same `shape`; strides in bytes. fn(char* ptrs[K], const int64_t*
 // inner_strides, int64_t n) processes one innermost run.

@@ -1,0 +1,56 @@
+// The `difflab` command line: one subcommand per experiment, each taking --preset, --config,
+// --set key=value overrides, --seed, --threads and --run (the run folder).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "experiments/command.h"
+#include "experiments/ddpm_setup.h"
+#include "experiments/train_ddpm.h"
+
+using namespace difflab::experiments;
+
+namespace {
+void add_common(CLI::App* cmd, CommandArgs& a, int64_t& seed, int& threads) {
+  cmd->add_option("--preset", a.preset, "preset name (experiments/configs/<name>.json)");
+  cmd->add_option("--config", a.config_path, "JSON config file");
+  cmd->add_option("--set", a.sets, "override: key=value (repeatable)");
+  cmd->add_option("--seed", seed, "random seed");
+  cmd->add_option("--threads", threads, "CPU threads (0 = all)");
+  cmd->add_option("--run", a.run_dir, "run folder (default runs/<command>-<preset>)");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"difflab: diffusion research experiments"};
+  app.require_subcommand(1);
+  CommandArgs args;
+  int64_t seed = -1;
+  int threads = -1;
+  bool show_keys = false;
+  auto* train = app.add_subcommand("train-ddpm", "train a DDPM (2-D/N-D vectors or images)");
+  add_common(train, args, seed, threads);
+  train->add_flag("--resume", args.resume, "continue the run in --run bit-exactly");
+  train->add_flag("--keys", show_keys, "list every config key with its default and range");
+  auto* sample = app.add_subcommand("sample", "sample a trained run into a grid");
+  add_common(sample, args, seed, threads);
+  sample->add_option("--checkpoint", args.checkpoint, "weights (default: the run's EMA)");
+  auto* eval = app.add_subcommand("eval", "held-out metrics of a trained run's samples");
+  add_common(eval, args, seed, threads);
+  eval->add_option("--checkpoint", args.checkpoint, "weights (default: the run's EMA)");
+  CLI11_PARSE(app, argc, argv);
+  if (seed >= 0) args.seed = seed;
+  if (threads >= 0) args.threads = threads;
+  try {
+    if (show_keys) {
+      std::printf("%s", ddpm_config().help().c_str());
+      return 0;
+    }
+    if (*train) return run_train_ddpm(args);
+    if (*sample) return run_sample(args);
+    if (*eval) return run_eval(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "\ndifflab: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,42 @@
+#include "experiments/command.h"
+
+#include <cstdlib>
+#include <thread>
+
+#include "experiments/io.h"
+#include "tensor/error.h"
+#include "tensor/threads.h"
+
+#ifndef DIFFLAB_SOURCE_DIR
+#define DIFFLAB_SOURCE_DIR "."
+#endif
+
+namespace difflab::experiments {
+
+std::string config_dir() {
+  if (const char* d = std::getenv("DIFFLAB_CONFIG_DIR")) return d;
+  return std::string(DIFFLAB_SOURCE_DIR) + "/experiments/configs";
+}
+
+void resolve_config(Config& cfg, const CommandArgs& args) {
+  if (!cfg.has("seed")) cfg.declare_int("seed", 0, 0, int64_t(1) << 53, "random seed");
+  if (!cfg.has("threads"))
+    cfg.declare_int("threads", 0, 0, 256, "CPU threads for difflab's kernels (0 = all cores)");
+  if (!args.preset.empty()) {
+    std::string p = config_dir() + "/" + args.preset + ".json";
+    DIFFLAB_CHECK(file_exists(p), "unknown preset '", args.preset, "': no file ", p);
+    cfg.load_file(p);
+  }
+  if (!args.config_path.empty()) cfg.load_file(args.config_path);
+  for (const auto& s : args.sets) cfg.set(s);
+  if (args.seed) cfg.set("seed=" + std::to_string(*args.seed));
+  if (args.threads) cfg.set("threads=" + std::to_string(*args.threads));
+}
+
+void apply_threads(const Config& cfg) {
+  int n = int(cfg.get_int("threads"));
+  if (n == 0) n = int(std::thread::hardware_concurrency());
+  tensor::set_num_threads(n);
+}
+
+}  // namespace difflab::experiments

@@ -1,0 +1,33 @@
+// What every `difflab` command receives from the command line, and the shared steps that turn
+// it into a resolved Config (preset file, then --config, then --set overrides; --seed and
+// --threads applied last).
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "experiments/config.h"
+
+namespace difflab::experiments {
+
+struct CommandArgs {
+  std::string preset;              // name of experiments/configs/<preset>.json, or empty
+  std::string config_path;         // --config file.json
+  std::vector<std::string> sets;   // --set key=value
+  std::optional<int64_t> seed;     // --seed
+  std::optional<int> threads;      // --threads
+  std::string run_dir;             // --run (default runs/<command>-<preset or "custom">)
+  bool resume = false;             // --resume
+  std::string checkpoint;          // --checkpoint (sample/eval)
+};
+
+// The directory holding the preset JSON files (the source tree's experiments/configs, found
+// next to the executable's source dir at build time or via DIFFLAB_CONFIG_DIR).
+std::string config_dir();
+// Applies preset, --config and --set to `cfg` (which holds the command's declared defaults);
+// declares and applies "seed" and "threads" too.
+void resolve_config(Config& cfg, const CommandArgs& args);
+// Sets difflab's thread count from the resolved config (0 = all cores).
+void apply_threads(const Config& cfg);
+
+}  // namespace difflab::experiments

@@ -1,0 +1,97 @@
+#include "experiments/ddpm_eval.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "experiments/image_grid.h"
+#include "experiments/metrics/classification.h"
+#include "experiments/metrics/kid.h"
+#include "experiments/metrics/vector_metrics.h"
+#include "matching/divergence.h"
+#include "tensor/factory.h"
+
+namespace difflab::experiments {
+
+using ag::Var;
+
+namespace {
+double mmd_v(const Tensor& a, const Tensor& b, double h) {
+  ag::NoGradGuard ng;
+  double m2 = matching::mmd2(Var(a.to(DType::f64)), Var(b.to(DType::f64)), h,
+                             matching::Estimator::v_statistic)
+                  .item();
+  return std::sqrt(std::max(m2, 0.0));
+}
+}  // namespace
+
+Metrics vector_sample_metrics(const DdpmData& data, const Tensor& samples, bool reference_level) {
+  const int64_t n = std::min(samples.size(0), data.test.size(0));
+  Tensor s = samples.slice(0, 0, n), t = data.test.slice(0, 0, n);
+  // One bandwidth for every comparison: the median heuristic on data vs data.
+  Tensor ref = data.reference.slice(0, 0, n);
+  const double h = matching::median_bandwidth(t, ref);
+  Metrics out;
+  out.emplace_back("mmd", mmd_v(s, t, h));
+  if (reference_level) out.emplace_back("mmd_data_vs_data", mmd_v(ref, t, h));
+  VectorMetricOptions vo;
+  vo.bandwidth = h;
+  VectorMetrics vm = vector_metrics(s, t, vo);
+  out.emplace_back("energy", vm.energy);
+  out.emplace_back("sliced_w1", vm.sliced_w1);
+  if (reference_level) {
+    VectorMetrics rm = vector_metrics(ref, t, vo);
+    out.emplace_back("sliced_w1_data_vs_data", rm.sliced_w1);
+  }
+  return out;
+}
+
+ImageJudge make_image_judge(const DdpmData& data, const std::string& data_name) {
+  ImageJudge j;
+  ImageSet train{data.train, data.train_labels}, test{data.test, data.test_labels};
+  j.classifier = load_or_train_classifier(data_name, train, test, data.num_classes);
+  j.test_features = classify(*j.classifier.net, data.test).features;
+  j.test_stats = feature_stats(j.test_features);
+  return j;
+}
+
+Metrics image_sample_metrics(const ImageJudge& judge, const Tensor& samples,
+                             const Tensor& requested_labels) {
+  ClassifierOutputs co = classify(*judge.classifier.net, tensor::clamp(samples, -1.0, 1.0));
+  Metrics out;
+  out.emplace_back("frechet", frechet_distance(feature_stats(co.features), judge.test_stats));
+  KidResult kid = kernel_inception_distance(co.features, judge.test_features);
+  out.emplace_back("kid", kid.mean);
+  Tensor probs = tensor::softmax(co.logits, 1);
+  out.emplace_back("confidence", tensor::mean(tensor::amax(probs, 1), {}).item());
+  Tensor pred = predict_classes(co.logits);
+  if (requested_labels.defined())
+    out.emplace_back("class_accuracy", accuracy(pred, requested_labels));
+  ClassHistogram hist = class_histogram(pred, judge.classifier.net->num_classes());
+  out.emplace_back("classes_covered", double(hist.classes_covered));
+  out.emplace_back("class_kl_from_uniform", hist.kl_from_uniform);
+  return out;
+}
+
+std::string scatter_png(const Tensor& points, double extent, int64_t size) {
+  DIFFLAB_CHECK(points.dim() == 2 && points.size(1) >= 2, "scatter_png: expected points [N, D>=2], got ",
+                points.shape());
+  std::vector<double> v = points.to(DType::f64).to_vector<double>();
+  const int64_t d = points.size(1);
+  std::vector<double> img(size_t(size * size), 0.0);
+  for (int64_t i = 0; i < points.size(0); ++i) {
+    double x = v[size_t(i * d)], y = v[size_t(i * d + 1)];
+    int64_t px = int64_t((x + extent) / (2 * extent) * double(size));
+    int64_t py = int64_t((extent - y) / (2 * extent) * double(size));
+    if (px >= 0 && px < size && py >= 0 && py < size) img[size_t(py * size + px)] += 1.0;
+  }
+  double mx = *std::max_element(img.begin(), img.end());
+  Tensor t = Tensor::empty({1, 1, size, size}, DType::f32);
+  float* p = t.data<float>();
+  // White background, darker where more points land (log scale so sparse regions show).
+  for (size_t i = 0; i < img.size(); ++i)
+    p[i] = float(1.0 - 2.0 * (mx > 0 ? std::log1p(img[i]) / std::log1p(mx) : 0.0));
+  return png_grid(t, 1, 0);
+}
+
+}  // namespace difflab::experiments

@@ -1,0 +1,36 @@
+// Held-out metrics of generated samples. Vectors: MMD (Gaussian kernel, V-statistic, its square
+// root) against the held-out set, beside the same MMD of an independent draw of the data (the
+// level a perfect model reaches at this sample size), energy distance and sliced W1. Images:
+// Fréchet distance and KID in the LeNet classifier's features against the held-out split, the
+// classifier's mean confidence, and for class-conditional samples the fraction classified as
+// the requested class.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "experiments/ddpm_setup.h"
+#include "experiments/lenet.h"
+#include "experiments/metrics/frechet.h"
+
+namespace difflab::experiments {
+
+using Metrics = std::vector<std::pair<std::string, double>>;
+
+// `reference_level` adds the data-vs-data MMD (computed once; pass false to skip it).
+Metrics vector_sample_metrics(const DdpmData& data, const tensor::Tensor& samples,
+                              bool reference_level = true);
+
+struct ImageJudge {
+  Classifier classifier;
+  FeatureStats test_stats;  // of the held-out split's features
+  tensor::Tensor test_features;
+};
+ImageJudge make_image_judge(const DdpmData& data, const std::string& data_name);
+Metrics image_sample_metrics(const ImageJudge& judge, const tensor::Tensor& samples,
+                             const tensor::Tensor& requested_labels = tensor::Tensor());
+
+// A 2-D scatter of the first two coordinates rendered as a PNG density image.
+std::string scatter_png(const tensor::Tensor& points, double extent = 2.5, int64_t size = 256);
+
+}  // namespace difflab::experiments

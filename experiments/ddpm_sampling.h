@@ -1,0 +1,28 @@
+// Sampling a trained DDPM experiment model in batches: sampler choice, step count, DDIM η,
+// classifier-free guidance, noise keyed by global sample index (so any batch split gives the
+// same samples), under no-grad.
+#pragma once
+#include <string>
+
+#include "experiments/ddpm_setup.h"
+
+namespace difflab::experiments {
+
+struct SampleSettings {
+  std::string sampler = "ddim";  // ddpm | ddim | euler | heun
+  int64_t steps = 50;
+  double eta = 0.0;
+  double guidance = 0.0;   // w of classifier-free guidance (class-conditional models)
+  tensor::Tensor labels;   // i64 [n] class of each sample (class-conditional), else undefined
+  int64_t batch = 256;
+  uint64_t seed = 0;
+  bool progress = false;   // print a progress line per batch
+};
+
+// n samples of the model's sample shape, f32.
+tensor::Tensor generate(const DdpmModel& model, int64_t n, const SampleSettings& s);
+
+// Balanced labels 0, 1, ..., K-1, 0, 1, ... (i64 [n]).
+tensor::Tensor cycle_labels(int64_t n, int64_t num_classes);
+
+}  // namespace difflab::experiments

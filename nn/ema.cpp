@@ -1,0 +1,142 @@
+#include "nn/ema.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+namespace difflab::nn {
+
+namespace {
+
+constexpr int64_t kParallelGrain = 32768;
+
+void check_cpu_float(const Tensor& t, const std::string& name, const char* op) {
+  DIFFLAB_CHECK(t.device().is_cpu(), op, ": parameter '", name, "' is on ", t.device(),
+                "; only CPU tensors are supported");
+  DIFFLAB_CHECK(tensor::is_floating(t.dtype()), op, ": parameter '", name, "' has dtype ",
+                t.dtype(), "; expected f32 or f64");
+  DIFFLAB_CHECK(t.is_contiguous(), op, ": parameter '", name, "' is not contiguous");
+}
+
+void check_same(const Tensor& a, const Tensor& b, const std::string& name, const char* op) {
+  DIFFLAB_CHECK(a.shape() == b.shape() && a.dtype() == b.dtype(), op, ": '", name, "' is ",
+                b.desc(), " but its shadow is ", a.desc());
+}
+
+// shadow = torch.lerp(shadow, p, w): for w < 0.5, start + w·(end − start); otherwise
+// end − (end − start)·(1 − w), which keeps end exact at w = 1 (decay 0, as at the first
+// warm-up steps).
+template <typename T>
+void lerp_kernel(T* sp, const T* pp, int64_t n, T w) {
+  const bool low = w < T(0.5);
+#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
+  for (int64_t j = 0; j < n; ++j) {
+    const T diff = pp[j] - sp[j];
+    sp[j] = low ? sp[j] + w * diff : pp[j] - diff * (T(1) - w);
+  }
+}
+
+}  // namespace
+
+Ema::Ema(std::vector<std::pair<std::string, Var>> params, EmaOptions opt)
+    : opt_(opt), params_(std::move(params)) {
+  DIFFLAB_CHECK(opt.decay >= 0 && opt.decay <= 1, "Ema: decay must lie in [0, 1], got ", opt.decay);
+  std::map<std::string, int> seen;
+  for (auto& [name, v] : params_) {
+    DIFFLAB_CHECK(v.defined(), "Ema: parameter '", name, "' is undefined");
+    DIFFLAB_CHECK(seen[name]++ == 0, "Ema: parameter name '", name, "' appears twice");
+    check_cpu_float(v.value(), name, "Ema");
+    shadow_.push_back(v.value().clone());
+  }
+}
+
+Ema::Ema(const Module& module, EmaOptions opt)
+    : Ema(module.named_parameters(opt.trainable_only), opt) {}
+
+double Ema::decay_at(double decay) const {
+  if (!opt_.warmup) return decay;
+  const double t = double(num_updates_);
+  return std::min(decay, (1 + t) / (10 + t));
+}
+
+double Ema::update(double decay) {
+  DIFFLAB_CHECK(decay >= 0 && decay <= 1, "Ema.update: decay must lie in [0, 1], got ", decay);
+  const double d = decay_at(decay);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& [name, v] = params_[i];
+    const Tensor& p = v.value();
+    check_cpu_float(p, name, "Ema.update");
+    check_same(shadow_[i], p, name, "Ema.update");
+    const int64_t n = p.numel();
+    DIFFLAB_DISPATCH_FLOAT(p.dtype(), "Ema.update", [&] {
+      using T = scalar_t;
+      lerp_kernel<T>(shadow_[i].data<T>(), p.data<T>(), n, T(1 - d));
+    });
+  }
+  ++num_updates_;
+  return d;
+}
+
+void Ema::copy_to() const {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i].second.value();
+    check_same(shadow_[i], p, params_[i].first, "Ema.copy_to");
+    p.copy_(shadow_[i]);
+  }
+}
+
+void Ema::copy_to(const Module& module) const {
+  std::map<std::string, Var> dst;
+  for (auto& [n, v] : module.named_parameters()) dst[n] = v;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const std::string& name = params_[i].first;
+    auto it = dst.find(name);
+    DIFFLAB_CHECK(it != dst.end(), "Ema.copy_to: the module has no parameter '", name, "'");
+    check_same(shadow_[i], it->second.value(), name, "Ema.copy_to");
+    it->second.value().copy_(shadow_[i]);
+  }
+}
+
+void Ema::swap() {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i].second.value();
+    check_cpu_float(p, params_[i].first, "Ema.swap");
+    check_same(shadow_[i], p, params_[i].first, "Ema.swap");
+    char* a = static_cast<char*>(p.raw_data());
+    char* b = static_cast<char*>(shadow_[i].raw_data());
+    std::swap_ranges(a, a + p.nbytes(), b);
+  }
+}
+
+void Ema::set_num_updates(int64_t n) {
+  DIFFLAB_CHECK(n >= 0, "Ema.set_num_updates: negative count ", n);
+  num_updates_ = n;
+}
+
+StateDict Ema::state_dict() const {
+  StateDict sd;
+  for (size_t i = 0; i < params_.size(); ++i) sd[params_[i].first] = shadow_[i];
+  return sd;
+}
+
+void Ema::load_state_dict(const StateDict& sd) {
+  std::ostringstream missing, unexpected;
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    index[params_[i].first] = i;
+    if (!sd.count(params_[i].first)) missing << " '" << params_[i].first << "'";
+  }
+  for (auto& [n, t] : sd)
+    if (!index.count(n)) unexpected << " '" << n << "'";
+  DIFFLAB_CHECK(missing.str().empty() && unexpected.str().empty(),
+                "Ema.load_state_dict:", missing.str().empty() ? "" : " missing keys", missing.str(),
+                unexpected.str().empty() ? "" : " unexpected keys", unexpected.str());
+  for (auto& [n, t] : sd) {
+    const Tensor& s = shadow_[index[n]];
+    check_same(s, t, n, "Ema.load_state_dict");
+    s.copy_(t);
+  }
+}
+
+}  // namespace difflab::nn
