@@ -35,7 +35,7 @@ struct Classifier {
 // else trains (Adam, `epochs` over the train split, seed fixed) and writes it atomically.
 Classifier load_or_train_classifier(const std::string& name, const ImageSet& train,
                                     const ImageSet& test, int64_t num_classes,
-                                    int64_t epochs = 6, bool verbose = true);
+                                    int64_t epochs = 20, bool verbose = true);
 
 struct ClassifierOutputs {
   tensor::Tensor logits;    // f32 [N, classes]

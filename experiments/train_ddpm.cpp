@@ -128,12 +128,19 @@ int run_train_ddpm(const CommandArgs& args) {
   };
 
   int64_t start = 0;
+  double window = 0;  // loss sum and count since the last logged average
+  int64_t window_n = 0;
   const std::string state_path = run.checkpoint_path("state");
   if (args.resume && file_exists(state_path)) {
     nn::TrainState st = nn::load_train_state(state_path);
     nn::restore_train_state(st, *model.module, opt, &ema, gen);
     it.set_state({st.data_position / data.train.size(0), st.data_position % data.train.size(0)});
     start = st.step;
+    if (st.extra.count("loss_window")) {
+      long long n = 0;
+      std::sscanf(st.extra.at("loss_window").c_str(), "%la %lld", &window, &n);
+      window_n = n;
+    }
     run.truncate_metrics_after(start);
     std::fprintf(stderr, "resumed at step %lld from %s\n", (long long)start, state_path.c_str());
   } else {
@@ -155,6 +162,10 @@ int run_train_ddpm(const CommandArgs& args) {
     nn::TrainState st = nn::capture_train_state(step, *model.module, opt, &ema, gen,
                                                 encode_pos(it.state()));
     st.extra["config"] = cfg.resolved().dump();
+    // The open loss-logging window, so a resumed run logs the same averages (hex: exact).
+    char win[64];
+    std::snprintf(win, sizeof win, "%a %lld", window, (long long)window_n);
+    st.extra["loss_window"] = win;
     nn::save_train_state(state_path, st);
     ema.swap();  // the slim EMA weights used by `sample` and `eval`
     nn::save_module(run.checkpoint_path("ema"), *model.module,
@@ -163,8 +174,6 @@ int run_train_ddpm(const CommandArgs& args) {
   };
 
   Progress prog("train", steps, start, log_every);
-  double window = 0;
-  int64_t window_n = 0;
   std::map<double, std::string> last_grids;
   model.module->train();
   for (int64_t step = start; step < steps; ++step) {

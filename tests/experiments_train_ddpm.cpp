@@ -1,0 +1,132 @@
+// The train-ddpm command end to end on the tiny preset: the run folder's contents, metrics and
+// report; --resume after an interruption continues bit-exactly; sample and eval on the result;
+// bad configuration is refused with the key named.
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+
+#include "experiments/io.h"
+#include "experiments/run_folder.h"
+#include "experiments/train_ddpm.h"
+#include "nn/safetensors.h"
+#include "tests/support/check_message.h"
+
+using namespace difflab;
+using namespace difflab::experiments;
+using difflab::testing::message_has;
+namespace fs = std::filesystem;
+
+namespace {
+std::string fresh_dir(const std::string& name) {
+  std::string d = (fs::temp_directory_path() / ("difflab_cli_" + name)).string();
+  fs::remove_all(d);
+  return d;
+}
+CommandArgs tiny(const std::string& dir) {
+  CommandArgs a;
+  a.preset = "ddpm_tiny";
+  a.run_dir = dir;
+  return a;
+}
+bool same_bits(const tensor::Tensor& a, const tensor::Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.contiguous().raw_data(), b.contiguous().raw_data(), a.nbytes()) == 0;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(tiny_run_writes_the_run_folder) {
+  std::string d = fresh_dir("full");
+  BOOST_TEST(run_train_ddpm(tiny(d)) == 0);
+  for (const char* f : {"config.json", "metrics.csv", "report.html", "checkpoints/state.safetensors",
+                        "checkpoints/ema.safetensors", "samples/step20.png", "samples/step40.png"})
+    BOOST_TEST(fs::exists(d + "/" + f), f);
+  RunFolder run(d);
+  BOOST_TEST(run.read_config()["train"]["steps"].get<int>() == 40);
+  int losses = 0, mmds = 0;
+  for (auto& r : run.read_metrics()) {
+    if (r.metric == "loss") {
+      losses++;
+      BOOST_TEST(std::isfinite(r.value));
+    }
+    if (r.metric == "mmd") mmds++;
+  }
+  BOOST_TEST(losses == 4);
+  BOOST_TEST(mmds == 2);
+  std::string html = read_file(d + "/report.html");
+  BOOST_TEST(html.find("<svg") != std::string::npos);
+  BOOST_TEST(html.find("mmd_data_vs_data") != std::string::npos);
+  BOOST_TEST(html.find("data:image/png;base64") != std::string::npos);
+
+  // sample and eval read the run back.
+  CommandArgs s = tiny(d);
+  s.preset.clear();
+  s.sets = {"sample.steps=10"};
+  BOOST_TEST(run_sample(s) == 0);
+  BOOST_TEST(fs::exists(d + "/samples/sample_ddim10.png"));
+  BOOST_TEST(run_eval(s) == 0);
+  bool tagged = false;
+  for (auto& r : run.read_metrics()) tagged = tagged || r.metric == "mmd[ddim10]";
+  BOOST_TEST(tagged);
+  fs::remove_all(d);
+}
+
+BOOST_AUTO_TEST_CASE(resume_after_interruption_is_bit_exact) {
+  std::string a = fresh_dir("straight"), b = fresh_dir("resumed");
+  BOOST_TEST(run_train_ddpm(tiny(a)) == 0);
+  CommandArgs first = tiny(b);
+  first.sets = {"train.stop_after=25"};  // an interruption between checkpoints
+  BOOST_TEST(run_train_ddpm(first) == 0);
+  CommandArgs again = tiny(b);
+  again.preset.clear();
+  again.resume = true;
+  again.sets = {"train.stop_after=0"};
+  BOOST_TEST(run_train_ddpm(again) == 0);
+  auto sa = nn::load_safetensors(a + "/checkpoints/state.safetensors");
+  auto sb = nn::load_safetensors(b + "/checkpoints/state.safetensors");
+  BOOST_TEST(sa.tensors.size() == sb.tensors.size());
+  int compared = 0;
+  for (auto& [k, t] : sa.tensors) {
+    BOOST_REQUIRE(sb.tensors.count(k));
+    BOOST_TEST(same_bits(t, sb.tensors.at(k)), "tensor " << k << " differs after resume");
+    compared++;
+  }
+  BOOST_TEST(compared > 10);
+  // The logged curve is the same too (rows after the checkpoint were recomputed).
+  auto ma = RunFolder(a).read_metrics(), mb = RunFolder(b).read_metrics();
+  BOOST_REQUIRE(ma.size() == mb.size());
+  for (size_t i = 0; i < ma.size(); ++i) {
+    BOOST_TEST(ma[i].metric == mb[i].metric);
+    BOOST_TEST(ma[i].value == mb[i].value, ma[i].metric << " at step " << ma[i].step);
+  }
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+BOOST_AUTO_TEST_CASE(bad_configuration_is_refused_by_name) {
+  std::string d = fresh_dir("bad");
+  CommandArgs a = tiny(d);
+  a.sets = {"train.setps=10"};
+  BOOST_CHECK_EXCEPTION(run_train_ddpm(a), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"train.setps", "did you mean 'train.steps'"});
+  });
+  a.sets = {"sample.sampler=euler_a"};
+  BOOST_CHECK_EXCEPTION(run_train_ddpm(a), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"sample.sampler", "euler_a", "ddpm, ddim, euler, heun"});
+  });
+  a.sets = {"model.class_cond=true"};
+  BOOST_CHECK_EXCEPTION(run_train_ddpm(a), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"class_cond", "ring8", "no class labels"});
+  });
+  CommandArgs p;
+  p.preset = "no_such_preset";
+  p.run_dir = d;
+  BOOST_CHECK_EXCEPTION(run_train_ddpm(p), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"no_such_preset"});
+  });
+  CommandArgs r = tiny(fresh_dir("nothing"));
+  r.preset.clear();
+  r.resume = true;
+  BOOST_CHECK_EXCEPTION(run_train_ddpm(r), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"no run to resume", "config.json"});
+  });
+  fs::remove_all(d);
+}
