@@ -83,7 +83,10 @@ std::string scatter_png(const Tensor& points, double extent, int64_t size) {
     double x = v[size_t(i * d)], y = v[size_t(i * d + 1)];
     int64_t px = int64_t((x + extent) / (2 * extent) * double(size));
     int64_t py = int64_t((extent - y) / (2 * extent) * double(size));
-    if (px >= 0 && px < size && py >= 0 && py < size) img[size_t(py * size + px)] += 1.0;
+    for (int64_t dy = 0; dy < 2; ++dy)  // 2x2 dots stay visible in a small figure
+      for (int64_t dx = 0; dx < 2; ++dx)
+        if (px + dx >= 0 && px + dx < size && py + dy >= 0 && py + dy < size)
+          img[size_t((py + dy) * size + px + dx)] += 1.0;
   }
   double mx = *std::max_element(img.begin(), img.end());
   Tensor t = Tensor::empty({1, 1, size, size}, DType::f32);
