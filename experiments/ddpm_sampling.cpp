@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "diffusion/guidance.h"
 #include "diffusion/noise.h"
@@ -44,6 +45,14 @@ Tensor generate(const DdpmModel& m, int64_t n, const SampleSettings& s) {
       labels = s.labels.defined() ? s.labels.slice(0, i, i + b)
                                   : diffusion::null_labels(b, m.num_classes);
     diffusion::VpModel model = diffusion::vp_model(net, m.param, labels);
+    if (s.clip_x0) {
+      model = [inner = model](const Var& z, const diffusion::NoiseLevel& at) {
+        diffusion::Denoised d = inner(z, at);
+        Var x0 = ag::clamp(d.x0, -1.0, 1.0);
+        // ε̂ consistent with the clipped x̂: z = α x̂ + σ ε̂ (σ > 0 wherever a sampler evaluates).
+        return diffusion::Denoised{x0, (z - x0 * at.alpha) / at.sigma};
+      };
+    }
     diffusion::NoiseSource src = noise.offset_by(uint64_t(i));
     Shape shape{b};
     shape.insert(shape.end(), m.sample_shape.begin(), m.sample_shape.end());

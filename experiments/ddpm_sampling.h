@@ -17,6 +17,9 @@ struct SampleSettings {
   int64_t batch = 256;
   uint64_t seed = 0;
   bool progress = false;   // print a progress line per batch
+  // Clip x̂ to [-1, 1] and recompute ε̂ from it at every step (the data range of images), as
+  // improved-diffusion's clip_denoised does for its DDPM and DDIM samplers.
+  bool clip_x0 = false;
 };
 
 // n samples of the model's sample shape, f32.

@@ -58,6 +58,8 @@ Config ddpm_config() {
       .declare_string("sample.sampler", "ddpm", {"ddpm", "ddim", "euler", "heun"}, "sampler")
       .declare_int("sample.steps", 1000, 1, 100000, "sampler steps")
       .declare_double("sample.eta", 0.0, 0.0, 1.0, "DDIM eta (0 = deterministic)")
+      .declare_bool("sample.clip_x0", false,
+                    "clip the predicted x0 to [-1, 1] at every step (image data)")
       .declare_string("sample.guidance", "0", {},
                       "classifier-free guidance weights, comma-separated (class_cond)")
       .declare_int("sample.grid", 64, 1, 4096, "images in the sample grid")

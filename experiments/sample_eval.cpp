@@ -42,6 +42,7 @@ SampleSettings settings(const Config& cfg, double w) {
   s.sampler = cfg.get_string("sample.sampler");
   s.steps = cfg.get_int("sample.steps");
   s.eta = cfg.get_double("sample.eta");
+  s.clip_x0 = cfg.get_bool("sample.clip_x0");
   s.batch = cfg.get_int("sample.batch");
   s.seed = uint64_t(cfg.get_int("seed")) + 2000003;
   s.guidance = w;

@@ -63,6 +63,7 @@ SampleSettings settings_from(const Config& cfg) {
   s.sampler = cfg.get_string("sample.sampler");
   s.steps = cfg.get_int("sample.steps");
   s.eta = cfg.get_double("sample.eta");
+  s.clip_x0 = cfg.get_bool("sample.clip_x0");
   s.batch = cfg.get_int("sample.batch");
   s.seed = uint64_t(cfg.get_int("seed")) + 1000003;
   return s;
