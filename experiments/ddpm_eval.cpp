@@ -46,12 +46,20 @@ Metrics vector_sample_metrics(const DdpmData& data, const Tensor& samples, bool 
   return out;
 }
 
-ImageJudge make_image_judge(const DdpmData& data, const std::string& data_name) {
+ImageJudge make_image_judge(const DdpmData& data, const std::string& data_name,
+                            int64_t reference_n) {
   ImageJudge j;
   ImageSet train{data.train, data.train_labels}, test{data.test, data.test_labels};
   j.classifier = load_or_train_classifier(data_name, train, test, data.num_classes);
   j.test_features = classify(*j.classifier.net, data.test).features;
   j.test_stats = feature_stats(j.test_features);
+  const int64_t n = std::min(reference_n, data.train.size(0));
+  // Evenly spaced train images: the split keeps file order, which is grouped by class.
+  const int64_t stride = std::max<int64_t>(1, data.train.size(0) / n);
+  Tensor idx = tensor::arange(0, double(n * stride), double(stride), DType::i64);
+  Tensor ref = classify(*j.classifier.net, tensor::index_select(data.train, 0, idx)).features;
+  j.data_frechet = frechet_distance(feature_stats(ref), j.test_stats);
+  j.data_kid = kernel_inception_distance(ref, j.test_features).mean;
   return j;
 }
 
@@ -62,6 +70,8 @@ Metrics image_sample_metrics(const ImageJudge& judge, const Tensor& samples,
   out.emplace_back("frechet", frechet_distance(feature_stats(co.features), judge.test_stats));
   KidResult kid = kernel_inception_distance(co.features, judge.test_features);
   out.emplace_back("kid", kid.mean);
+  out.emplace_back("frechet_data_vs_data", judge.data_frechet);
+  out.emplace_back("kid_data_vs_data", judge.data_kid);
   Tensor probs = tensor::softmax(co.logits, 1);
   out.emplace_back("confidence", tensor::mean(tensor::amax(probs, 1), {}).item());
   Tensor pred = predict_classes(co.logits);

@@ -25,8 +25,12 @@ struct ImageJudge {
   Classifier classifier;
   FeatureStats test_stats;  // of the held-out split's features
   tensor::Tensor test_features;
+  // The same metrics for real train images (as many as a metric's sample count): the level a
+  // perfect generator reaches at this sample size.
+  double data_frechet = 0, data_kid = 0;
 };
-ImageJudge make_image_judge(const DdpmData& data, const std::string& data_name);
+ImageJudge make_image_judge(const DdpmData& data, const std::string& data_name,
+                            int64_t reference_n = 1000);
 Metrics image_sample_metrics(const ImageJudge& judge, const tensor::Tensor& samples,
                              const tensor::Tensor& requested_labels = tensor::Tensor());
 

@@ -1,5 +1,6 @@
 #include "experiments/ddpm_report.h"
 
+#include <cmath>
 #include <set>
 
 #include "experiments/progress.h"
@@ -23,8 +24,11 @@ void write_ddpm_report(const RunFolder& run, const Config& cfg, const DdpmData& 
                 " parameters; " + model.schedule->name() + " schedule, " +
                 diffusion::parameterization_name(model.param) + " prediction; " +
                 std::to_string(cfg.get_int("train.steps")) + " steps of batch " +
-                std::to_string(cfg.get_int("train.batch")) + " in " +
-                format_duration(train_seconds) + " (this session). Samples: " +
+                std::to_string(cfg.get_int("train.batch")) +
+                (std::isfinite(train_seconds)
+                     ? " in " + format_duration(train_seconds) + " (this session)"
+                     : std::string()) +
+                ". Samples: " +
                 cfg.get_string("sample.sampler") + ", " +
                 std::to_string(cfg.get_int("sample.steps")) + " steps, " +
                 std::to_string(cfg.get_int("eval.n")) + " samples against the held-out set.");

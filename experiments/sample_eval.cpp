@@ -2,7 +2,11 @@
 // or compute held-out metrics with any sampler settings given by --set sample.*.
 #include <cstdio>
 
+#include <cmath>
+#include <map>
+
 #include "experiments/ddpm_eval.h"
+#include "experiments/ddpm_report.h"
 #include "experiments/ddpm_sampling.h"
 #include "experiments/image_grid.h"
 #include "experiments/io.h"
@@ -85,12 +89,17 @@ int run_eval(const CommandArgs& args) {
   Loaded l = load_run(args, dir);
   RunFolder run(dir);
   std::unique_ptr<ImageJudge> judge;
-  if (l.data.images) judge = std::make_unique<ImageJudge>(make_image_judge(l.data, l.cfg.get_string("data.name")));
+  if (l.data.images) judge = std::make_unique<ImageJudge>(make_image_judge(l.data, l.cfg.get_string("data.name"), l.cfg.get_int("eval.n")));
   const int64_t n = l.cfg.get_int("eval.n");
+  std::map<double, std::string> grids;
   for (double w : guidances(l)) {
     SampleSettings s = settings(l.cfg, w);
     if (l.model.num_classes > 0) s.labels = cycle_labels(n, l.model.num_classes);
     Tensor x = generate(l.model, n, s);
+    const int64_t g = std::min<int64_t>(l.cfg.get_int("sample.grid"), n);
+    grids[w] = l.data.images
+                   ? png_grid(x.slice(0, 0, g), l.model.num_classes > 0 ? l.model.num_classes : 8)
+                   : scatter_png(x);
     Metrics m = l.data.images ? image_sample_metrics(*judge, x, s.labels)
                               : vector_sample_metrics(l.data, x);
     std::string suffix = "[" + l.tag + "]" + (l.model.num_classes > 0 ? "@w" + format_number(w) : "");
@@ -102,6 +111,9 @@ int run_eval(const CommandArgs& args) {
     if (judge) std::printf(" (classifier held-out accuracy %.4f)", judge->classifier.test_accuracy);
     std::printf("\n");
   }
+  // The report now shows these rows and this evaluation's samples.
+  write_ddpm_report(run, l.cfg, l.data, l.model, judge ? &judge->classifier : nullptr, grids,
+                    NAN);
   return 0;
 }
 

@@ -150,7 +150,7 @@ int run_train_ddpm(const CommandArgs& args) {
 
   std::unique_ptr<ImageJudge> judge;
   if (data.images) {
-    judge = std::make_unique<ImageJudge>(make_image_judge(data, cfg.get_string("data.name")));
+    judge = std::make_unique<ImageJudge>(make_image_judge(data, cfg.get_string("data.name"), cfg.get_int("eval.n")));
     run.log_metric(0, "classifier_test_accuracy", judge->classifier.test_accuracy);
   }
 
