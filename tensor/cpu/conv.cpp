@@ -181,6 +181,17 @@ void add_bias(T* y, const T* bias, int64_t N, int64_t C, int64_t L) {
   }
 }
 
+// The column matrix of images n0 .. n0+nb-1: the input itself for a pointwise conv, else
+// im2col into colbuf.
+template <typename T>
+const T* chunk_columns(const T* x, int64_t n0, int64_t nb, const ConvGeom& g,
+                       const Conv2dParams& p, const Tensor& colbuf, bool direct) {
+  const T* xin = x + n0 * g.Cin * g.H * g.W;
+  if (direct) return xin;
+  im2col(xin, colbuf.data<T>(), nb, g, p);
+  return colbuf.data<T>();
+}
+
 template <typename T>
 void conv2d_forward_impl(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g,
                          const Conv2dParams& p, const Tensor& colbuf) {
@@ -189,12 +200,7 @@ void conv2d_forward_impl(const T* x, const T* w, const T* bias, T* y, const Conv
   const int64_t cpi = g.col_per_image();
   for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.N - n0);
-    const T* xin = x + n0 * g.Cin * g.H * g.W;
-    const T* col = xin;
-    if (!direct) {
-      im2col(xin, colbuf.data<T>(), nb, g, p);
-      col = colbuf.data<T>();
-    }
+    const T* col = chunk_columns(x, n0, nb, g, p, colbuf, direct);
     for (int64_t b = 0; b < nb; ++b)
       for (int64_t grp = 0; grp < g.G; ++grp)
         gemm<T>(false, false, g.Cout_g, g.L, g.Kg, w + grp * g.Cout_g * g.Kg, g.Kg,
@@ -232,12 +238,7 @@ void conv2d_weight_grad_impl(const T* dy, const T* x, T* dw, const ConvGeom& g,
   std::fill(dw, dw + g.Cout * g.Kg, T(0));
   for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.N - n0);
-    const T* xin = x + n0 * g.Cin * g.H * g.W;
-    const T* col = xin;
-    if (!direct) {
-      im2col(xin, colbuf.data<T>(), nb, g, p);
-      col = colbuf.data<T>();
-    }
+    const T* col = chunk_columns(x, n0, nb, g, p, colbuf, direct);
     // Images are added one after the other (beta = 1): a fixed order over the batch.
     for (int64_t b = 0; b < nb; ++b)
       for (int64_t grp = 0; grp < g.G; ++grp)
