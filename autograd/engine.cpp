@@ -10,6 +10,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "tensor/factory.h"
+#include "tensor/op_label.h"
 
 namespace difflab::ag {
 
@@ -155,6 +156,7 @@ std::vector<Var> run(const std::vector<Var>& outputs, const std::vector<Var>& gr
                     "' a second time, but its saved values were already freed; pass "
                     "retain_graph=true to the first backward");
       BackwardContext ctx{g, n->unpack_saved(), needs};
+      tensor::OpLabel label(n->op.c_str(), "backward of");  // named in out-of-memory errors
       if (AnomalyGuard::is_enabled()) {
         BackwardScope scope("backward of '" + n->op + "' (path " + node_path(n, info) + ")");
         in_grads = n->backward(ctx);

@@ -39,9 +39,36 @@ void check_anomaly(const Tensor& t, const std::string& what) {
                  t.desc());
 }
 
+namespace {
+// Where a forward op's input came from: "linear <- silu <- add ..." along the first recorded
+// input, so an anomaly names the op and the chain of ops that led to it.
+std::string forward_path(const std::vector<Var>& inputs) {
+  const Node* n = nullptr;
+  for (const auto& v : inputs)
+    if (v.defined() && v.node()) {
+      n = v.node().get();
+      break;
+    }
+  if (!n) return "";
+  std::string p;
+  for (int hops = 0; n && hops < 8; ++hops) {
+    p += (p.empty() ? "" : " <- ") + n->op;
+    const Node* next = nullptr;
+    for (const auto& c : n->inputs)
+      if (c) {
+        next = c.get();
+        break;
+      }
+    n = next;
+  }
+  return " (its input came from " + p + (n ? " <- ..." : "") + ")";
+}
+}  // namespace
+
 Var make_result(Tensor value, const char* op, const std::vector<Var>& inputs,
                 std::vector<SavedVar> saved, BackwardFn fn, bool save_out) {
-  check_anomaly(value, std::string("forward of '") + op + "'");
+  if (AnomalyGuard::is_enabled())
+    check_anomaly(value, std::string("forward of '") + op + "'" + forward_path(inputs));
   if (!should_record(inputs)) return Var(std::move(value));
   auto node = std::make_shared<Node>();
   node->op = op;

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "experiments/io.h"
+#include "tensor/device.h"
 #include "tensor/error.h"
 #include "tensor/threads.h"
 
@@ -22,6 +23,8 @@ void resolve_config(Config& cfg, const CommandArgs& args) {
   if (!cfg.has("seed")) cfg.declare_int("seed", 0, 0, int64_t(1) << 53, "random seed");
   if (!cfg.has("threads"))
     cfg.declare_int("threads", 0, 0, 256, "CPU threads for difflab's kernels (0 = all cores)");
+  if (!cfg.has("device"))
+    cfg.declare_string("device", "cpu", {}, "where tensors live: cpu, cuda or cuda:<index>");
   if (!args.preset.empty()) {
     std::string p = config_dir() + "/" + args.preset + ".json";
     DIFFLAB_CHECK(file_exists(p), "unknown preset '", args.preset, "': no file ", p);
@@ -31,9 +34,11 @@ void resolve_config(Config& cfg, const CommandArgs& args) {
   for (const auto& s : args.sets) cfg.set(s);
   if (args.seed) cfg.set("seed=" + std::to_string(*args.seed));
   if (args.threads) cfg.set("threads=" + std::to_string(*args.threads));
+  if (!args.device.empty()) cfg.set("device=" + args.device);
 }
 
 void apply_threads(const Config& cfg) {
+  tensor::check_device_available(tensor::parse_device(cfg.get_string("device")));
   int n = int(cfg.get_int("threads"));
   if (n == 0) n = int(std::thread::hardware_concurrency());
   tensor::set_num_threads(n);

@@ -1,6 +1,6 @@
 // What every `difflab` command receives from the command line, and the shared steps that turn
-// it into a resolved Config (preset file, then --config, then --set overrides; --seed and
-// --threads applied last).
+// it into a resolved Config (preset file, then --config, then --set overrides; --seed,
+// --threads and --device applied last).
 #pragma once
 #include <optional>
 #include <string>
@@ -16,6 +16,7 @@ struct CommandArgs {
   std::vector<std::string> sets;   // --set key=value
   std::optional<int64_t> seed;     // --seed
   std::optional<int> threads;      // --threads
+  std::string device;              // --device (cpu, cuda, cuda:N)
   std::string run_dir;             // --run (default runs/<command>-<preset or "custom">)
   bool resume = false;             // --resume
   std::string checkpoint;          // --checkpoint (sample/eval)
@@ -27,7 +28,8 @@ std::string config_dir();
 // Applies preset, --config and --set to `cfg` (which holds the command's declared defaults);
 // declares and applies "seed" and "threads" too.
 void resolve_config(Config& cfg, const CommandArgs& args);
-// Sets difflab's thread count from the resolved config (0 = all cores).
+// Sets difflab's thread count from the resolved config (0 = all cores), and checks that the
+// config's "device" exists and is usable here (an error naming it otherwise).
 void apply_threads(const Config& cfg);
 
 }  // namespace difflab::experiments

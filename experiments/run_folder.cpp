@@ -1,6 +1,13 @@
 #include "experiments/run_folder.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -78,6 +85,41 @@ void RunFolder::truncate_metrics_after(int64_t step) {
     os << r.step << "," << r.metric << "," << buf << "\n";
   }
   write_file_atomic(path("metrics.csv"), os.str());
+}
+
+RunLock::RunLock(const std::string& dir) {
+  namespace fs = std::filesystem;
+  make_dirs(dir);
+  const std::string p = dir + "/.lock";
+  fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  DIFFLAB_CHECK(fd_ >= 0, "cannot open the lock file '", p, "': ", std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    std::string holder = read_file(p);
+    ::close(fd_);
+    fd_ = -1;
+    DIFFLAB_CHECK(e == EWOULDBLOCK, "cannot lock '", p, "': ", std::strerror(e));
+    DIFFLAB_FAIL("run folder '", dir, "' is in use by another difflab process",
+                 holder.empty() ? std::string() : " (pid " + holder + ")",
+                 "; wait for it to finish or choose another --run");
+  }
+  std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd_, 0) == 0 && ::write(fd_, pid.data(), pid.size()) < 0) {
+    // The pid is only a courtesy for the message above; the lock itself is what counts.
+  }
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_regular_file() && name.find(".tmp.") != std::string::npos) {
+      std::error_code rm;
+      fs::remove(it->path(), rm);
+    }
+  }
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace difflab::experiments

@@ -37,4 +37,19 @@ class RunFolder {
   std::string dir_;
 };
 
+// Exclusive use of a run folder while a command writes it: an flock on <dir>/.lock, released
+// when the process ends however it ends (SIGKILL included), so a second process writing the same
+// run is refused by name instead of interleaving checkpoints. Once held, it removes temporary
+// files (*.tmp.<pid>) left by atomic writes that an earlier process did not finish.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace difflab::experiments

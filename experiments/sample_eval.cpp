@@ -87,6 +87,8 @@ int run_sample(const CommandArgs& args) {
 int run_eval(const CommandArgs& args) {
   const std::string dir = default_run_dir("ddpm", args);
   Loaded l = load_run(args, dir);
+  // eval appends to metrics.csv and rewrites report.html: not while a trainer writes them.
+  RunLock lock(dir);
   RunFolder run(dir);
   std::unique_ptr<ImageJudge> judge;
   if (l.data.images) judge = std::make_unique<ImageJudge>(make_image_judge(l.data, l.cfg.get_string("data.name"), l.cfg.get_int("eval.n")));

@@ -14,6 +14,7 @@
 #include "experiments/progress.h"
 #include "experiments/report.h"
 #include "experiments/run_folder.h"
+#include "experiments/train_guard.h"
 #include "nn/clip.h"
 #include "nn/ema.h"
 #include "nn/lr_schedule.h"
@@ -35,15 +36,16 @@ std::string default_run_dir(const std::string& command, const CommandArgs& args)
 Config run_config(const CommandArgs& args, const std::string& dir, bool from_run) {
   Config cfg = ddpm_config();
   if (from_run) {
-    RunFolder run(dir);
-    DIFFLAB_CHECK(file_exists(run.path("config.json")), "no run to resume in '", dir,
+    DIFFLAB_CHECK(file_exists(dir + "/config.json"), "no run to resume in '", dir,
                   "' (config.json is missing)");
+    RunFolder run(dir);
     CommandArgs none;
     resolve_config(cfg, none);
     cfg.load_json(run.read_config(), "'" + run.path("config.json") + "'");
     for (const auto& s : args.sets) cfg.set(s);
     if (args.seed) cfg.set("seed=" + std::to_string(*args.seed));
     if (args.threads) cfg.set("threads=" + std::to_string(*args.threads));
+    if (!args.device.empty()) cfg.set("device=" + args.device);
   } else {
     resolve_config(cfg, args);
   }
@@ -100,12 +102,13 @@ int run_train_ddpm(const CommandArgs& args) {
   const std::string dir = default_run_dir("ddpm", args);
   Config cfg = run_config(args, dir, args.resume);
   apply_threads(cfg);
+  // Everything that can be refused is checked before the run folder is touched.
+  DdpmData data = load_ddpm_data(cfg);
+  DdpmModel model = make_ddpm_model(cfg, data);
+  RunLock lock(dir);
   RunFolder run(dir);
   run.write_config(cfg.resolved());
   std::fprintf(stderr, "run folder: %s\n", dir.c_str());
-
-  DdpmData data = load_ddpm_data(cfg);
-  DdpmModel model = make_ddpm_model(cfg, data);
   std::fprintf(stderr, "data: %s\nmodel: %lld parameters, %s schedule, %s prediction\n",
                data.description.c_str(), (long long)model.module->num_parameters(),
                model.schedule->name().c_str(), diffusion::parameterization_name(model.param));
@@ -159,7 +162,10 @@ int run_train_ddpm(const CommandArgs& args) {
   const int64_t eval_every = cfg.get_int("train.eval_every");
   const double clip = cfg.get_double("train.grad_clip");
   const double drop = cfg.get_double("train.label_dropout");
+  std::vector<std::string> param_names;
+  for (auto& [name, p] : model.module->named_parameters(true)) param_names.push_back(name);
   auto save_state = [&](int64_t step) {
+    check_weights_before_save("train-ddpm", params, param_names, state_path);
     nn::TrainState st = nn::capture_train_state(step, *model.module, opt, &ema, gen,
                                                 encode_pos(it.state()));
     st.extra["config"] = cfg.resolved().dump();
@@ -179,23 +185,33 @@ int run_train_ddpm(const CommandArgs& args) {
   model.module->train();
   for (int64_t step = start; step < steps; ++step) {
     Tensor idx = it.next();
-    Tensor labels;
-    if (model.num_classes > 0)
-      labels = diffusion::drop_labels(take_rows(data.train_labels, idx), drop, model.num_classes,
-                                      gen);
-    diffusion::DiffusionLoss L =
-        diffusion::diffusion_loss(model.net, model.param, *model.schedule,
-                                  Var(take_rows(data.train, idx)), labels, model.weighting, gen);
+    // One step's loss from its batch and noise stream (replayed as is if it turns non-finite).
+    auto step_loss = [&](tensor::Generator& g) {
+      Tensor labels;
+      if (model.num_classes > 0)
+        labels = diffusion::drop_labels(take_rows(data.train_labels, idx), drop,
+                                        model.num_classes, g);
+      return diffusion::diffusion_loss(model.net, model.param, *model.schedule,
+                                       Var(take_rows(data.train, idx)), labels, model.weighting,
+                                       g)
+          .loss;
+    };
+    const tensor::Generator gen_before = gen;
+    Var L = step_loss(gen);
     opt.zero_grad();
-    L.loss.backward();
-    if (clip > 0) nn::clip_grad_norm_(params, clip);
+    L.backward();
+    const int64_t done = step + 1;
+    const double loss = L.item();
+    // With clipping off, a max norm of infinity only measures the norm.
+    const double gnorm = nn::clip_grad_norm_(params, clip > 0 ? clip : nn::kInfNorm);
+    check_step_finite("train-ddpm", done, loss, gnorm, [&] {
+      tensor::Generator g = gen_before;
+      opt.zero_grad();
+      step_loss(g).backward();
+    }, state_path);
     double cur_lr = nn::apply_lr(opt, lr, step);
     opt.step();
     ema.update();
-    const int64_t done = step + 1;
-    const double loss = L.loss.item();
-    DIFFLAB_CHECK(std::isfinite(loss), "train-ddpm: loss became ", loss, " at step ", done,
-                  "; the last good checkpoint is ", state_path);
     window += loss, window_n++;
     char extra[32];
     std::snprintf(extra, sizeof extra, "lr %.2e", cur_lr);

@@ -1,14 +1,18 @@
 #include "tensor/allocator.h"
 
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <mutex>
 #include <new>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -21,6 +25,34 @@ constexpr size_t kAlign = 64;
 constexpr size_t kHugeAlign = size_t(2) << 20;
 constexpr size_t kLargeThreshold = size_t(1) << 20;  // blocks from here on are huge-page backed
 }  // namespace
+
+// What this process can ever hold: physical memory plus swap, or less under a cgroup limit. A
+// request beyond it fails here with a message instead of being overcommitted and ending in the
+// kernel's OOM killer.
+size_t CpuAllocator::memory_limit() {
+  static const size_t limit = [] {
+    size_t lim = std::numeric_limits<size_t>::max();
+    struct sysinfo si;
+    if (sysinfo(&si) == 0) lim = (size_t(si.totalram) + size_t(si.totalswap)) * si.mem_unit;
+    for (const char* f : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+      std::ifstream in(f);
+      unsigned long long v = 0;
+      if (in >> v && v > 0) lim = std::min<size_t>(lim, size_t(v));  // "max" fails to parse
+    }
+    return lim;
+  }();
+  return limit;
+}
+
+static std::string gib(size_t b) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = double(b);
+  int u = 0;
+  while (v >= 1024 && u < 5) v /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
 
 struct CpuAllocator::Impl {
   mutable std::mutex mu;
@@ -63,7 +95,7 @@ static void* os_allocate(size_t bytes) {
 
 void* CpuAllocator::allocate(size_t nbytes) {
   if (nbytes == 0) nbytes = 1;
-  DIFFLAB_CHECK(nbytes < (size_t(1) << 46), "CpuAllocator: request of ", nbytes,
+  DIFFLAB_CHECK(nbytes < (size_t(1) << 56), "out of memory: a request of ", nbytes,
                 " bytes is beyond any machine's memory");
   size_t b = bucket_size(nbytes);
   Impl* im = impl();
@@ -78,13 +110,20 @@ void* CpuAllocator::allocate(size_t nbytes) {
     }
   }
   if (!p) {
+    const size_t limit = memory_limit();
+    MemoryStats now = stats();
+    if (now.live_bytes + now.cached_bytes + b > limit) empty_cache();
+    DIFFLAB_CHECK(now.live_bytes + b <= limit, "out of memory: ", gib(b), " (", b,
+                  " bytes) requested while ", gib(now.live_bytes),
+                  " are live, beyond the ", gib(limit),
+                  " this process can hold (physical memory + swap, or its cgroup limit)");
     p = os_allocate(b);
     if (!p) {
       empty_cache();
       p = os_allocate(b);
     }
-    DIFFLAB_CHECK(p, "CpuAllocator: out of memory allocating ", b, " bytes (",
-                  double(b) / (1 << 20), " MiB); live ", impl()->st.live_bytes, " bytes");
+    DIFFLAB_CHECK(p, "out of memory: the system refused ", gib(b), " (", b, " bytes) while ",
+                  gib(stats().live_bytes), " are live");
     std::lock_guard<std::mutex> lock(im->mu);
     im->st.num_os_allocs++;
   }

@@ -26,6 +26,9 @@ class CpuAllocator {
   void raise_peak(size_t bytes);
   // Returns every cached block to the OS.
   void empty_cache();
+  // Bytes this process can ever hold: physical memory + swap, or a lower cgroup limit. Requests
+  // that would take live bytes beyond it fail with a difflab::Error naming the sizes.
+  static size_t memory_limit();
   // The bucket size a request of nbytes occupies.
   static size_t bucket_size(size_t nbytes);
 

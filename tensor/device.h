@@ -20,4 +20,10 @@ struct Device {
 
 inline std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
 
+// "cpu", "cuda" (= cuda:0) or "cuda:<index>"; anything else is an error naming the string.
+Device parse_device(const std::string& name);
+// Throws a difflab::Error naming the device when it cannot be used in this build or on this
+// machine (no CUDA backend built, no GPU, index out of range).
+void check_device_available(const Device& d);
+
 }  // namespace difflab::tensor

@@ -1,4 +1,5 @@
 #include "tensor/factory.h"
+#include "tensor/op_label.h"
 
 #include <cmath>
 
@@ -7,6 +8,7 @@
 namespace difflab::tensor {
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  OpLabel label_("full");
   Tensor t = Tensor::empty(shape, dtype, device);
   t.fill_(value);
   return t;
@@ -23,6 +25,7 @@ Tensor full_like(const Tensor& t, double v) { return full(t.shape(), v, t.dtype(
 Tensor scalar_tensor(double value, DType dtype) { return full({}, value, dtype); }
 
 Tensor arange(double start, double end, double step, DType dtype) {
+  OpLabel label_("arange");
   DIFFLAB_CHECK(step != 0, "arange: step must be non-zero");
   int64_t n = std::max<int64_t>(0, int64_t(std::ceil((end - start) / step)));
   Tensor t = Tensor::empty({n}, dtype);
@@ -34,6 +37,7 @@ Tensor arange(double start, double end, double step, DType dtype) {
 }
 
 Tensor linspace(double start, double end, int64_t steps, DType dtype) {
+  OpLabel label_("linspace");
   DIFFLAB_CHECK(steps >= 0, "linspace: steps must be non-negative, got ", steps);
   Tensor t = Tensor::empty({steps}, dtype);
   DIFFLAB_DISPATCH_FLOAT(dtype, "linspace", [&] {

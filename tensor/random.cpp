@@ -1,4 +1,5 @@
 #include "tensor/random.h"
+#include "tensor/op_label.h"
 
 #include <cmath>
 
@@ -51,6 +52,7 @@ inline float u01_24(uint32_t a) { return float(a >> 8) * (1.0f / 16777216.0f); }
 }  // namespace
 
 Tensor uniform(const Shape& shape, double lo, double hi, DType dtype, Generator* gen) {
+  OpLabel label_("uniform");
   Generator& g = gen ? *gen : default_generator();
   Tensor t = Tensor::empty(shape, dtype);
   const int64_t n = t.numel();
@@ -82,6 +84,7 @@ Tensor rand(const Shape& shape, DType dtype, Generator* gen) {
 }
 
 Tensor randn(const Shape& shape, DType dtype, Generator* gen) {
+  OpLabel label_("randn");
   Generator& g = gen ? *gen : default_generator();
   Tensor t = Tensor::empty(shape, dtype);
   const int64_t n = t.numel();
@@ -102,6 +105,7 @@ Tensor randn(const Shape& shape, DType dtype, Generator* gen) {
 }
 
 Tensor randint(int64_t lo, int64_t hi, const Shape& shape, Generator* gen) {
+  OpLabel label_("randint");
   DIFFLAB_CHECK(hi > lo, "randint: empty range [", lo, ", ", hi, ")");
   Generator& g = gen ? *gen : default_generator();
   Tensor t = Tensor::empty(shape, DType::i64);

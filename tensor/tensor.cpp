@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "tensor/allocator.h"
+#include "tensor/op_label.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -18,10 +19,25 @@ Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
 Storage::~Storage() { CpuAllocator::instance().deallocate(data, nbytes); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape)
-    DIFFLAB_CHECK(d >= 0, "Tensor::empty: negative size in shape ", shape);
+  auto who = [] {
+    std::string op = OpLabel::describe();
+    return op.empty() ? std::string("Tensor::empty") : op;
+  };
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    DIFFLAB_CHECK(d >= 0, who(), ": negative size in shape ", shape);
+    DIFFLAB_CHECK(d == 0 || numel <= (int64_t(1) << 62) / d, who(), ": shape ", shape,
+                  " has more than 2^62 elements");
+    numel *= d;
+  }
+  const uint64_t bytes = uint64_t(numel) * dtype_size(dtype);
   Tensor t;
-  t.storage_ = std::make_shared<Storage>(size_t(shape_numel(shape)) * dtype_size(dtype), device);
+  try {
+    t.storage_ = std::make_shared<Storage>(size_t(bytes), device);
+  } catch (const Error& e) {
+    DIFFLAB_FAIL(who(), ": cannot allocate a ", dtype, shape, " tensor on ", device, ": ",
+                 e.what());
+  }
   t.shape_ = shape;
   t.strides_ = contiguous_strides(shape);
   t.dtype_ = dtype;
@@ -211,12 +227,14 @@ Tensor Tensor::contiguous() const {
 }
 
 Tensor Tensor::clone() const {
+  OpLabel label_("clone");
   Tensor out = empty(shape_, dtype_, device());
   out.copy_(*this);
   return out;
 }
 
 Tensor Tensor::to(DType dt) const {
+  OpLabel label_("to");
   if (dt == dtype_) return *this;
   Tensor out = empty(shape_, dt, device());
   out.copy_(*this);

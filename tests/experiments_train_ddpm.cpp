@@ -1,6 +1,6 @@
 // The train-ddpm command end to end on the tiny preset: the run folder's contents, metrics and
 // report; --resume after an interruption continues bit-exactly; sample and eval on the result;
-// bad configuration is refused with the key named.
+// bad configuration is refused with the key named; a diverging step stops the run cleanly.
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 
@@ -8,6 +8,8 @@
 #include "experiments/run_folder.h"
 #include "experiments/train_ddpm.h"
 #include "nn/safetensors.h"
+#include "nn/train_state.h"
+#include "tensor/factory.h"
 #include "tests/support/check_message.h"
 
 using namespace difflab;
@@ -128,5 +130,35 @@ BOOST_AUTO_TEST_CASE(bad_configuration_is_refused_by_name) {
   BOOST_CHECK_EXCEPTION(run_train_ddpm(r), difflab::Error, [](const difflab::Error& e) {
     return message_has(e, {"no run to resume", "config.json"});
   });
+  fs::remove_all(d);
+}
+
+// A step that turns the loss or gradient non-finite never reaches the weights: the run stops
+// with the step, the op anomaly mode found and the last good checkpoint, which stays as it was.
+BOOST_AUTO_TEST_CASE(non_finite_step_stops_the_run_and_keeps_the_checkpoint) {
+  std::string d = fresh_dir("diverged");
+  CommandArgs first = tiny(d);
+  first.sets = {"train.stop_after=5"};
+  BOOST_TEST(run_train_ddpm(first) == 0);
+  // Weights that blow up in the forward pass (finite, but their products overflow f32).
+  const std::string state = d + "/checkpoints/state.safetensors";
+  nn::TrainState st = nn::load_train_state(state);
+  int scaled = 0;
+  for (auto& [name, t] : st.model)
+    if (name.find("weight") != std::string::npos) t = tensor::full(t.shape(), 1e30), ++scaled;
+  BOOST_REQUIRE(scaled > 0);
+  nn::save_train_state(state, st);
+  const std::string before = read_file(state), ema_before = read_file(d + "/checkpoints/ema.safetensors");
+  CommandArgs again = tiny(d);
+  again.preset.clear();
+  again.resume = true;
+  again.sets = {"train.stop_after=0"};
+  BOOST_CHECK_EXCEPTION(run_train_ddpm(again), difflab::Error, [&](const difflab::Error& e) {
+    BOOST_TEST_MESSAGE(e.what());
+    return message_has(e, {"train-ddpm: step 6", "weights were not updated", "anomaly", "its input came from",
+                           "forward of '", state.c_str(), "left as it was"});
+  });
+  BOOST_TEST(read_file(state) == before, "the last good checkpoint was rewritten");
+  BOOST_TEST(read_file(d + "/checkpoints/ema.safetensors") == ema_before);
   fs::remove_all(d);
 }

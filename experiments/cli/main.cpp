@@ -1,5 +1,5 @@
 // The `difflab` command line: one subcommand per experiment, each taking --preset, --config,
-// --set key=value overrides, --seed, --threads and --run (the run folder).
+// --set key=value overrides, --seed, --threads, --device and --run (the run folder).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -16,6 +16,7 @@ void add_common(CLI::App* cmd, CommandArgs& a, int64_t& seed, int& threads) {
   cmd->add_option("--set", a.sets, "override: key=value (repeatable)");
   cmd->add_option("--seed", seed, "random seed");
   cmd->add_option("--threads", threads, "CPU threads (0 = all)");
+  cmd->add_option("--device", a.device, "cpu, cuda or cuda:<index> (default cpu)");
   cmd->add_option("--run", a.run_dir, "run folder (default runs/<command>-<preset>)");
 }
 }  // namespace

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/op_label.h"
 #include "tensor/cpu/check.h"
 #include "tensor/ops.h"
 
@@ -71,6 +72,7 @@ const char* unary_name(UnaryOp op) {
 }
 
 Tensor unary(UnaryOp op, const Tensor& x) {
+  OpLabel label_(unary_name(op));
   const char* name = unary_name(op);
   check_cpu(name, x);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), name, [&]() -> Tensor {
@@ -117,6 +119,7 @@ Tensor unary(UnaryOp op, const Tensor& x) {
 }
 
 Tensor pow_scalar(const Tensor& x, double p) {
+  OpLabel label_("pow");
   check_cpu("pow", x);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), "pow", [&]() -> Tensor {
     using T = scalar_t;
@@ -129,6 +132,7 @@ Tensor pow_scalar(const Tensor& x, double p) {
 }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
+  OpLabel label_("clamp");
   check_cpu("clamp", x);
   DIFFLAB_CHECK(lo <= hi, "clamp: lower bound ", lo, " exceeds upper bound ", hi);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), "clamp", [&]() -> Tensor {
@@ -139,6 +143,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 Tensor in_range_mask(const Tensor& x, double lo, double hi) {
+  OpLabel label_("in_range_mask");
   check_cpu("clamp_mask", x);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), "clamp_mask", [&]() -> Tensor {
     using T = scalar_t;
@@ -148,6 +153,7 @@ Tensor in_range_mask(const Tensor& x, double lo, double hi) {
 }
 
 Tensor affine(const Tensor& x, double scale, double shift) {
+  OpLabel label_("affine");
   check_cpu("affine", x);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), "affine", [&]() -> Tensor {
     using T = scalar_t;
@@ -224,6 +230,7 @@ void map_binary(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
 }  // namespace
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+  OpLabel label_(binary_name(op));
   const char* name = binary_name(op);
   check_cpu(name, a);
   check_cpu(name, b);
@@ -273,6 +280,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  OpLabel label_("where");
   check_cpu("where", cond);
   check_cpu("where", a);
   check_cpu("where", b);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/op_label.h"
 #include "tensor/factory.h"
 #include "tensor/cpu/check.h"
 #include "tensor/ops.h"
@@ -81,6 +82,7 @@ void index_select_rows(const char* x, char* out, const int64_t* idx, int64_t out
 }
 
 Tensor index_select_impl(const char* op, const Tensor& x, int64_t dim, const Tensor& index) {
+  OpLabel label_(op);
   check_cpu(op, x, "input");
   check_cpu(op, index, "index");
   check_index_dtype(op, index);
@@ -170,6 +172,7 @@ void index_add_typed(T* out, const T* src, const int64_t* idx, int64_t outer, in
 }  // namespace
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
+  OpLabel label_("cat");
   DIFFLAB_CHECK(!xs.empty(), "cat: expected at least one tensor");
   const Tensor& ref = xs[0];
   for (size_t i = 0; i < xs.size(); ++i) {
@@ -204,6 +207,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
 }
 
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
+  OpLabel label_("stack");
   DIFFLAB_CHECK(!xs.empty(), "stack: expected at least one tensor");
   for (size_t i = 0; i < xs.size(); ++i) {
     DIFFLAB_CHECK(xs[i].defined(), "stack: tensor ", i, " is undefined");
@@ -222,6 +226,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  OpLabel label_("gather");
   check_cpu("gather", x, "input");
   check_cpu("gather", index, "index");
   const int64_t d = check_gather_shapes("gather", x, "input", dim, index);
@@ -233,6 +238,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const Tensor& src) {
+  OpLabel label_("scatter_add");
   check_cpu("scatter_add", base, "base");
   check_cpu("scatter_add", index, "index");
   check_cpu("scatter_add", src, "src");
@@ -253,6 +259,7 @@ Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const T
 }
 
 Tensor index_add(const Tensor& src, int64_t dim, const Tensor& index, int64_t size) {
+  OpLabel label_("index_add");
   check_cpu("index_add", src, "src");
   check_cpu("index_add", index, "index");
   check_index_dtype("index_add", index);
@@ -279,6 +286,7 @@ Tensor index_add(const Tensor& src, int64_t dim, const Tensor& index, int64_t si
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& index) {
+  OpLabel label_("embedding");
   check_cpu("embedding", weight, "weight");
   check_cpu("embedding", index, "index");
   DIFFLAB_CHECK(weight.dim() == 2, "embedding: weight must be [num_embeddings, dim], got ",
@@ -291,6 +299,7 @@ Tensor embedding(const Tensor& weight, const Tensor& index) {
 }
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
+  OpLabel label_("one_hot");
   check_cpu("one_hot", index, "index");
   check_index_dtype("one_hot", index);
   Tensor idx = index.contiguous();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/op_label.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -317,6 +318,7 @@ T* ptr_or_null(const Tensor& t) {
 
 NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
                       double eps) {
+  OpLabel label_("group_norm");
   const char* op = "group_norm";
   GroupDims d = check_group_norm(op, x, groups, weight, bias);
   Tensor xc = x.contiguous();
@@ -337,6 +339,7 @@ NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, con
 std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x, int64_t groups,
                                         const Tensor& mean, const Tensor& rstd,
                                         const Tensor& weight) {
+  OpLabel label_("group_norm_backward");
   const char* op = "group_norm_backward";
   GroupDims d = check_group_norm(op, x, groups, weight, Tensor());
   check_grad_out(op, grad_out, x);
@@ -361,6 +364,7 @@ std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x,
 
 NormOutput layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight,
                       const Tensor& bias, double eps) {
+  OpLabel label_("layer_norm");
   const char* op = "layer_norm";
   RowDims d = check_layer_norm(op, x, normalized_ndim, weight, bias);
   Tensor xc = x.contiguous();
@@ -381,6 +385,7 @@ NormOutput layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& we
 std::vector<Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& x,
                                         int64_t normalized_ndim, const Tensor& mean,
                                         const Tensor& rstd, const Tensor& weight) {
+  OpLabel label_("layer_norm_backward");
   const char* op = "layer_norm_backward";
   RowDims d = check_layer_norm(op, x, normalized_ndim, weight, Tensor());
   check_grad_out(op, grad_out, x);

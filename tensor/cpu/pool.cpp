@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/op_label.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -109,6 +110,7 @@ void check_pool_params(const char* op, const Shape& in, int64_t kernel, int64_t 
 }  // namespace
 
 Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale) {
+  OpLabel label_("upsample_nearest2d");
   check_4d("upsample_nearest2d", x_in);
   DIFFLAB_CHECK(scale >= 1, "upsample_nearest2d: scale ", scale, " must be >= 1 (input ",
                 x_in.shape(), ")");
@@ -123,6 +125,7 @@ Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale) {
 }
 
 Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale) {
+  OpLabel label_("upsample_nearest2d_backward");
   const char* op = "upsample_nearest2d_backward";
   check_4d(op, grad_out);
   const Shape& s = grad_out.shape();
@@ -139,6 +142,7 @@ Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale) {
 }
 
 Tensor avg_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride) {
+  OpLabel label_("avg_pool2d");
   check_4d("avg_pool2d", x_in);
   const Shape& s = x_in.shape();
   check_pool_params("avg_pool2d", s, kernel, stride);
@@ -155,6 +159,7 @@ Tensor avg_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride) {
 
 Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, int64_t kernel,
                            int64_t stride) {
+  OpLabel label_("avg_pool2d_backward");
   const char* op = "avg_pool2d_backward";
   check_4d(op, grad_out);
   check_pool_params(op, input_shape, kernel, stride);

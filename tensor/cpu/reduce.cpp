@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/op_label.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
 
@@ -108,6 +109,7 @@ void reduce_cols(const T* x, T* out, int64_t A, int64_t B) {
 template <RedOp OP>
 Tensor reduce_impl(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
                    const char* op) {
+  OpLabel label_(op);
   DIFFLAB_CHECK(x.device().is_cpu(), op, ": tensor on ", x.device(),
                 " but the CUDA backend is not built");
   std::vector<bool> mask = reduce_mask(x, dims, op);
@@ -187,6 +189,7 @@ Tensor amax(const Tensor& x, int64_t dim, bool keepdim) {
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  OpLabel label_("argmax");
   DIFFLAB_CHECK(x.device().is_cpu(), "argmax: tensor on ", x.device());
   int64_t d = normalize_dim(dim, x.dim(), "argmax");
   const int64_t R = x.shape()[d];
@@ -208,6 +211,7 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
 }
 
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  OpLabel label_("logsumexp");
   Tensor m = reduce_impl<RedOp::max>(x, dims, true, "logsumexp");
   // Rows that are all -inf keep m = -inf; shift by 0 there so exp gives 0, log gives -inf.
   Tensor finite_m = where(binary(BinaryOp::eq, m, full_like(m, -INFINITY)),

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/op_label.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -86,6 +87,7 @@ void softmax_middim(const T* x, T* y, int64_t outer, int64_t R, int64_t inner) {
 
 template <bool LOG>
 Tensor softmax_impl(const Tensor& x_in, int64_t dim, const char* op) {
+  OpLabel label_(op);
   DIFFLAB_CHECK(x_in.defined(), op, ": undefined input");
   DIFFLAB_CHECK(x_in.device().is_cpu(), op, ": input on ", x_in.device(),
                 " but the CUDA backend is not built");
