@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "experiments/io.h"
+#include "nn/json_excerpt.h"
 #include "tensor/error.h"
 
 namespace difflab::experiments {
@@ -22,7 +23,6 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   }
   return prev[b.size()];
 }
-
 
 Config& Config::declare_int(const std::string& key, int64_t def, int64_t lo, int64_t hi,
                             const std::string& help) {
@@ -75,6 +75,11 @@ Config::Entry& Config::entry(const std::string& key, const std::string& source) 
   std::string best;
   size_t bd = SIZE_MAX;
   for (auto& e : entries_) {
+    // The length difference bounds the distance from below: skipping those candidates keeps
+    // the answer and saves |key|·|e.key| steps each (a long garbage key costs milliseconds).
+    const size_t gap =
+        key.size() > e.key.size() ? key.size() - e.key.size() : e.key.size() - key.size();
+    if (gap >= bd) continue;
     size_t d = edit_distance(key, e.key);
     if (d < bd) bd = d, best = e.key;
   }
@@ -91,19 +96,27 @@ const Config::Entry& Config::entry(const std::string& key) const {
 void Config::assign(Entry& e, const json& v, const std::string& source) {
   switch (e.kind) {
     case Kind::i: {
-      bool integral = v.is_number_integer() ||
-                      (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
+      const bool integral =
+          v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) &&
+                                    std::floor(v.get<double>()) == v.get<double>());
       DIFFLAB_CHECK(integral, source, ": key '", e.key, "' expects an integer in [", e.ilo, ", ",
-                    e.ihi, "], got ", v.dump());
-      int64_t x = v.is_number_integer() ? v.get<int64_t>() : int64_t(v.get<double>());
+                    e.ihi, "], got ", nn::json_excerpt(v));
+      // Refused before converting: an unsigned above 2^63 would wrap into range, and converting
+      // a float beyond ±2^63 (1e300) is undefined behaviour.
+      const bool fits = v.is_number_unsigned()  ? v.get<uint64_t>() <= uint64_t(INT64_MAX)
+                        : v.is_number_integer() ? true
+                                                : std::fabs(v.get<double>()) < 0x1p63;
+      DIFFLAB_CHECK(fits, source, ": key '", e.key, "' = ", nn::json_excerpt(v),
+                    " is out of range [", e.ilo, ", ", e.ihi, "]");
+      const int64_t x = v.is_number_integer() ? v.get<int64_t>() : int64_t(v.get<double>());
       DIFFLAB_CHECK(x >= e.ilo && x <= e.ihi, source, ": key '", e.key, "' = ", x,
                     " is out of range [", e.ilo, ", ", e.ihi, "]");
       e.i = x;
       break;
     }
     case Kind::d: {
-      DIFFLAB_CHECK(v.is_number(), source, ": key '", e.key, "' expects a number in [", e.dlo,
-                    ", ", e.dhi, "], got ", v.dump());
+      DIFFLAB_CHECK(v.is_number(), source, ": key '", e.key, "' expects a number in [", e.dlo, ", ",
+                    e.dhi, "], got ", nn::json_excerpt(v));
       double x = v.get<double>();
       DIFFLAB_CHECK(std::isfinite(x) && x >= e.dlo && x <= e.dhi, source, ": key '", e.key,
                     "' = ", x, " is out of range [", e.dlo, ", ", e.dhi, "]");
@@ -112,13 +125,15 @@ void Config::assign(Entry& e, const json& v, const std::string& source) {
     }
     case Kind::b:
       DIFFLAB_CHECK(v.is_boolean(), source, ": key '", e.key, "' expects true or false, got ",
-                    v.dump());
+                    nn::json_excerpt(v));
       e.b = v.get<bool>();
       break;
     case Kind::s: {
-      DIFFLAB_CHECK(v.is_string(), source, ": key '", e.key, "' expects a string, got ", v.dump());
+      DIFFLAB_CHECK(v.is_string(), source, ": key '", e.key, "' expects a string, got ",
+                    nn::json_excerpt(v));
       std::string x = v.get<std::string>();
-      if (!e.choices.empty() && std::find(e.choices.begin(), e.choices.end(), x) == e.choices.end()) {
+      if (!e.choices.empty() &&
+          std::find(e.choices.begin(), e.choices.end(), x) == e.choices.end()) {
         std::ostringstream os;
         for (size_t i = 0; i < e.choices.size(); ++i) os << (i ? ", " : "") << e.choices[i];
         DIFFLAB_FAIL(source, ": key '", e.key, "' = '", x, "' is not one of {", os.str(), "}");
@@ -138,8 +153,10 @@ void Config::load_json(const json& j, const std::string& source) {
     for (auto it = node->begin(); it != node->end(); ++it) {
       if (!it.key().empty() && it.key()[0] == '_') continue;  // "_comment" and the like
       std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-      if (it->is_object()) stack.emplace_back(key, &*it);
-      else assign(entry(key, source), *it, source);
+      if (it->is_object())
+        stack.emplace_back(key, &*it);
+      else
+        assign(entry(key, source), *it, source);
     }
   }
 }
@@ -149,7 +166,7 @@ void Config::load_file(const std::string& path) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e999
     DIFFLAB_FAIL("config file '", path, "' is not valid JSON: ", e.what());
   }
   load_json(j, "config file '" + path + "'");
@@ -157,8 +174,8 @@ void Config::load_file(const std::string& path) {
 
 void Config::set(const std::string& assignment) {
   auto eq = assignment.find('=');
-  DIFFLAB_CHECK(eq != std::string::npos && eq > 0, "--set: expected key=value, got '",
-                assignment, "'");
+  DIFFLAB_CHECK(eq != std::string::npos && eq > 0, "--set: expected key=value, got '", assignment,
+                "'");
   std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
   Entry& e = entry(key, "--set");
   json v;
@@ -167,8 +184,8 @@ void Config::set(const std::string& assignment) {
   } else {
     try {
       v = json::parse(value);
-    } catch (const json::parse_error&) {
-      v = value;  // reported as the wrong type below
+    } catch (const json::exception&) {  // parse_error, or out_of_range for 1e999
+      v = value;                        // reported as the wrong type below
     }
   }
   assign(e, v, "--set");
@@ -206,10 +223,18 @@ json Config::resolved() const {
       k = k.substr(pos + 1);
     }
     switch (e.kind) {
-      case Kind::i: (*node)[k] = e.i; break;
-      case Kind::d: (*node)[k] = e.d; break;
-      case Kind::b: (*node)[k] = e.b; break;
-      case Kind::s: (*node)[k] = e.s; break;
+      case Kind::i:
+        (*node)[k] = e.i;
+        break;
+      case Kind::d:
+        (*node)[k] = e.d;
+        break;
+      case Kind::b:
+        (*node)[k] = e.b;
+        break;
+      case Kind::s:
+        (*node)[k] = e.s;
+        break;
     }
   }
   return out;
@@ -220,9 +245,15 @@ std::string Config::help() const {
   for (auto& e : entries_) {
     os << "  " << e.key << " = ";
     switch (e.kind) {
-      case Kind::i: os << e.i << "  (integer in [" << e.ilo << ", " << e.ihi << "])"; break;
-      case Kind::d: os << e.d << "  (number in [" << e.dlo << ", " << e.dhi << "])"; break;
-      case Kind::b: os << (e.b ? "true" : "false") << "  (bool)"; break;
+      case Kind::i:
+        os << e.i << "  (integer in [" << e.ilo << ", " << e.ihi << "])";
+        break;
+      case Kind::d:
+        os << e.d << "  (number in [" << e.dlo << ", " << e.dhi << "])";
+        break;
+      case Kind::b:
+        os << (e.b ? "true" : "false") << "  (bool)";
+        break;
       case Kind::s: {
         os << '"' << e.s << '"';
         if (!e.choices.empty()) {

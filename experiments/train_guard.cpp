@@ -33,8 +33,9 @@ void check_step_finite(const std::string& command, int64_t step, double loss, do
     where = e.what();
   }
   const bool have_ckpt = !last_checkpoint.empty() && file_exists(last_checkpoint);
-  DIFFLAB_FAIL(command, ": step ", step, " gave ", std::isfinite(loss) ? "a finite" : "a non-finite",
-               " loss (", loss, ") and gradient norm ", gnorm,
+  DIFFLAB_FAIL(command, ": step ", step, " gave ",
+               std::isfinite(loss) ? "a finite" : "a non-finite", " loss (", loss,
+               ") and gradient norm ", gnorm,
                "; the weights were not updated. Replayed in anomaly mode: ", where, ". ",
                have_ckpt ? "The last good checkpoint is '" + last_checkpoint + "' (left as it was)"
                          : std::string("No checkpoint had been written yet"),

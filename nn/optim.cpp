@@ -156,7 +156,7 @@ void Optimizer::load_state_dict(const StateDict& sd, const std::vector<std::stri
       const Tensor& s = it->second;
       DIFFLAB_CHECK(s.dtype() == tensor::DType::i64 && s.numel() == 1, op, ": key '", step_key,
                     "' must be a single i64 value, got ", s.desc());
-      st.step = int64_t(s.item());
+      st.step = s.contiguous().data<int64_t>()[0];  // not through double: exact to 2^63
       DIFFLAB_CHECK(st.step >= 0, op, ": key '", step_key, "' is negative (", st.step, ")");
     }
     for (const auto& b : bufs) {

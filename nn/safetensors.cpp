@@ -1,7 +1,5 @@
 #include "nn/safetensors.h"
 
-#include "nn/file_io.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,6 +11,9 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+
+#include "nn/file_io.h"
+#include "nn/json_excerpt.h"
 
 namespace difflab::nn {
 
@@ -57,7 +58,7 @@ uint64_t get_uint(const json& j, const std::string& src, const std::string& key,
                   const char* field) {
   DIFFLAB_CHECK(j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0),
                 "load_safetensors: '", src, "': tensor '", key, "' has a ", field,
-                " entry that is not a non-negative integer: ", j.dump());
+                " entry that is not a non-negative integer: ", json_excerpt(j));
   return j.get<uint64_t>();
 }
 
@@ -71,30 +72,35 @@ struct Entry {
 Entry parse_entry(const std::string& name, const json& v, const std::string& src,
                   uint64_t data_size) {
   const std::string pre = "load_safetensors: '" + src + "': tensor '" + name + "'";
-  DIFFLAB_CHECK(v.is_object(), pre, " is not an object: ", v.dump());
+  DIFFLAB_CHECK(v.is_object(), pre, " is not an object: ", json_excerpt(v));
   for (const char* f : {"dtype", "shape", "data_offsets"})
     DIFFLAB_CHECK(v.contains(f), pre, " has no \"", f, "\" field");
   Entry e;
   e.name = name;
   DIFFLAB_CHECK(v["dtype"].is_string(), pre,
-                " has a dtype that is not a string: ", v["dtype"].dump());
+                " has a dtype that is not a string: ", json_excerpt(v["dtype"]));
   const std::string code = v["dtype"].get<std::string>();
   DIFFLAB_CHECK(parse_dtype(code, e.dtype), pre, " has unsupported dtype '", code,
                 "' (supported: F32, F64, I64, U8)");
   DIFFLAB_CHECK(v["shape"].is_array(), pre,
-                " has a shape that is not an array: ", v["shape"].dump());
+                " has a shape that is not an array: ", json_excerpt(v["shape"]));
   // Element count with overflow checks: a corrupt shape must not wrap around.
   uint64_t bytes = tensor::dtype_size(e.dtype);
   bool overflow = false;
+  // The product of the nonzero dims, checked last: a zero dim makes the byte count 0, but
+  // strides still multiply the other dims ([0, 2^62, 2^62] would overflow int64).
+  uint64_t extent = 1;
+  bool extent_overflow = false;
   for (const json& d : v["shape"]) {
     uint64_t n = get_uint(d, src, name, "shape");
     DIFFLAB_CHECK(n <= uint64_t(INT64_MAX), pre, " has a shape entry too large: ", n);
     e.shape.push_back(int64_t(n));
     overflow = overflow || __builtin_mul_overflow(bytes, n, &bytes);
+    if (n > 0) extent_overflow = extent_overflow || __builtin_mul_overflow(extent, n, &extent);
   }
   const json& off = v["data_offsets"];
   DIFFLAB_CHECK(off.is_array() && off.size() == 2, pre,
-                " has data_offsets that are not a [begin, end] pair: ", off.dump());
+                " has data_offsets that are not a [begin, end] pair: ", json_excerpt(off));
   e.begin = get_uint(off[0], src, name, "data_offsets");
   e.end = get_uint(off[1], src, name, "data_offsets");
   DIFFLAB_CHECK(e.begin <= e.end && e.end <= data_size, pre, " has data_offsets [", e.begin, ", ",
@@ -102,6 +108,8 @@ Entry parse_entry(const std::string& name, const json& v, const std::string& src
   DIFFLAB_CHECK(!overflow && bytes == e.end - e.begin, pre, " has ", e.end - e.begin,
                 " bytes (data_offsets [", e.begin, ", ", e.end, "]) but shape ", e.shape, " x ",
                 code, " needs ", overflow ? std::string("more than 2^64") : std::to_string(bytes));
+  DIFFLAB_CHECK(!extent_overflow && extent <= (uint64_t(1) << 62), pre, " has shape ", e.shape,
+                " whose nonzero entries multiply beyond 2^62 (Tensor's limit)");
   return e;
 }
 
@@ -175,7 +183,7 @@ SafeTensors decode_safetensors(const std::string& bytes, const std::string& src)
       DIFFLAB_CHECK(it->is_object(), pre, ": __metadata__ is not an object");
       for (auto m = it->begin(); m != it->end(); ++m) {
         DIFFLAB_CHECK(m->is_string(), pre, ": metadata '", m.key(),
-                      "' is not a string: ", m->dump());
+                      "' is not a string: ", json_excerpt(*m));
         out.metadata[m.key()] = m->get<std::string>();
       }
       continue;

@@ -35,6 +35,47 @@ std::vector<std::string> optimizer_names(const Module& model, const Optimizer& o
   return names;
 }
 
+// What a field holds, for an error message: numbers as written, anything else by type (a dump
+// of a deeply nested value would recurse once per level).
+std::string describe(const json& v) {
+  return v.is_number() ? v.dump() : std::string("a JSON ") + v.type_name();
+}
+
+// An integer field within [lo, hi]. nlohmann's get<int64_t>() converts a float (1e300) with
+// undefined behaviour and wraps a large unsigned, so both are refused here.
+int64_t get_int(const json& j, const char* field, int64_t lo, int64_t hi) {
+  const json& v = j.at(field);
+  const bool ok = v.is_number_unsigned()  ? v.get<uint64_t>() <= uint64_t(hi)
+                  : v.is_number_integer() ? v.get<int64_t>() >= lo && v.get<int64_t>() <= hi
+                                          : false;
+  DIFFLAB_CHECK(ok, "'", field, "' is not an integer in [", lo, ", ", hi, "]: ", describe(v));
+  return v.get<int64_t>();
+}
+
+uint64_t get_uint(const json& j, const char* field) {
+  const json& v = j.at(field);
+  const bool ok = v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+  DIFFLAB_CHECK(ok, "'", field, "' is not a non-negative integer: ", describe(v));
+  return v.get<uint64_t>();
+}
+
+// The scalars of the metadata 'train_state' into `st`; throws json::exception or Error.
+void parse_scalars(const std::string& text, TrainState& st) {
+  const json j = json::parse(text);
+  const int64_t version = get_int(j, "version", INT64_MIN, INT64_MAX);
+  DIFFLAB_CHECK(version == kTrainStateVersion, "version ", version,
+                " is not supported (this build reads version ", kTrainStateVersion, ")");
+  st.step = get_int(j, "step", 0, INT64_MAX);
+  st.data_position = get_int(j, "data_position", 0, INT64_MAX);
+  st.rng_seed = get_uint(j.at("rng"), "seed");
+  st.rng_offset = get_uint(j.at("rng"), "offset");
+  st.optimizer_type = j.at("optimizer").at("type").get<std::string>();
+  st.lr = j.at("optimizer").at("lr").get<double>();
+  const json& e = j.at("ema");
+  st.has_ema = !e.is_null();
+  if (st.has_ema) st.ema_updates = get_int(e, "updates", 0, INT64_MAX);
+}
+
 }  // namespace
 
 TrainState capture_train_state(int64_t step, const Module& model, const Optimizer& opt,
@@ -104,23 +145,15 @@ TrainState load_train_state(const std::string& path) {
   DIFFLAB_CHECK(js != file.metadata.end(), pre, ": metadata 'train_state' is missing");
   TrainState st;
   try {
-    json j = json::parse(js->second);
-    const int version = j.at("version").get<int>();
-    DIFFLAB_CHECK(version == kTrainStateVersion, pre, ": version ", version,
-                  " is not supported (this build reads version ", kTrainStateVersion, ")");
-    st.step = j.at("step").get<int64_t>();
-    st.data_position = j.at("data_position").get<int64_t>();
-    st.rng_seed = j.at("rng").at("seed").get<uint64_t>();
-    st.rng_offset = j.at("rng").at("offset").get<uint64_t>();
-    st.optimizer_type = j.at("optimizer").at("type").get<std::string>();
-    st.lr = j.at("optimizer").at("lr").get<double>();
-    const json& e = j.at("ema");
-    st.has_ema = !e.is_null();
-    if (st.has_ema) st.ema_updates = e.at("updates").get<int64_t>();
+    parse_scalars(js->second, st);
   } catch (const json::exception& e) {
     DIFFLAB_FAIL(pre, ": metadata 'train_state' is malformed: ", e.what());
+  } catch (const Error& e) {
+    DIFFLAB_FAIL(pre, ": metadata 'train_state': ", e.what());
   }
-  for (auto& [k, t] : file.tensors) {
+  for (const auto& kv : file.tensors) {
+    const std::string& k = kv.first;
+    const Tensor& t = kv.second;
     auto strip = [&](const std::string& prefix, StateDict& dst) {
       if (k.compare(0, prefix.size(), prefix) != 0) return false;
       dst[k.substr(prefix.size())] = t;

@@ -84,7 +84,9 @@ size_t CpuAllocator::bucket_size(size_t n) {
 
 static void* os_allocate(size_t bytes) {
   void* p = nullptr;
-  if (bytes >= kLargeThreshold) {
+  // aligned_alloc needs the size to be a multiple of the alignment (C11; ASan enforces it): a
+  // bucket just under the large threshold can round up to exactly 1 MiB.
+  if (bytes >= kLargeThreshold && bytes % kHugeAlign == 0) {
     p = std::aligned_alloc(kHugeAlign, bytes);
     if (p) madvise(p, bytes, MADV_HUGEPAGE);
   } else {

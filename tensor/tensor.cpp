@@ -23,11 +23,13 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     std::string op = OpLabel::describe();
     return op.empty() ? std::string("Tensor::empty") : op;
   };
-  int64_t numel = 1;
+  // The extent (zero dims counted as 1) bounds the strides, so [0, 2^62, 2^62] is refused too.
+  int64_t numel = 1, extent = 1;
   for (int64_t d : shape) {
     DIFFLAB_CHECK(d >= 0, who(), ": negative size in shape ", shape);
-    DIFFLAB_CHECK(d == 0 || numel <= (int64_t(1) << 62) / d, who(), ": shape ", shape,
+    DIFFLAB_CHECK(d == 0 || extent <= (int64_t(1) << 62) / d, who(), ": shape ", shape,
                   " has more than 2^62 elements");
+    extent *= std::max<int64_t>(d, 1);
     numel *= d;
   }
   const uint64_t bytes = uint64_t(numel) * dtype_size(dtype);

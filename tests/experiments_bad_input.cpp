@@ -75,32 +75,68 @@ Tensor f32(const Shape& s) { return zeros(s, DType::f32); }
 BOOST_AUTO_TEST_CASE(tensor_and_autograd_errors_name_the_problem) {
   Conv2dParams p;
   std::vector<Case> cases = {
-      {"add with mismatched shapes", [] { binary(BinaryOp::add, f32({2, 3}), f32({4, 3})); },
+      {"add with mismatched shapes",
+       [] {
+         binary(BinaryOp::add, f32({2, 3}), f32({4, 3}));
+       },
        {"add", "[2, 3]", "[4, 3]"}},
       {"mul with mismatched dtypes",
        [] { binary(BinaryOp::mul, f32({2}), zeros({2}, DType::f64)); },
        {"mul", "dtype", "f32", "f64"}},
-      {"matmul inner dims", [] { matmul(f32({2, 3}), f32({4, 5})); },
+      {"matmul inner dims",
+       [] {
+         matmul(f32({2, 3}), f32({4, 5}));
+       },
        {"matmul", "[2, 3]", "[4, 5]"}},
-      {"matmul of an integer tensor", [] { matmul(zeros({2, 2}, DType::i64), zeros({2, 2}, DType::i64)); },
+      {"matmul of an integer tensor",
+       [] {
+         matmul(zeros({2, 2}, DType::i64), zeros({2, 2}, DType::i64));
+       },
        {"matmul", "i64"}},
-      {"conv2d channel mismatch", [p] { conv2d(f32({1, 3, 8, 8}), f32({4, 2, 3, 3}), Tensor(), p); },
+      {"conv2d channel mismatch",
+       [p] {
+         conv2d(f32({1, 3, 8, 8}), f32({4, 2, 3, 3}), Tensor(), p);
+       },
        {"conv2d", "[1, 3, 8, 8]", "[4, 2, 3, 3]"}},
-      {"conv2d of a 3-D input", [p] { conv2d(f32({3, 8, 8}), f32({4, 3, 3, 3}), Tensor(), p); },
+      {"conv2d of a 3-D input",
+       [p] {
+         conv2d(f32({3, 8, 8}), f32({4, 3, 3, 3}), Tensor(), p);
+       },
        {"conv2d", "[3, 8, 8]"}},
-      {"reshape to a different size", [] { f32({2, 3}).reshape({4, 2}); }, {"[2, 3]", "[4, 2]"}},
-      {"softmax over a missing dim", [] { softmax(f32({2, 3}), 5); }, {"softmax", "5"}},
+      {"reshape to a different size",
+       [] {
+         f32({2, 3}).reshape({4, 2});
+       },
+       {"[2, 3]", "[4, 2]"}},
+      {"softmax over a missing dim",
+       [] {
+         softmax(f32({2, 3}), 5);
+       },
+       {"softmax", "5"}},
       {"group_norm with groups not dividing channels",
-       [] { group_norm(f32({2, 6, 4, 4}), 4, Tensor(), Tensor(), 1e-5); },
+       [] {
+         group_norm(f32({2, 6, 4, 4}), 4, Tensor(), Tensor(), 1e-5);
+       },
        {"group_norm", "4", "6"}},
       {"index_select out of range",
-       [] { index_select(f32({3, 2}), 0, from_vector({0, 7}, {2}, DType::i64)); },
+       [] {
+         index_select(f32({3, 2}), 0, from_vector({0, 7}, {2}, DType::i64));
+       },
        {"index_select", "7"}},
       {"index_select with a float index",
-       [] { index_select(f32({3, 2}), 0, f32({2})); }, {"index_select", "i64"}},
+       [] {
+         index_select(f32({3, 2}), 0, f32({2}));
+       },
+       {"index_select", "i64"}},
       {"embedding index out of range",
-       [] { embedding(f32({4, 2}), from_vector({4}, {1}, DType::i64)); }, {"embedding", "4"}},
-      {"cat of mismatched shapes", [] { cat({f32({2, 3}), f32({2, 4})}, 0); },
+       [] {
+         embedding(f32({4, 2}), from_vector({4}, {1}, DType::i64));
+       },
+       {"embedding", "4"}},
+      {"cat of mismatched shapes",
+       [] {
+         cat({f32({2, 3}), f32({2, 4})}, 0);
+       },
        {"cat", "[2, 3]", "[2, 4]"}},
       {"a tensor moved to a missing device", [] { f32({2}).to(Device::cuda(0)); }, {"cuda:0"}},
       {"an allocation beyond memory",
@@ -110,9 +146,15 @@ BOOST_AUTO_TEST_CASE(tensor_and_autograd_errors_name_the_problem) {
        },
        {"add", "out of memory", "64.0 TiB", "f32[4194304, 4194304]"}},
       {"a shape with more elements than int64",
-       [] { zeros({int64_t(1) << 30, int64_t(1) << 30, int64_t(1) << 30}); },
+       [] {
+         zeros({int64_t(1) << 30, int64_t(1) << 30, int64_t(1) << 30});
+       },
        {"[1073741824, 1073741824, 1073741824]", "2^62"}},
-      {"a negative size", [] { zeros({2, -1}); }, {"negative", "[2, -1]"}},
+      {"a negative size",
+       [] {
+         zeros({2, -1});
+       },
+       {"negative", "[2, -1]"}},
       {"backward of a non-scalar without a gradient",
        [] {
          ag::Var x(f32({3}), true);
@@ -126,7 +168,8 @@ BOOST_AUTO_TEST_CASE(tensor_and_autograd_errors_name_the_problem) {
        },
        {"grad", "allow_unused"}},
       {"unknown device name", [] { parse_device("gpu"); }, {"unknown device 'gpu'", "cuda"}},
-      {"a CUDA device in a CPU-only build", [] { check_device_available(parse_device("cuda:1")); },
+      {"a CUDA device in a CPU-only build",
+       [] { check_device_available(parse_device("cuda:1")); },
        {"cuda:1", "no CUDA backend"}},
   };
   int n = check_table(cases);
@@ -143,30 +186,40 @@ BOOST_AUTO_TEST_CASE(config_errors_name_the_key_and_the_range) {
     return c;
   };
   std::vector<Case> cases = {
-      {"unknown key", [&] { cfg().set("train.setps=10"); },
+      {"unknown key",
+       [&] { cfg().set("train.setps=10"); },
        {"train.setps", "did you mean 'train.steps'"}},
       {"unknown nested key in a file",
        [&] { cfg().load_json(nlohmann::json::parse(R"({"model": {"hiden": 3}})"), "f.json"); },
        {"f.json", "model.hiden", "did you mean 'model.hidden'"}},
-      {"integer key given a string", [&] { cfg().set("train.steps=many"); },
+      {"integer key given a string",
+       [&] { cfg().set("train.steps=many"); },
        {"train.steps", "expects an integer", "many"}},
-      {"integer key given a fraction", [&] { cfg().set("train.batch=2.5"); },
+      {"integer key given a fraction",
+       [&] { cfg().set("train.batch=2.5"); },
        {"train.batch", "expects an integer"}},
-      {"integer out of range", [&] { cfg().set("train.batch=0"); },
+      {"integer out of range",
+       [&] { cfg().set("train.batch=0"); },
        {"train.batch", "out of range", "[1, 65536]"}},
-      {"number out of range", [&] { cfg().set("train.lr=3"); },
+      {"number out of range",
+       [&] { cfg().set("train.lr=3"); },
        {"train.lr", "out of range", "[0, 1]"}},
       {"number given NaN", [&] { cfg().set("train.lr=NaN"); }, {"train.lr"}},
-      {"bool given a number", [&] { cfg().set("sample.clip_x0=1"); },
+      {"bool given a number",
+       [&] { cfg().set("sample.clip_x0=1"); },
        {"sample.clip_x0", "true or false"}},
-      {"choice not allowed", [&] { cfg().set("diffusion.param=score"); },
+      {"choice not allowed",
+       [&] { cfg().set("diffusion.param=score"); },
        {"diffusion.param", "score", "eps, x0, v"}},
-      {"assignment without '='", [&] { cfg().set("train.steps"); },
+      {"assignment without '='",
+       [&] { cfg().set("train.steps"); },
        {"--set", "key=value", "train.steps"}},
       {"malformed JSON file", [&] { cfg().load_file(bad_json); }, {bad_json, "not valid JSON"}},
-      {"JSON file that is not an object", [&] { cfg().load_file(array_json); },
+      {"JSON file that is not an object",
+       [&] { cfg().load_file(array_json); },
        {array_json, "object"}},
-      {"missing config file", [&] { cfg().load_file(temp_path("nope.json")); },
+      {"missing config file",
+       [&] { cfg().load_file(temp_path("nope.json")); },
        {temp_path("nope.json")}},
       {"unknown preset",
        [&] {
@@ -176,7 +229,8 @@ BOOST_AUTO_TEST_CASE(config_errors_name_the_key_and_the_range) {
          resolve_config(c, a);
        },
        {"unknown preset 'ddpm_rnig'"}},
-      {"threads out of range", [&] { cfg().set("threads=100000"); },
+      {"threads out of range",
+       [&] { cfg().set("threads=100000"); },
        {"threads", "out of range", "[0, 256]"}},
   };
   int n = check_table(cases);
@@ -221,18 +275,23 @@ BOOST_AUTO_TEST_CASE(checkpoint_and_data_errors_name_the_file_and_key) {
     };
   };
   std::vector<Case> cases = {
-      {"missing checkpoint", load_into(temp_path("absent.safetensors")),
+      {"missing checkpoint",
+       load_into(temp_path("absent.safetensors")),
        {temp_path("absent.safetensors")}},
       {"truncated checkpoint", load_into(truncated), {truncated}},
       {"corrupt header", load_into(corrupt_header), {corrupt_header, "header"}},
       {"header length beyond the file", load_into(huge_header), {huge_header, "header"}},
       {"missing tensor", load_into(missing_tensor), {missing_tensor, "bias"}},
-      {"tensor of the wrong shape", load_into(wrong_shape), {wrong_shape, "weight", "[2, 3]", "[3, 2]"}},
+      {"tensor of the wrong shape",
+       load_into(wrong_shape),
+       {wrong_shape, "weight", "[2, 3]", "[3, 2]"}},
       {"tensor of the wrong dtype", load_into(wrong_dtype), {wrong_dtype, "weight", "i64"}},
-      {"missing MNIST cache", [] { read_mnist_cache(temp_path("no_mnist.bin")); },
+      {"missing MNIST cache",
+       [] { read_mnist_cache(temp_path("no_mnist.bin")); },
        {temp_path("no_mnist.bin"), "scripts/fetch_mnist.sh"}},
       {"malformed MNIST cache", [&] { read_mnist_cache(junk_mnist); }, {junk_mnist}},
-      {"missing Fashion-MNIST", [&] { load_fashion_mnist(no_dir); },
+      {"missing Fashion-MNIST",
+       [&] { load_fashion_mnist(no_dir); },
        {no_dir, "dataset-fashion-mnist"}},
   };
   int n = check_table(cases);
@@ -255,22 +314,34 @@ BOOST_AUTO_TEST_CASE(the_command_line_refuses_bad_input_cleanly) {
   const std::string bad_cfg = temp_path("cli_bad.json");
   write_text(bad_cfg, "{\"train\": {\"lr\": \"fast\"}}");
   std::vector<CliCase> cases = {
-      {"unknown key", {"train-ddpm", "--preset", "ddpm_tiny", "--set", "train.setps=3"},
-       {"train.setps", "did you mean 'train.steps'"}, {}},
-      {"value out of range", {"train-ddpm", "--preset", "ddpm_tiny", "--set", "train.batch=0"},
-       {"train.batch", "out of range"}, {}},
-      {"wrong type in a config file", {"train-ddpm", "--config", bad_cfg},
-       {bad_cfg, "train.lr", "expects a number"}, {}},
-      {"missing device", {"train-ddpm", "--preset", "ddpm_tiny", "--device", "cuda"},
-       {"cuda:0", "no CUDA backend"}, {}},
-      {"unknown device", {"train-ddpm", "--preset", "ddpm_tiny", "--device", "tpu"},
-       {"unknown device 'tpu'"}, {}},
+      {"unknown key",
+       {"train-ddpm", "--preset", "ddpm_tiny", "--set", "train.setps=3"},
+       {"train.setps", "did you mean 'train.steps'"},
+       {}},
+      {"value out of range",
+       {"train-ddpm", "--preset", "ddpm_tiny", "--set", "train.batch=0"},
+       {"train.batch", "out of range"},
+       {}},
+      {"wrong type in a config file",
+       {"train-ddpm", "--config", bad_cfg},
+       {bad_cfg, "train.lr", "expects a number"},
+       {}},
+      {"missing device",
+       {"train-ddpm", "--preset", "ddpm_tiny", "--device", "cuda"},
+       {"cuda:0", "no CUDA backend"},
+       {}},
+      {"unknown device",
+       {"train-ddpm", "--preset", "ddpm_tiny", "--device", "tpu"},
+       {"unknown device 'tpu'"},
+       {}},
       {"missing data file",
        {"train-ddpm", "--preset", "ddpm_tiny", "--set", "data.name=mnist"},
        {temp_path("cli_no_mnist.bin"), "fetch_mnist.sh"},
        {{"DIFFLAB_MNIST", temp_path("cli_no_mnist.bin")}}},
-      {"resume of a run that does not exist", {"train-ddpm", "--resume"},
-       {"no run to resume", "config.json"}, {}},
+      {"resume of a run that does not exist",
+       {"train-ddpm", "--resume"},
+       {"no run to resume", "config.json"},
+       {}},
       {"sample from a run that does not exist", {"sample"}, {"no run to resume"}, {}},
   };
   for (auto& c : cases) {
@@ -301,8 +372,7 @@ BOOST_AUTO_TEST_CASE(the_command_line_refuses_bad_input_cleanly) {
       const std::string msg = read_file(err);
       BOOST_TEST_MESSAGE(c.name << ": exit " << WEXITSTATUS(st) << ", " << msg);
       for (const auto& piece : c.expect)
-        BOOST_TEST(msg.find(piece) != std::string::npos,
-                   "stderr lacks '" << piece << "': " << msg);
+        BOOST_TEST(msg.find(piece) != std::string::npos, "stderr lacks '" << piece << "': " << msg);
       BOOST_TEST(!fs::exists(run), "a refused command left " << run << " behind");
       fs::remove(err);
     }

@@ -43,9 +43,9 @@ std::vector<std::string> train_args(const std::string& dir, bool resume) {
   if (resume) {
     a.push_back("--resume");
   } else {
-    for (const char* s : {"--preset", "ddpm_tiny", "--set", "train.steps=400", "--set",
-                          "train.checkpoint_every=3", "--set", "train.eval_every=50", "--set",
-                          "train.log_every=10"})
+    for (const char* s :
+         {"--preset", "ddpm_tiny", "--set", "train.steps=400", "--set", "train.checkpoint_every=3",
+          "--set", "train.eval_every=50", "--set", "train.log_every=10"})
       a.push_back(s);
   }
   return a;

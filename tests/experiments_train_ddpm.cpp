@@ -148,15 +148,17 @@ BOOST_AUTO_TEST_CASE(non_finite_step_stops_the_run_and_keeps_the_checkpoint) {
     if (name.find("weight") != std::string::npos) t = tensor::full(t.shape(), 1e30), ++scaled;
   BOOST_REQUIRE(scaled > 0);
   nn::save_train_state(state, st);
-  const std::string before = read_file(state), ema_before = read_file(d + "/checkpoints/ema.safetensors");
+  const std::string before = read_file(state);
+  const std::string ema_before = read_file(d + "/checkpoints/ema.safetensors");
   CommandArgs again = tiny(d);
   again.preset.clear();
   again.resume = true;
   again.sets = {"train.stop_after=0"};
   BOOST_CHECK_EXCEPTION(run_train_ddpm(again), difflab::Error, [&](const difflab::Error& e) {
     BOOST_TEST_MESSAGE(e.what());
-    return message_has(e, {"train-ddpm: step 6", "weights were not updated", "anomaly", "its input came from",
-                           "forward of '", state.c_str(), "left as it was"});
+    return message_has(e, {"train-ddpm: step 6", "weights were not updated", "anomaly",
+                           "forward of '", "its input came from", state.c_str(),
+                           "left as it was"});
   });
   BOOST_TEST(read_file(state) == before, "the last good checkpoint was rewritten");
   BOOST_TEST(read_file(d + "/checkpoints/ema.safetensors") == ema_before);

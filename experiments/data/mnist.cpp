@@ -36,7 +36,10 @@ MnistRaw read_mnist_cache(const std::string& path) {
   DIFFLAB_CHECK(file_exists(path), "MNIST cache '", path,
                 "' not found: run scripts/fetch_mnist.sh from the repository root "
                 "(or set DIFFLAB_MNIST to the cache's path)");
-  const std::string bytes = read_file(path);
+  return decode_mnist_cache(read_file(path), path);
+}
+
+MnistRaw decode_mnist_cache(const std::string& bytes, const std::string& path) {
   DIFFLAB_CHECK(bytes.size() >= kHeaderBytes, "MNIST cache '", path, "' is truncated (",
                 bytes.size(), " bytes, header needs ", kHeaderBytes,
                 "); delete it and run scripts/fetch_mnist.sh --force");

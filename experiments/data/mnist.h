@@ -37,6 +37,10 @@ std::string default_mnist_path();
 // Reads and validates the cache; a missing file names it and says to run
 // scripts/fetch_mnist.sh; a truncated or corrupt one is refused with the reason.
 MnistRaw read_mnist_cache(const std::string& path);
+// Parses a cache's bytes (what read_mnist_cache does after reading the file); `source`, the
+// file name, is named in every error. The header's count is checked against the byte count
+// before anything is allocated.
+MnistRaw decode_mnist_cache(const std::string& bytes, const std::string& source);
 // Writes a cache in the same format (used by tests to build small synthetic caches).
 void write_mnist_cache(const std::string& path, const MnistRaw& raw);
 

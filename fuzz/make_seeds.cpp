@@ -1,0 +1,142 @@
+// Writes the committed seed corpus (fuzz/corpus/<target>/) and the config dictionary
+// (fuzz/dict/config.dict): small valid inputs made by difflab's own writers, plus truncations.
+// Rerun after a format change:  fuzz_make_seeds fuzz   (from the repository root).
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "experiments/data/mnist.h"
+#include "experiments/io.h"
+#include "fuzz/support.h"
+#include "nn/ema.h"
+#include "nn/optim.h"
+#include "nn/safetensors.h"
+#include "nn/train_state.h"
+#include "tensor/factory.h"
+
+namespace fs = std::filesystem;
+using namespace difflab;
+
+namespace {
+
+void put(const fs::path& path, const std::string& bytes) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << bytes;
+  std::printf("%s (%zu bytes)\n", path.c_str(), bytes.size());
+}
+
+std::string slurp(const fs::path& path) { return experiments::read_file(path.string()); }
+
+// A train state after one optimizer step (so the moments exist) with or without EMA.
+std::string train_state_bytes(const fs::path& scratch, bool adam) {
+  auto model = fuzz::make_tiny_module();
+  std::vector<ag::Var> params = model->parameters();
+  std::unique_ptr<nn::Optimizer> opt;
+  if (adam)
+    opt = std::make_unique<nn::Adam>(params, nn::AdamOptions{});
+  else
+    opt = std::make_unique<nn::SGD>(params, nn::SGDOptions{.lr = 0.1, .momentum = 0.9});
+  nn::Ema ema(*model, nn::EmaOptions{.decay = 0.9});
+  for (auto& p : params) p.set_grad(ag::Var(tensor::full_like(p.value(), 0.5)));
+  opt->step();
+  ema.update();
+  tensor::Generator gen(5, 12);
+  nn::TrainState st =
+      nn::capture_train_state(1, *model, *opt, adam ? &ema : nullptr, gen, /*data_position=*/64);
+  st.extra["config"] = R"({"train": {"steps": 2}})";
+  nn::save_train_state(scratch.string(), st);
+  return slurp(scratch);
+}
+
+void safetensors_seeds(const fs::path& dir, const fs::path& scratch) {
+  auto model = fuzz::make_tiny_module();
+  nn::save_module(scratch.string(), *model, {{"config", R"({"model": {"hidden": 3}})"}});
+  const std::string tiny = slurp(scratch);
+  put(dir / "tiny_module.safetensors", tiny);
+  put(dir / "tiny_module_no_metadata.safetensors", nn::encode_safetensors(model->state_dict()));
+  uint64_t header = 0;
+  std::memcpy(&header, tiny.data(), 8);
+  put(dir / "truncated_in_header.safetensors", tiny.substr(0, 8 + header / 2));
+  put(dir / "truncated_in_data.safetensors", tiny.substr(0, tiny.size() - 5));
+  put(dir / "train_state_adam_ema.safetensors", train_state_bytes(scratch, true));
+  put(dir / "train_state_sgd.safetensors", train_state_bytes(scratch, false));
+}
+
+void config_seeds(const fs::path& dir, const fs::path& src) {
+  const std::string tiny = slurp(src / "experiments/configs/ddpm_tiny.json");
+  using namespace std::string_literals;
+  put(dir / "ddpm_tiny_with_sets.bin",
+      tiny + "\0train.steps=5\0diffusion.param=v\0model.ema=true\0train.lr=1e-3"s);
+  put(dir / "ddpm_mnist_small.json", slurp(src / "experiments/configs/ddpm_mnist_small.json"));
+  put(dir / "sets_only.bin", "\0train.steps=12\0data.name=ring8\0seed=3\0train.stpes=1"s);
+  put(dir / "truncated.json", tiny.substr(0, tiny.size() / 2));
+}
+
+void mnist_seeds(const fs::path& dir, const fs::path& scratch) {
+  experiments::MnistRaw raw{tensor::Tensor::empty({3, 28, 28}, tensor::DType::u8),
+                            tensor::from_vector<int64_t>({3, 7, 3}, {3})};
+  auto* px = raw.pixels.data<uint8_t>();
+  for (int64_t i = 0; i < raw.pixels.numel(); ++i) px[i] = uint8_t(i * 37 % 256);
+  experiments::write_mnist_cache(scratch.string(), raw);
+  const std::string cache = slurp(scratch);
+  put(dir / "three_digits.bin", cache);
+  put(dir / "truncated_labels.bin", cache.substr(0, cache.size() - 1));
+  experiments::MnistRaw none{tensor::Tensor::empty({0, 28, 28}, tensor::DType::u8),
+                             tensor::Tensor::empty({0}, tensor::DType::i64)};
+  experiments::write_mnist_cache(scratch.string(), none);
+  put(dir / "empty.bin", slurp(scratch));
+}
+
+// Every declared key as a JSON object key and as the left side of `--set`, and every string
+// value (for the keys with choices the defaults at least).
+void config_dict(const fs::path& path) {
+  std::set<std::string> words;
+  std::vector<std::pair<std::string, const nlohmann::json*>> stack;
+  const nlohmann::json resolved = fuzz::ddpm_command_config().resolved();
+  stack.emplace_back("", &resolved);
+  while (!stack.empty()) {
+    auto [prefix, node] = stack.back();
+    stack.pop_back();
+    for (auto it = node->begin(); it != node->end(); ++it) {
+      const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+      words.insert("\"" + it.key() + "\":");
+      if (it->is_object()) {
+        stack.emplace_back(key, &*it);
+      } else {
+        words.insert(key + "=");
+        if (it->is_string()) words.insert(it->get<std::string>());
+      }
+    }
+  }
+  std::string out =
+      "# Generated by fuzz_make_seeds from ddpm_command_config(): keys and string values.\n";
+  for (auto& w : words) {
+    if (w.empty()) continue;  // libFuzzer refuses empty entries
+    std::string esc;
+    for (char c : w) esc += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+    out += "\"" + esc + "\"\n";
+  }
+  put(path, out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: fuzz_make_seeds FUZZ_DIR   (e.g. fuzz, from the repo root)\n");
+    return 2;
+  }
+  const fs::path out = argv[1];
+  const fs::path src = DIFFLAB_SOURCE_DIR;
+  const fs::path scratch = fs::temp_directory_path() / "difflab_fuzz_make_seeds.tmp";
+  safetensors_seeds(out / "corpus/safetensors", scratch);
+  config_seeds(out / "corpus/config", src);
+  mnist_seeds(out / "corpus/mnist", scratch);
+  config_dict(out / "dict/config.dict");
+  fs::remove(scratch);
+  return 0;
+}
