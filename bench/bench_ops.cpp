@@ -62,6 +62,17 @@ void BM_cblas_sgemm(benchmark::State& state) {
 }
 WALL_BENCHMARK(BM_cblas_sgemm, kMillisecond)->Arg(256)->Arg(512)->Arg(1024);
 
+// Attention scores of 8 heads on 14x14 tokens, batch 8: 64 small products [196, 32] x [32, 196].
+void BM_matmul_batched(benchmark::State& state) {
+  Tensor q = randn({64, 196, 32}, 14), k = randn({64, 196, 32}, 15);
+  for (auto _ : state) {
+    Tensor c = T::matmul(q, k.transpose(1, 2));
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  set_flops(state, 2.0 * 64 * 196 * 196 * 32);
+}
+WALL_BENCHMARK(BM_matmul_batched, kMillisecond);
+
 // ---- conv2d 3x3, 64 -> 64 channels, 28x28, batch 64, padding 1 ----
 
 struct ConvSetup {
@@ -80,6 +91,26 @@ void BM_conv2d_forward(benchmark::State& state) {
   set_flops(state, ConvSetup::kFlops);
 }
 WALL_BENCHMARK(BM_conv2d_forward, kMillisecond);
+
+void BM_conv2d_input_grad(benchmark::State& state) {
+  ConvSetup s;
+  for (auto _ : state) {
+    Tensor dx = T::conv2d_input_grad(s.gout, s.w, s.x.shape(), s.p);
+    benchmark::DoNotOptimize(dx.raw_data());
+  }
+  set_flops(state, ConvSetup::kFlops);
+}
+WALL_BENCHMARK(BM_conv2d_input_grad, kMillisecond);
+
+void BM_conv2d_weight_grad(benchmark::State& state) {
+  ConvSetup s;
+  for (auto _ : state) {
+    Tensor dw = T::conv2d_weight_grad(s.gout, s.x, s.w.shape(), s.p);
+    benchmark::DoNotOptimize(dw.raw_data());
+  }
+  set_flops(state, ConvSetup::kFlops);
+}
+WALL_BENCHMARK(BM_conv2d_weight_grad, kMillisecond);
 
 void BM_conv2d_forward_backward(benchmark::State& state) {
   ConvSetup s;

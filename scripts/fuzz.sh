@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+DIFFLAB_WITH_FUZZ=1 scripts/deps.sh
 build=${BUILD_DIR:-build-fuzz}
 # Warnings are not errors here: this clang build exists to find crashes; the gcc build
 # (scripts/test.sh) is the one that treats warnings as errors.

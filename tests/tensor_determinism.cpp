@@ -1,10 +1,18 @@
-// Same results at 1 and 2 threads, bit for bit, for difflab's own kernels (reductions, RNG,
-// elementwise). OpenBLAS sgemm is not bit-stable across thread counts (DESIGN.md): matmul is
-// checked bit-for-bit at a fixed thread count and its cross-thread difference is measured.
+// Same results at 1, 2 and 3 threads, bit for bit: difflab's own kernels (reductions, RNG,
+// elementwise) and the GEMM behind matmul and conv2d (tensor/cpu/gemm.h), which cuts C into tiles
+// fixed by the shape and runs each as a single-threaded OpenBLAS call — OpenBLAS itself changes
+// bits with its thread count (DESIGN.md). The shapes reach every path of that GEMM: serial below
+// OpenBLAS's own threading threshold, a single tile just above it, tiled 2-D products, batches
+// with broadcasting, transposed and strided operands, and the convolutions' chunked weight
+// gradient summed over images. tests/nn_determinism.cpp checks a whole U-Net training step.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
 
+#include "tensor/cpu/gemm.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
@@ -27,6 +35,54 @@ std::pair<Tensor, Tensor> at_1_and_2_threads(F f) {
   Tensor two = f();
   set_num_threads(saved);
   return {one, two};
+}
+// Runs f at 1, 2 and 3 threads and checks that 2 and 3 give the bits of 1; returns the result.
+Tensor check_thread_invariant(const std::string& what, const std::function<Tensor()>& f) {
+  const int saved = get_num_threads();
+  set_num_threads(1);
+  Tensor one = f();
+  for (int n : {2, 3}) {
+    set_num_threads(n);
+    BOOST_TEST(bit_equal(one, f()), what << ": " << n << " threads differ from 1");
+  }
+  set_num_threads(saved);
+  return one;
+}
+Tensor rand(const Shape& shape, uint64_t seed, DType dtype = DType::f32) {
+  Generator g(seed);
+  return randn(shape, dtype, &g);
+}
+// max |c − a·b| / (|a|·|b| summed) over every entry of a 2-D product, in f64: the tiles together
+// cover C exactly once whatever their boundaries.
+double naive_error(const Tensor& a, const Tensor& b, const Tensor& c) {
+  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  auto va = a.to(DType::f64).contiguous().to_vector<double>();
+  auto vb = b.to(DType::f64).contiguous().to_vector<double>();
+  auto vc = c.to(DType::f64).contiguous().to_vector<double>();
+  double worst = 0;
+  std::vector<double> acc(static_cast<size_t>(N)), mag(static_cast<size_t>(N));
+  for (int64_t i = 0; i < M; ++i) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    std::fill(mag.begin(), mag.end(), 0.0);
+    for (int64_t k = 0; k < K; ++k) {
+      const double x = va[size_t(i * K + k)];
+      const double* brow = vb.data() + k * N;
+      for (int64_t j = 0; j < N; ++j)
+        acc[size_t(j)] += x * brow[j], mag[size_t(j)] += std::abs(x * brow[j]);
+    }
+    for (int64_t j = 0; j < N; ++j)
+      worst = std::max(worst,
+                       std::abs(vc[size_t(i * N + j)] - acc[size_t(j)]) / (mag[size_t(j)] + 1e-30));
+  }
+  return worst;
+}
+// Tiles per product in the GEMM's grid, to check that a case reaches the path it is meant for.
+int64_t tiles(int64_t m, int64_t n, int64_t k, int64_t count = 1, int64_t terms = 1) {
+  const cpu::GemmGrid g = cpu::gemm_grid(m, n, k, count, terms);
+  return g.gm * g.gn;
+}
+double dot(const Tensor& a, const Tensor& b) {
+  return sum(binary(BinaryOp::mul, a.to(DType::f64), b.to(DType::f64)), {}).item();
 }
 struct Fix {
   Fix() {
@@ -51,28 +107,110 @@ BOOST_FIXTURE_TEST_CASE(reductions_bit_identical_across_threads, Fix) {
   check("amax", [&] { return amax(x, 1); });
   check("logsumexp", [&] { return logsumexp(x, {2, 3}); });
   check("sum of transposed", [&] { return sum(x.transpose(1, 3), {0, 1}); });
-  check("elementwise chain", [&] {
-    return unary(UnaryOp::silu, binary(BinaryOp::mul, x, x.slice(0, 0, 1)));
-  });
+  check("elementwise chain",
+        [&] { return unary(UnaryOp::silu, binary(BinaryOp::mul, x, x.slice(0, 0, 1))); });
   check("randn", [&] {
     Generator g(9);
     return randn({1 << 20}, DType::f32, &g);
   });
 }
 
-BOOST_AUTO_TEST_CASE(matmul_deterministic_at_fixed_threads_and_close_across) {
-  Generator g(6);
-  Tensor a = randn({300, 2000}, DType::f32, &g), b = randn({2000, 170}, DType::f32, &g);
-  set_num_threads(2);
-  Tensor r1 = matmul(a, b), r2 = matmul(a, b);
-  BOOST_TEST(bit_equal(r1, r2), "matmul differs between two runs at 2 threads");
-  auto [one, two] = at_1_and_2_threads([&] { return matmul(a, b); });
-  auto v1 = one.to_vector<float>(), v2 = two.to_vector<float>();
-  double maxrel = 0;
-  for (size_t i = 0; i < v1.size(); ++i)
-    maxrel = std::max(maxrel, double(std::abs(v1[i] - v2[i])) / (std::abs(v2[i]) + 1.0));
-  BOOST_TEST_MESSAGE("matmul 300x2000x170 f32, 1 vs 2 threads (OpenBLAS): bit-identical = "
-                     << bit_equal(one, two) << ", max relative difference " << maxrel);
-  // f32 rounding over K = 2000 terms of magnitude ~45: a reordered sum differs by ~1e-5 relative.
-  BOOST_TEST(maxrel < 2e-4);
+BOOST_AUTO_TEST_CASE(matmul_2d_bit_identical_across_threads_and_correct) {
+  struct Case {
+    int64_t m, k, n;
+    DType dtype;
+  };
+  // 3x7x5: serial; 64x65x64: one tile just above OpenBLAS's threading threshold (a team of 1
+  // would let OpenBLAS thread it); 300x2000x170: 2 x 2 tiles of unequal size; 512^3: 4 x 4.
+  BOOST_TEST(tiles(64, 64, 65) == 1);
+  BOOST_TEST(tiles(300, 170, 2000) == 4);
+  BOOST_TEST(tiles(512, 512, 512) == 16);
+  for (const Case& c : {Case{3, 7, 5, DType::f32}, Case{3, 7, 5, DType::f64},
+                        Case{64, 65, 64, DType::f32}, Case{300, 2000, 170, DType::f32},
+                        Case{512, 512, 512, DType::f32}, Case{257, 300, 190, DType::f64}}) {
+    Tensor a = rand({c.m, c.k}, 1, c.dtype), b = rand({c.k, c.n}, 2, c.dtype);
+    const std::string what =
+        "matmul " + shape_str({c.m, c.k, c.n}) + " " + (c.dtype == DType::f32 ? "f32" : "f64");
+    Tensor r = check_thread_invariant(what, [&] { return matmul(a, b); });
+    const double tol = c.dtype == DType::f32 ? 1e-5 : 1e-13;
+    BOOST_TEST(naive_error(a, b, r) < tol, what << " against a naive f64 product");
+  }
+  Tensor a = rand({1024, 1024}, 3), b = rand({1024, 1024}, 4);
+  check_thread_invariant("matmul 1024^3 f32", [&] { return matmul(a, b); });
+}
+
+BOOST_AUTO_TEST_CASE(matmul_strided_and_batched_bit_identical_across_threads) {
+  // Transposed operands (BLAS trans flags), a leading dimension wider than the row, and a
+  // stride-2 slice that matmul copies first.
+  Tensor at = rand({700, 300}, 5), bt = rand({190, 700}, 6), wide = rand({300, 1400}, 7);
+  // The tile offsets of transposed and wide operands are checked against a naive product.
+  auto a_t = at.transpose(0, 1), b_t = bt.transpose(0, 1), a_wide = wide.slice(1, 0, 700);
+  Tensor r = check_thread_invariant("matmul aᵀ bᵀ", [&] { return matmul(a_t, b_t); });
+  BOOST_TEST(naive_error(a_t, b_t, r) < 1e-5);
+  r = check_thread_invariant("matmul a[:, :700] bᵀ", [&] { return matmul(a_wide, b_t); });
+  BOOST_TEST(naive_error(a_wide, b_t, r) < 1e-5);
+  check_thread_invariant("matmul a[:, ::2] bᵀ",
+                         [&] { return matmul(wide.slice(1, 0, 1400, 2), b_t); });
+  check_thread_invariant("matrix-vector", [&] { return matmul(wide, rand({1400}, 8)); });
+  // Batches: broadcast [4, 1] against [3] (12 products, each cut in two), many small products
+  // (one tile each), f64 attention-like scores with a transposed operand.
+  Tensor ba = rand({4, 1, 200, 300}, 9), bb = rand({3, 300, 230}, 10);
+  BOOST_TEST(tiles(200, 230, 300, 12) == 2);
+  BOOST_TEST(tiles(32, 40, 48, 64) == 1);
+  r = check_thread_invariant("batched broadcast", [&] { return matmul(ba, bb); });
+  BOOST_TEST(naive_error(ba.select(0, 3).select(0, 0), bb.select(0, 1),
+                         r.select(0, 3).select(0, 1)) < 1e-5);
+  Tensor sa = rand({64, 32, 48}, 11), sb = rand({64, 48, 40}, 12);
+  check_thread_invariant("batched small", [&] { return matmul(sa, sb); });
+  Tensor q = rand({8, 196, 32}, 13, DType::f64), kk = rand({8, 196, 32}, 14, DType::f64);
+  check_thread_invariant("batched q kᵀ f64", [&] { return matmul(q, kk.transpose(1, 2)); });
+}
+
+BOOST_AUTO_TEST_CASE(conv2d_and_gradients_bit_identical_across_threads) {
+  struct Case {
+    const char* name;
+    Shape x, w;
+    Conv2dParams p;
+    DType dtype;
+  };
+  const Case cases[] = {
+      {"3x3 pad 1", {6, 64, 14, 14}, {64, 64, 3, 3}, {.pad_h = 1, .pad_w = 1}, DType::f32},
+      {"3x3 stride 2",
+       {6, 12, 17, 15},
+       {24, 12, 3, 3},
+       {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1},
+       DType::f32},
+      {"groups 4 dilation 2",
+       {5, 16, 12, 12},
+       {32, 4, 3, 3},
+       {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 4},
+       DType::f32},
+      {"1x1", {8, 64, 16, 16}, {96, 64, 1, 1}, {}, DType::f32},
+      {"3x3 f64", {4, 8, 14, 14}, {16, 8, 3, 3}, {.pad_h = 1, .pad_w = 1}, DType::f64},
+      // 21 MiB of columns per image: one image per chunk, so the weight gradient is summed over
+      // three chunks (beta = 1 after the first).
+      {"3x3 chunked", {3, 64, 96, 96}, {8, 64, 3, 3}, {.pad_h = 1, .pad_w = 1}, DType::f32},
+  };
+  // The weight gradient of "3x3 pad 1" is [64, 576] summed over 6 images in 4 tiles; that of
+  // "1x1" is one tile run by a team of 2.
+  BOOST_TEST(tiles(64, 576, 196, 1, 6) == 4);
+  BOOST_TEST(tiles(96, 64, 256, 1, 8) == 1);
+  uint64_t seed = 20;
+  for (const Case& c : cases) {
+    Tensor x = rand(c.x, seed++, c.dtype), w = rand(c.w, seed++, c.dtype);
+    Tensor bias = rand({c.w[0]}, seed++, c.dtype);
+    Tensor y = check_thread_invariant(std::string(c.name) + " forward",
+                                      [&] { return conv2d(x, w, bias, c.p); });
+    Tensor dy = rand(y.shape(), seed++, c.dtype);
+    Tensor dx = check_thread_invariant(std::string(c.name) + " input grad",
+                                       [&] { return conv2d_input_grad(dy, w, c.x, c.p); });
+    Tensor dw = check_thread_invariant(std::string(c.name) + " weight grad",
+                                       [&] { return conv2d_weight_grad(dy, x, c.w, c.p); });
+    // The three are different GEMMs over different tiles, tied by the adjoint identity
+    // <conv(x, w), dy> = <x, dx> = <w, dw>: a misplaced tile breaks it.
+    const double lhs = dot(conv2d(x, w, Tensor(), c.p), dy);
+    const double tol = (c.dtype == DType::f32 ? 1e-4 : 1e-11) * (1.0 + std::abs(lhs));
+    BOOST_TEST(std::abs(dot(x, dx) - lhs) <= tol, c.name << ": <x, dx> against <conv(x, w), dy>");
+    BOOST_TEST(std::abs(dot(w, dw) - lhs) <= tol, c.name << ": <w, dw> against <conv(x, w), dy>");
+  }
 }

@@ -1,14 +1,15 @@
-// 2-D convolution as im2col + OpenBLAS GEMM, its input gradient (GEMM Wᵀ·dY + col2im) and its
-// weight gradient (GEMM dY·colᵀ accumulated over the batch in order). The column buffer is
-// bounded by processing the batch in chunks; im2col/col2im are split over (image, input channel)
-// so every element is written by one thread in a fixed order.
-#include <cblas.h>
-
+// 2-D convolution as im2col + GEMM, its input gradient (GEMM Wᵀ·dY + col2im) and its weight
+// gradient (GEMM dY·colᵀ summed over the batch in order). The column buffer is bounded by
+// processing the batch in chunks; im2col/col2im are split over (image, input channel) so every
+// element is written by one thread in a fixed order, and the GEMM (tensor/cpu/gemm.h) gives the
+// same bits at any thread count, so the whole convolution does.
 #include <algorithm>
 #include <sstream>
+#include <vector>
 
-#include "tensor/cpu/loops.h"
 #include "tensor/cpu/check.h"
+#include "tensor/cpu/gemm.h"
+#include "tensor/cpu/loops.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -96,19 +97,6 @@ void valid_range(int64_t off, int64_t stride, int64_t W, int64_t Wo, int64_t& lo
   hi = std::max(hi, lo);
 }
 
-template <typename T>
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
-          int64_t ldb, T beta, T* C, int64_t ldc) {
-  auto opa = ta ? CblasTrans : CblasNoTrans;
-  auto opb = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, opa, opb, int(M), int(N), int(K), 1.0f, A, int(lda), B, int(ldb),
-                beta, C, int(ldc));
-  else
-    cblas_dgemm(CblasRowMajor, opa, opb, int(M), int(N), int(K), 1.0, A, int(lda), B, int(ldb),
-                beta, C, int(ldc));
-}
-
 // x [B, Cin, H, W] -> col [B, Cin * kh * kw, Ho * Wo]; row (c, ki, kj) holds the input pixels
 // that kernel tap (ki, kj) of channel c sees at every output position (0 in the padding).
 template <typename T>
@@ -184,13 +172,20 @@ void add_bias(T* y, const T* bias, int64_t N, int64_t C, int64_t L) {
 // The column matrix of images n0 .. n0+nb-1: the input itself for a pointwise conv, else
 // im2col into colbuf.
 template <typename T>
-const T* chunk_columns(const T* x, int64_t n0, int64_t nb, const ConvGeom& g,
-                       const Conv2dParams& p, const Tensor& colbuf, bool direct) {
+const T* chunk_columns(const T* x, int64_t n0, int64_t nb, const ConvGeom& g, const Conv2dParams& p,
+                       const Tensor& colbuf, bool direct) {
   const T* xin = x + n0 * g.Cin * g.H * g.W;
   if (direct) return xin;
   im2col(xin, colbuf.data<T>(), nb, g, p);
   return colbuf.data<T>();
 }
+
+// Operand pointers of the per-(image, group) products of one chunk, image-major.
+template <typename T>
+struct ChunkOperands {
+  std::vector<const T*> a, b;
+  std::vector<T*> c;
+};
 
 template <typename T>
 void conv2d_forward_impl(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g,
@@ -198,14 +193,19 @@ void conv2d_forward_impl(const T* x, const T* w, const T* bias, T* y, const Conv
   const bool direct = is_pointwise(g, p);
   const int64_t chunk = chunk_images(g, sizeof(T));
   const int64_t cpi = g.col_per_image();
+  const cpu::GemmShape s{.m = g.Cout_g, .n = g.L, .k = g.Kg, .lda = g.Kg, .ldb = g.L, .ldc = g.L};
+  ChunkOperands<T> ops;
   for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.N - n0);
     const T* col = chunk_columns(x, n0, nb, g, p, colbuf, direct);
+    ops.a.clear(), ops.b.clear(), ops.c.clear();
     for (int64_t b = 0; b < nb; ++b)
-      for (int64_t grp = 0; grp < g.G; ++grp)
-        gemm<T>(false, false, g.Cout_g, g.L, g.Kg, w + grp * g.Cout_g * g.Kg, g.Kg,
-                col + b * cpi + grp * g.Kg * g.L, g.L, T(0),
-                y + (n0 + b) * g.Cout * g.L + grp * g.Cout_g * g.L, g.L);
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        ops.a.push_back(w + grp * g.Cout_g * g.Kg);
+        ops.b.push_back(col + b * cpi + grp * g.Kg * g.L);
+        ops.c.push_back(y + (n0 + b) * g.Cout * g.L + grp * g.Cout_g * g.L);
+      }
+    cpu::gemm_batched<T>(s, T(1), T(0), nb * g.G, 1, ops.a, ops.b, ops.c);
   }
   if (bias) add_bias(y, bias, g.N, g.Cout, g.L);
 }
@@ -216,15 +216,21 @@ void conv2d_input_grad_impl(const T* dy, const T* w, T* dx, const ConvGeom& g,
   const bool direct = is_pointwise(g, p);
   const int64_t chunk = chunk_images(g, sizeof(T));
   const int64_t cpi = g.col_per_image();
+  const cpu::GemmShape s{
+      .trans_a = true, .m = g.Kg, .n = g.L, .k = g.Cout_g, .lda = g.Kg, .ldb = g.L, .ldc = g.L};
+  ChunkOperands<T> ops;
   for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.N - n0);
     T* dxo = dx + n0 * g.Cin * g.H * g.W;
     T* col = direct ? dxo : colbuf.data<T>();
+    ops.a.clear(), ops.b.clear(), ops.c.clear();
     for (int64_t b = 0; b < nb; ++b)
-      for (int64_t grp = 0; grp < g.G; ++grp)
-        gemm<T>(true, false, g.Kg, g.L, g.Cout_g, w + grp * g.Cout_g * g.Kg, g.Kg,
-                dy + (n0 + b) * g.Cout * g.L + grp * g.Cout_g * g.L, g.L, T(0),
-                col + b * cpi + grp * g.Kg * g.L, g.L);
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        ops.a.push_back(w + grp * g.Cout_g * g.Kg);
+        ops.b.push_back(dy + (n0 + b) * g.Cout * g.L + grp * g.Cout_g * g.L);
+        ops.c.push_back(col + b * cpi + grp * g.Kg * g.L);
+      }
+    cpu::gemm_batched<T>(s, T(1), T(0), nb * g.G, 1, ops.a, ops.b, ops.c);
     if (!direct) col2im(col, dxo, nb, g, p);
   }
 }
@@ -235,16 +241,23 @@ void conv2d_weight_grad_impl(const T* dy, const T* x, T* dw, const ConvGeom& g,
   const bool direct = is_pointwise(g, p);
   const int64_t chunk = chunk_images(g, sizeof(T));
   const int64_t cpi = g.col_per_image();
-  std::fill(dw, dw + g.Cout * g.Kg, T(0));
+  const cpu::GemmShape s{
+      .trans_b = true, .m = g.Cout_g, .n = g.Kg, .k = g.L, .lda = g.L, .ldb = g.L, .ldc = g.Kg};
+  ChunkOperands<T> ops;
   for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.N - n0);
     const T* col = chunk_columns(x, n0, nb, g, p, colbuf, direct);
-    // Images are added one after the other (beta = 1): a fixed order over the batch.
-    for (int64_t b = 0; b < nb; ++b)
-      for (int64_t grp = 0; grp < g.G; ++grp)
-        gemm<T>(false, true, g.Cout_g, g.Kg, g.L,
-                dy + (n0 + b) * g.Cout * g.L + grp * g.Cout_g * g.L, g.L,
-                col + b * cpi + grp * g.Kg * g.L, g.L, T(1), dw + grp * g.Cout_g * g.Kg, g.Kg);
+    // One product per group, summed over the chunk's images in order (the GEMM's terms) and
+    // onto the earlier chunks (beta = 1): a fixed order over the batch.
+    ops.a.clear(), ops.b.clear(), ops.c.clear();
+    for (int64_t grp = 0; grp < g.G; ++grp) {
+      for (int64_t b = 0; b < nb; ++b) {
+        ops.a.push_back(dy + (n0 + b) * g.Cout * g.L + grp * g.Cout_g * g.L);
+        ops.b.push_back(col + b * cpi + grp * g.Kg * g.L);
+      }
+      ops.c.push_back(dw + grp * g.Cout_g * g.Kg);
+    }
+    cpu::gemm_batched<T>(s, T(1), n0 == 0 ? T(0) : T(1), g.G, nb, ops.a, ops.b, ops.c);
   }
 }
 

@@ -1,6 +1,8 @@
-// matmul with torch.matmul semantics (1-D, 2-D, batched with broadcasting) on OpenBLAS.
-#include <cblas.h>
+// matmul with torch.matmul semantics (1-D, 2-D, batched with broadcasting) on the tiled GEMM,
+// whose bits do not depend on the thread count (tensor/cpu/gemm.h).
+#include <vector>
 
+#include "tensor/cpu/gemm.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -25,17 +27,6 @@ bool blas_layout(const Tensor& t, bool& trans, int64_t& ld) {
   return false;
 }
 
-template <typename T>
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
-          int64_t ldb, T* C, int64_t ldc) {
-  auto opa = ta ? CblasTrans : CblasNoTrans;
-  auto opb = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, opa, opb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
-  else
-    cblas_dgemm(CblasRowMajor, opa, opb, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, ldc);
-}
-
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
@@ -50,8 +41,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   Tensor b = b_in.dim() == 1 ? b_in.unsqueeze(1) : b_in;
   const int64_t M = a.shape()[a.dim() - 2], K = a.shape()[a.dim() - 1];
   const int64_t K2 = b.shape()[b.dim() - 2], N = b.shape()[b.dim() - 1];
-  DIFFLAB_CHECK(K == K2, "matmul: inner dims differ, ", a_in.shape(), " @ ", b_in.shape(), " (",
-                K, " vs ", K2, ")");
+  DIFFLAB_CHECK(K == K2, "matmul: inner dims differ, ", a_in.shape(), " @ ", b_in.shape(), " (", K,
+                " vs ", K2, ")");
   Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
   Shape batch = broadcast_shapes(ba, bb, "matmul (batch dims)");
   Shape ea = batch, eb = batch, os = batch;
@@ -76,6 +67,9 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
         const T* pb = static_cast<const T*>(b.storage()->data);
         T* po = out.data<T>();
         const int64_t nd = int64_t(batch.size());
+        // One pointer triple per batch entry; the GEMM spreads (entry, tile) pairs over threads.
+        std::vector<const T*> as(static_cast<size_t>(nb)), bs(static_cast<size_t>(nb));
+        std::vector<T*> cs(static_cast<size_t>(nb));
         for (int64_t i = 0; i < nb; ++i) {
           int64_t oa = a.offset(), ob = b.offset(), rem = i;
           for (int64_t d = nd - 1; d >= 0; --d) {
@@ -84,8 +78,13 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
             oa += idx * a.strides()[d];
             ob += idx * b.strides()[d];
           }
-          gemm<T>(ta, tb, M, N, K, pa + oa, lda, pb + ob, ldb, po + i * M * N, N);
+          as[size_t(i)] = pa + oa;
+          bs[size_t(i)] = pb + ob;
+          cs[size_t(i)] = po + i * M * N;
         }
+        const cpu::GemmShape s{
+            .trans_a = ta, .trans_b = tb, .m = M, .n = N, .k = K, .lda = lda, .ldb = ldb, .ldc = N};
+        cpu::gemm_batched<T>(s, T(1), T(0), nb, 1, as, bs, cs);
       });
     }
   }
