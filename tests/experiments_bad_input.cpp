@@ -25,10 +25,12 @@
 #include "tensor/device.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
+#include "tests/support/run_helpers.h"
 
 using namespace difflab;
 using namespace difflab::tensor;
 using namespace difflab::experiments;
+using namespace difflab::testing;
 namespace fs = std::filesystem;
 
 namespace {
@@ -348,24 +350,12 @@ BOOST_AUTO_TEST_CASE(the_command_line_refuses_bad_input_cleanly) {
     BOOST_TEST_CONTEXT("command line case '" << c.name << "'") {
       fs::remove_all(run);
       const std::string err = temp_path("cli_err.txt");
-      pid_t pid = ::fork();
+      std::vector<std::string> args = c.args;
+      args.push_back("--run");
+      args.push_back(run);
+      pid_t pid = spawn_difflab(args, err, c.env, /*stderr_only=*/true);
       BOOST_REQUIRE(pid >= 0);
-      if (pid == 0) {
-        for (auto& [k, v] : c.env) ::setenv(k.c_str(), v.c_str(), 1);
-        FILE* f = std::fopen(err.c_str(), "w");
-        if (f) ::dup2(fileno(f), 2);
-        std::vector<std::string> args = c.args;
-        args.push_back("--run");
-        args.push_back(run);
-        std::string exe = DIFFLAB_CLI_PATH;
-        std::vector<char*> argv{exe.data()};
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(exe.c_str(), argv.data());
-        std::_Exit(127);
-      }
-      int st = 0;
-      ::waitpid(pid, &st, 0);
+      const int st = wait_status(pid);
       BOOST_TEST(WIFEXITED(st), "the process did not exit normally (signal "
                                     << (WIFSIGNALED(st) ? WTERMSIG(st) : 0) << ")");
       BOOST_TEST(WEXITSTATUS(st) == 1);

@@ -2,24 +2,20 @@
 // EMA weights, logged metrics and samples, run after run and at 1 or 2 threads; another seed
 // gives other weights (so the comparison can fail).
 #include <boost/test/unit_test.hpp>
-#include <cstring>
 #include <filesystem>
 
 #include "experiments/run_folder.h"
 #include "experiments/train_ddpm.h"
-#include "nn/safetensors.h"
+#include "tests/support/run_helpers.h"
 
 using namespace difflab;
 using namespace difflab::experiments;
+using namespace difflab::testing;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string fresh_dir(const std::string& name) {
-  std::string d = (fs::temp_directory_path() / ("difflab_det_" + name)).string();
-  fs::remove_all(d);
-  return d;
-}
+std::string fresh_dir(const std::string& name) { return fresh_temp_dir("det_" + name); }
 
 // The tiny preset trained, then sampled, at a given thread count and seed.
 std::string train_and_sample(const std::string& name, int threads, int64_t seed) {
@@ -40,21 +36,9 @@ std::string train_and_sample(const std::string& name, int threads, int64_t seed)
 
 // Counts differing tensors between two safetensors files (all must exist in both).
 int differing(const std::string& a, const std::string& b) {
-  auto fa = nn::load_safetensors(a), fb = nn::load_safetensors(b);
-  BOOST_REQUIRE_EQUAL(fa.tensors.size(), fb.tensors.size());
-  int diff = 0;
-  for (auto& [k, t] : fa.tensors) {
-    BOOST_REQUIRE(fb.tensors.count(k));
-    const auto& u = fb.tensors.at(k);
-    const bool same =
-        t.shape() == u.shape() && t.dtype() == u.dtype() &&
-        std::memcmp(t.contiguous().raw_data(), u.contiguous().raw_data(), t.nbytes()) == 0;
-    if (!same) {
-      BOOST_TEST_MESSAGE("  differs: " << k);
-      ++diff;
-    }
-  }
-  return diff;
+  FileComparison r = compare_safetensors(a, b);
+  BOOST_REQUIRE_EQUAL(r.unmatched, 0);
+  return r.differing;
 }
 
 void expect_identical_runs(const std::string& a, const std::string& b) {

@@ -18,24 +18,17 @@
 #include "experiments/train_ddpm.h"
 #include "nn/safetensors.h"
 #include "tests/support/check_message.h"
-
-#ifndef DIFFLAB_CLI_PATH
-#error "DIFFLAB_CLI_PATH (the difflab executable) must be defined by the build"
-#endif
+#include "tests/support/run_helpers.h"
 
 using namespace difflab;
 using namespace difflab::experiments;
-using difflab::testing::message_has;
+using namespace difflab::testing;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string fresh_dir(const std::string& name) {
-  std::string d = (fs::temp_directory_path() / ("difflab_kill_" + name)).string();
-  fs::remove_all(d);
-  return d;
-}
+std::string fresh_dir(const std::string& name) { return fresh_temp_dir("kill_" + name); }
 
 // The run under test: checkpoints every 3 steps, so a random moment often falls in a write.
 std::vector<std::string> train_args(const std::string& dir, bool resume) {
@@ -51,59 +44,24 @@ std::vector<std::string> train_args(const std::string& dir, bool resume) {
   return a;
 }
 
-// Starts the difflab executable; its output goes to `log`. kill_in_write > 0 sets the test hook
-// that SIGKILLs the process halfway through its n-th atomic write.
+// The difflab executable; kill_in_write > 0 sets the test hook that SIGKILLs the process
+// halfway through its n-th atomic write.
 pid_t spawn(const std::vector<std::string>& args, const std::string& log, int kill_in_write = 0) {
-  pid_t pid = ::fork();
+  pid_t pid =
+      spawn_difflab(args, log, {{"DIFFLAB_TEST_KILL_IN_WRITE", std::to_string(kill_in_write)}});
   BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    if (kill_in_write > 0)
-      ::setenv("DIFFLAB_TEST_KILL_IN_WRITE", std::to_string(kill_in_write).c_str(), 1);
-    else
-      ::unsetenv("DIFFLAB_TEST_KILL_IN_WRITE");
-    FILE* f = std::fopen(log.c_str(), "a");
-    if (f) {
-      ::dup2(fileno(f), 1);
-      ::dup2(fileno(f), 2);
-    }
-    std::vector<char*> argv;
-    std::string exe = DIFFLAB_CLI_PATH;
-    argv.push_back(exe.data());
-    std::vector<std::string> copy = args;
-    for (auto& s : copy) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    ::execv(exe.c_str(), argv.data());
-    std::_Exit(127);
-  }
   return pid;
-}
-
-int wait_status(pid_t pid) {
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return st;
 }
 
 bool exited_ok(int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; }
 bool was_killed(int st) { return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL; }
 
-bool same_bits(const tensor::Tensor& a, const tensor::Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.contiguous().raw_data(), b.contiguous().raw_data(), a.nbytes()) == 0;
-}
-
 // Every tensor of two safetensors files, bit for bit; returns how many were compared.
 int compare_files(const std::string& a, const std::string& b) {
-  auto fa = nn::load_safetensors(a), fb = nn::load_safetensors(b);
-  BOOST_TEST(fa.tensors.size() == fb.tensors.size(), a << " vs " << b);
-  int n = 0;
-  for (auto& [k, t] : fa.tensors) {
-    BOOST_REQUIRE_MESSAGE(fb.tensors.count(k), "tensor " << k << " missing from " << b);
-    BOOST_TEST(same_bits(t, fb.tensors.at(k)), "tensor " << k << " of " << b << " differs");
-    ++n;
-  }
-  return n;
+  FileComparison r = compare_safetensors(a, b);
+  BOOST_TEST(r.unmatched == 0, a << " vs " << b);
+  BOOST_TEST(r.differing == 0, a << " vs " << b);
+  return r.compared;
 }
 
 }  // namespace

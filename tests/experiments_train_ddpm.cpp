@@ -11,27 +11,20 @@
 #include "nn/train_state.h"
 #include "tensor/factory.h"
 #include "tests/support/check_message.h"
+#include "tests/support/run_helpers.h"
 
 using namespace difflab;
 using namespace difflab::experiments;
-using difflab::testing::message_has;
+using namespace difflab::testing;
 namespace fs = std::filesystem;
 
 namespace {
-std::string fresh_dir(const std::string& name) {
-  std::string d = (fs::temp_directory_path() / ("difflab_cli_" + name)).string();
-  fs::remove_all(d);
-  return d;
-}
+std::string fresh_dir(const std::string& name) { return fresh_temp_dir("cli_" + name); }
 CommandArgs tiny(const std::string& dir) {
   CommandArgs a;
   a.preset = "ddpm_tiny";
   a.run_dir = dir;
   return a;
-}
-bool same_bits(const tensor::Tensor& a, const tensor::Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.contiguous().raw_data(), b.contiguous().raw_data(), a.nbytes()) == 0;
 }
 }  // namespace
 
