@@ -147,6 +147,19 @@ BOOST_AUTO_TEST_CASE(tensor_and_autograd_errors_name_the_problem) {
          binary(BinaryOp::add, a, a);
        },
        {"add", "out of memory", "64.0 TiB", "f32[4194304, 4194304]"}},
+      {"a matmul whose output exceeds memory",
+       [] {
+         Tensor a = ones({1, 1}).expand({int64_t(1) << 22, 1});
+         Tensor b = ones({1, 1}).expand({1, int64_t(1) << 22});
+         matmul(a, b);
+       },
+       {"matmul", "out of memory", "64.0 TiB"}},
+      {"a conv2d whose output exceeds memory",
+       [] {
+         Tensor x = ones({1, 1, 1, 1}).expand({int64_t(1) << 20, 1, 128, 128});
+         conv2d(x, ones({1024, 1, 1, 1}), Tensor(), Conv2dParams{});
+       },
+       {"conv2d", "out of memory"}},
       {"a shape with more elements than int64",
        [] {
          zeros({int64_t(1) << 30, int64_t(1) << 30, int64_t(1) << 30});

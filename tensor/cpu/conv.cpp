@@ -10,6 +10,7 @@
 #include "tensor/cpu/check.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/op_label.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -271,6 +272,7 @@ Tensor make_colbuf(const ConvGeom& g, const Conv2dParams& p, DType dtype) {
 
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
               const Conv2dParams& p) {
+  OpLabel label_("conv2d");
   check_tensor("conv2d", "input", x_in);
   check_tensor("conv2d", "weight", w_in);
   check_same_dtype("conv2d", "input", x_in, "weight", w_in);
@@ -298,6 +300,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
 Tensor conv2d_input_grad(const Tensor& grad_out, const Tensor& w_in, const Shape& input_shape,
                          const Conv2dParams& p) {
   const char* op = "conv2d_input_grad";
+  OpLabel label_(op);
   check_tensor(op, "grad_out", grad_out);
   check_tensor(op, "weight", w_in);
   check_same_dtype(op, "grad_out", grad_out, "weight", w_in);
@@ -324,6 +327,7 @@ Tensor conv2d_input_grad(const Tensor& grad_out, const Tensor& w_in, const Shape
 Tensor conv2d_weight_grad(const Tensor& grad_out, const Tensor& x_in, const Shape& weight_shape,
                           const Conv2dParams& p) {
   const char* op = "conv2d_weight_grad";
+  OpLabel label_(op);
   check_tensor(op, "grad_out", grad_out);
   check_tensor(op, "input", x_in);
   check_same_dtype(op, "grad_out", grad_out, "input", x_in);

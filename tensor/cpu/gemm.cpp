@@ -7,7 +7,8 @@
 //    changed bits there, 64x64x64 did not.
 //  - single-threaded, the bits of a tile depend only on its own (m, n, k), not on where it sits.
 // So tiles run inside an active parallel region of at least 2 threads, or serially when the
-// whole call is below that threshold or only one thread is allowed.
+// whole call is below that threshold or only one thread is allowed. A pthreads or serial
+// OpenBLAS (the CMake fallback) is kept at one thread per call instead (threads.h).
 #include "tensor/cpu/gemm.h"
 
 #include <cblas.h>
@@ -18,6 +19,7 @@
 #include <type_traits>
 
 #include "tensor/error.h"
+#include "tensor/threads.h"
 
 namespace difflab::tensor::cpu {
 
@@ -125,6 +127,7 @@ void gemm_batched(const GemmShape& s, T alpha, T beta, int64_t count, int64_t te
                 s.lda, ", ldb ", s.ldb, ", ldc ", s.ldc, ") exceeds the 32-bit BLAS interface");
   if (count == 0 || s.m == 0 || s.n == 0) return;
   if (s.k == 0 || terms == 0) return scale_only(s, beta, c);
+  blas_threading_init();
 
   const GemmGrid g = gemm_grid(s.m, s.n, s.k, count, terms);
   const int64_t tiles = g.gm * g.gn, items = count * tiles;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "tensor/cpu/gemm.h"
+#include "tensor/op_label.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -30,6 +31,7 @@ bool blas_layout(const Tensor& t, bool& trans, int64_t& ld) {
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  OpLabel label_("matmul");
   DIFFLAB_CHECK(a_in.defined() && b_in.defined(), "matmul: undefined input");
   DIFFLAB_CHECK(a_in.device().is_cpu() && b_in.device().is_cpu(), "matmul: inputs on ",
                 a_in.device(), " and ", b_in.device(), " (CUDA backend not built)");
