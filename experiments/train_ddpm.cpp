@@ -132,6 +132,9 @@ int run_train_ddpm(const CommandArgs& args) {
   };
 
   int64_t start = 0;
+  // Wall time of the training done so far, over all sessions (timing.json; kept out of the
+  // state and metrics files, which are bit-identical across interrupted and whole runs).
+  double prior_seconds = 0;
   double window = 0;  // loss sum and count since the last logged average
   int64_t window_n = 0;
   const std::string state_path = run.checkpoint_path("state");
@@ -146,6 +149,9 @@ int run_train_ddpm(const CommandArgs& args) {
       window_n = n;
     }
     run.truncate_metrics_after(start);
+    if (file_exists(run.path("timing.json")))
+      prior_seconds = nlohmann::json::parse(read_file(run.path("timing.json")))
+                          .value("train_seconds", 0.0);
     std::fprintf(stderr, "resumed at step %lld from %s\n", (long long)start, state_path.c_str());
   } else {
     run.truncate_metrics_after(-1);
@@ -164,6 +170,11 @@ int run_train_ddpm(const CommandArgs& args) {
   const double drop = cfg.get_double("train.label_dropout");
   std::vector<std::string> param_names;
   for (auto& [name, p] : model.module->named_parameters(true)) param_names.push_back(name);
+  Progress prog("train", steps, start, log_every);
+  auto write_timing = [&] {
+    write_file_atomic(run.path("timing.json"),
+                      nlohmann::json{{"train_seconds", prior_seconds + prog.seconds()}}.dump());
+  };
   auto save_state = [&](int64_t step) {
     check_weights_before_save("train-ddpm", params, param_names, state_path);
     nn::TrainState st = nn::capture_train_state(step, *model.module, opt, &ema, gen,
@@ -174,13 +185,13 @@ int run_train_ddpm(const CommandArgs& args) {
     std::snprintf(win, sizeof win, "%a %lld", window, (long long)window_n);
     st.extra["loss_window"] = win;
     nn::save_train_state(state_path, st);
+    write_timing();
     ema.swap();  // the slim EMA weights used by `sample` and `eval`
     nn::save_module(run.checkpoint_path("ema"), *model.module,
                     {{"config", cfg.resolved().dump()}, {"step", std::to_string(step)}});
     ema.swap();
   };
 
-  Progress prog("train", steps, start, log_every);
   std::map<double, std::string> last_grids;
   model.module->train();
   for (int64_t step = start; step < steps; ++step) {
@@ -243,6 +254,7 @@ int run_train_ddpm(const CommandArgs& args) {
     }
   }
   prog.finish();
+  write_timing();
   write_ddpm_report(run, cfg, data, model, judge ? &judge->classifier : nullptr, last_grids,
                     prog.seconds());
   std::fprintf(stderr, "report: %s\n", run.path("report.html").c_str());

@@ -5,6 +5,7 @@
 
 #include "experiments/command.h"
 #include "experiments/ddpm_setup.h"
+#include "experiments/distill.h"
 #include "experiments/train_ddpm.h"
 
 using namespace difflab::experiments;
@@ -38,17 +39,23 @@ int main(int argc, char** argv) {
   auto* eval = app.add_subcommand("eval", "held-out metrics of a trained run's samples");
   add_common(eval, args, seed, threads);
   eval->add_option("--checkpoint", args.checkpoint, "weights (default: the run's EMA)");
+  auto* distill = app.add_subcommand(
+      "distill", "progressive distillation of a train-ddpm teacher down to 1 step (Salimans & Ho)");
+  add_common(distill, args, seed, threads);
+  distill->add_flag("--resume", args.resume, "continue the chain in --run bit-exactly");
+  distill->add_flag("--keys", show_keys, "list every config key with its default and range");
   CLI11_PARSE(app, argc, argv);
   if (seed >= 0) args.seed = seed;
   if (threads >= 0) args.threads = threads;
   try {
     if (show_keys) {
-      std::printf("%s", ddpm_config().help().c_str());
+      std::printf("%s", (*distill ? distill_config() : ddpm_config()).help().c_str());
       return 0;
     }
     if (*train) return run_train_ddpm(args);
     if (*sample) return run_sample(args);
     if (*eval) return run_eval(args);
+    if (*distill) return run_distill(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "\ndifflab: error: %s\n", e.what());
     return 1;

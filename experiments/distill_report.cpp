@@ -1,0 +1,155 @@
+#include "experiments/distill_report.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "experiments/io.h"
+#include "experiments/progress.h"
+#include "experiments/report.h"
+
+namespace difflab::experiments {
+
+std::string distill_sample_name(const std::string& tag, const std::string& suffix) {
+  std::string s = tag + suffix;
+  for (char& c : s)
+    if (c == '@') c = '_';
+  return s;
+}
+
+namespace {
+
+constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
+
+std::string cell(double v) { return std::isfinite(v) ? format_number(v) : "–"; }
+
+}  // namespace
+
+void write_distill_report(const RunFolder& run, const Config& cfg, const Config& tcfg,
+                          const DdpmData& data, const DdpmModel& teacher,
+                          const std::vector<int64_t>& rounds, int64_t n0,
+                          const nlohmann::json& timing, const Classifier* classifier) {
+  // Last value of every metric (a resumed run logs each once after truncation anyway).
+  std::map<std::string, double> last;
+  Series loss{"loss", {}, {}};
+  for (const MetricRow& r : run.read_metrics()) {
+    last[r.metric] = r.value;
+    if (r.metric == "loss") loss.x.push_back(double(r.step)), loss.y.push_back(r.value);
+  }
+  auto get = [&](const std::string& k) { return last.count(k) ? last.at(k) : kNan; };
+  const std::string m1 = data.images ? "frechet" : "mmd";
+  const std::string m2 = data.images ? "kid" : "sliced_w1";
+
+  Report rep("Progressive distillation on " + tcfg.get_string("data.name"));
+  rep.paragraph(
+      data.description + "; teacher " + cfg.get_string("distill.teacher") + " (" +
+      std::to_string(teacher.module->num_parameters()) + " parameters, " +
+      teacher.schedule->name() + " schedule, " +
+      diffusion::parameterization_name(teacher.param) + " prediction). Chain " +
+      std::to_string(n0) + " → " + std::to_string(rounds.back()) + " steps, " +
+      std::to_string(cfg.get_int("distill.updates")) + " updates per halving (×" +
+      format_number(cfg.get_double("distill.last_rounds_factor")) +
+      " for 2 and 1 steps) of batch " + std::to_string(cfg.get_int("distill.batch")) +
+      ", Adam lr " + format_number(cfg.get_double("distill.lr")) +
+      " decayed linearly to 0 each round. Every sampler draws the same " +
+      std::to_string(cfg.get_int("eval.n")) +
+      " initial noises; metrics are against the held-out split" +
+      (data.images ? " in the features of a LeNet trained on the train split" : "") + ".");
+  if (classifier)
+    rep.paragraph("LeNet held-out accuracy: " + format_number(classifier->test_accuracy) + ".");
+
+  // Reference samplers of the teacher; the best by m1 is "the teacher's best sampler".
+  std::string best_ref;
+  double best = kNan;
+  std::vector<std::vector<std::string>> ref_rows;
+  for (auto& [k, v] : last) {
+    if (k.rfind("reference_", 0) != 0 || k.find("/" + m1) == std::string::npos ||
+        k.find("data_vs_data") != std::string::npos)
+      continue;
+    const std::string tag = k.substr(0, k.find('/'));
+    ref_rows.push_back({tag.substr(10) + " " + std::to_string(cfg.get_int("eval.reference_steps")) +
+                            " steps",
+                        cell(v), cell(get(tag + "/" + m2))});
+    if (!(v >= best)) best = v, best_ref = tag;  // NaN-safe minimum
+  }
+  const double data_level = data.images ? get("ddim/" + m1 + "_data_vs_data@" + std::to_string(n0))
+                                        : get(best_ref + "/" + m1 + "_data_vs_data");
+  const double data_level2 = data.images ? get("ddim/" + m2 + "_data_vs_data@" + std::to_string(n0))
+                                         : get(best_ref + "/" + m2 + "_data_vs_data");
+
+  rep.heading("Quality against sampling steps");
+  std::vector<std::vector<std::string>> rows;
+  Series s_student{"distilled student (DDIM)", {}, {}}, s_ddim{"teacher, plain DDIM", {}, {}},
+      s_ref{"teacher, " + best_ref.substr(best_ref.empty() ? 0 : 10) + " " +
+                std::to_string(cfg.get_int("eval.reference_steps")) + " steps",
+            {}, {}},
+      s_data{"data vs data", {}, {}};
+  std::vector<int64_t> all{n0};
+  all.insert(all.end(), rounds.begin(), rounds.end());
+  for (int64_t n : all) {
+    const std::string at = "@" + std::to_string(n);
+    const double dd = get("ddim/" + m1 + at), dd2 = get("ddim/" + m2 + at);
+    const double st = n == n0 ? dd : get("student/" + m1 + at);
+    const double st2 = n == n0 ? dd2 : get("student/" + m2 + at);
+    rows.push_back({std::to_string(n), cell(st), cell(dd), cell(best), cell(st2), cell(dd2),
+                    cell(get("student/trajectory_mse" + at))});
+    if (std::isfinite(st)) s_student.x.push_back(double(n)), s_student.y.push_back(st);
+    if (std::isfinite(dd)) s_ddim.x.push_back(double(n)), s_ddim.y.push_back(dd);
+    s_ref.x.push_back(double(n)), s_ref.y.push_back(best);
+    s_data.x.push_back(double(n)), s_data.y.push_back(data_level);
+  }
+  rep.table({"steps N", "(a) student " + m1, "(b) teacher DDIM " + m1,
+             "(c) teacher reference " + m1, "(a) student " + m2, "(b) teacher DDIM " + m2,
+             "student vs its teacher's 2N-step samples (MSE)"},
+            rows);
+  rep.paragraph("Row " + std::to_string(n0) + " is the teacher itself. (c) is the best of the "
+                "reference samplers below. The data-vs-data level (an independent draw of real "
+                "data against the held-out split, same sample size) is " +
+                cell(data_level) + " for " + m1 + " and " + cell(data_level2) + " for " + m2 +
+                ".");
+  if (!ref_rows.empty()) rep.table({"teacher reference sampler", m1, m2}, ref_rows);
+  std::vector<Series> plot{s_student, s_ddim};
+  if (std::isfinite(best)) plot.push_back(s_ref);
+  if (std::isfinite(data_level)) plot.push_back(s_data);
+  rep.plot(plot, {m1 + " (held-out) against sampling steps", "steps", m1, true, true});
+
+  rep.heading("Cost");
+  double chain = 0, evals = 0;
+  std::vector<std::vector<std::string>> cost;
+  for (int64_t n : rounds) {
+    const double r = timing.value("round_seconds@" + std::to_string(n), kNan);
+    const double e = timing.value("eval_seconds@" + std::to_string(n), kNan);
+    chain += std::isfinite(r) ? r : 0, evals += std::isfinite(e) ? e : 0;
+    cost.push_back({std::to_string(n), cell(r), cell(e)});
+  }
+  rep.table({"round to N steps", "training seconds", "evaluation seconds"}, cost);
+  const double teacher_s = timing.value("teacher_train_seconds", kNan);
+  rep.paragraph("Whole chain: " + format_duration(chain) + " of distillation updates (" +
+                format_duration(evals) + " more for evaluating the students). Teacher training: " +
+                (std::isfinite(teacher_s) ? format_duration(teacher_s) +
+                                                " (its train-ddpm run, periodic evaluations "
+                                                "included); chain / teacher = " +
+                                                format_number(chain / teacher_s)
+                                          : std::string("not recorded")) +
+                ". Salimans & Ho claim the chain costs no more than training the teacher.");
+  if (!loss.x.empty()) {
+    rep.heading("Distillation loss");
+    rep.plot({loss}, {"loss (mean over each logging window; the step count halves at each "
+                      "round)", "update", "loss", false, true});
+  }
+  rep.heading("Samples per stage (same noise in every grid)");
+  auto embed = [&](const std::string& caption, const std::string& name) {
+    const std::string p = run.sample_path(name);
+    if (file_exists(p)) rep.image(caption, read_file(p));
+  };
+  if (!best_ref.empty()) embed("teacher, " + s_ref.name.substr(9), distill_sample_name(best_ref, ""));
+  for (int64_t n : all) {
+    const std::string at = "@" + std::to_string(n);
+    if (n != n0) embed("student, " + std::to_string(n) + " steps", distill_sample_name("student", at));
+    embed("teacher DDIM, " + std::to_string(n) + " steps", distill_sample_name("ddim", at));
+  }
+  rep.config(cfg.resolved());
+  rep.write(run.path("report.html"));
+}
+
+}  // namespace difflab::experiments
