@@ -1,0 +1,197 @@
+// Drifting fields (diffusion/drifting.h) against closed forms and definitions: the Gaussian-kernel
+// mean shift equals τ²(∇log p_τ − ∇log q_τ) of Gaussian mixtures within Monte-Carlo error that
+// shrinks with the sample count; the radial-kernel decomposition is exact; the training field
+// matches Algorithm A1 written out element by element; it nearly vanishes when model and data
+// agree; the drifting loss's parameter gradient passes gradcheck.
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <numbers>
+
+#include "autograd/engine.h"
+#include "autograd/functions.h"
+#include "autograd/gradcheck.h"
+#include "diffusion/drifting.h"
+#include "experiments/data/ring_mog.h"
+#include "tensor/factory.h"
+#include "tensor/ops.h"
+#include "tensor/random.h"
+#include "tests/support/check_message.h"
+
+using namespace difflab;
+using namespace difflab::diffusion;
+using difflab::testing::message_has;
+using tensor::BinaryOp;
+using tensor::DType;
+
+namespace {
+
+Tensor sub(const Tensor& a, const Tensor& b) { return tensor::binary(BinaryOp::sub, a, b); }
+
+double rms(const Tensor& t) {
+  return std::sqrt(tensor::mean(tensor::binary(BinaryOp::mul, t, t), {}).item());
+}
+
+experiments::GaussianMixture ring(double phase) {
+  experiments::RingMogParams rp;
+  rp.dim = 2;
+  rp.phase = phase;
+  rp.random_plane = false;
+  return experiments::ring_mog(rp);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(gaussian_mean_shift_is_the_smoothed_score_difference) {
+  const double tau = 1.0;
+  auto p = ring(0.0), q = ring(std::numbers::pi / 6);
+  tensor::Generator g(42);
+  Tensor x = q.sample(256, g, DType::f64);
+  // τ²(∇log p_τ − ∇log q_τ) in closed form: the mixtures with variances + τ².
+  Tensor exact = tensor::affine(sub(p.smoothed(tau).score(x), q.smoothed(tau).score(x)),
+                                tau * tau, 0.0);
+  std::vector<double> err;
+  for (int64_t m : {2000, 32000}) {
+    Tensor yp = p.sample(m, g, DType::f64), yq = q.sample(m, g, DType::f64);
+    DriftDecomposition d = drift_decomposition(x, yp, yq, DriftKernel::gaussian, tau);
+    err.push_back(rms(sub(d.field, exact)) / rms(exact));
+    // Gaussian kernel: ∇log K = V/τ², no residual, ᾱ = 1/τ² (exact algebra).
+    BOOST_TEST(rms(d.gap) < 1e-12);
+    BOOST_TEST(rms(sub(tensor::affine(d.score_diff, tau * tau, 0.0), d.field)) < 1e-12);
+  }
+  BOOST_TEST_MESSAGE("relative error of the Gaussian mean-shift field: " << err[0] << " at 2000 "
+                     "samples, " << err[1] << " at 32000");
+  // Monte-Carlo error ∝ 1/sqrt(M): 16x the samples should cut it about 4x.
+  BOOST_TEST(err[1] < 0.5 * err[0]);
+  BOOST_TEST(err[1] < 0.05);
+}
+
+BOOST_AUTO_TEST_CASE(radial_decomposition_is_exact_for_the_laplace_kernel) {
+  auto p = ring(0.0), q = ring(std::numbers::pi / 6);
+  tensor::Generator g(7);
+  Tensor x = q.sample(128, g, DType::f64), yp = p.sample(1000, g, DType::f64),
+         yq = q.sample(1000, g, DType::f64);
+  DriftDecomposition d = drift_decomposition(x, yp, yq, DriftKernel::laplace, 0.5);
+  Tensor recon = tensor::binary(BinaryOp::add, d.preconditioned, d.gap);
+  BOOST_TEST(rms(sub(recon, d.field)) <= 1e-12 * rms(d.field));
+  BOOST_TEST(rms(d.gap) > 0.0);  // unlike the Gaussian kernel, a residual remains
+  // ∇log K for the Laplace kernel is (1/τ) times the mean unit direction: norm ≤ 1/τ.
+  KernelStats s = kernel_stats(x, yp, DriftKernel::laplace, 0.5);
+  auto sc = s.score.to_vector<double>();
+  for (size_t i = 0; i < sc.size(); i += 2)
+    BOOST_REQUIRE(std::hypot(sc[i], sc[i + 1]) <= 2.0 + 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(training_field_matches_algorithm_a1_elementwise) {
+  tensor::Generator g(3);
+  const int64_t N = 4, P = 5, D = 3;
+  Tensor x = tensor::randn({N, D}, DType::f64, &g), y = tensor::randn({P, D}, DType::f64, &g);
+  for (DriftKernel k : {DriftKernel::laplace, DriftKernel::gaussian}) {
+    for (bool dbl : {true, false}) {
+      DriftFieldOptions opt;
+      opt.kernel = k;
+      opt.temperatures = {0.7};
+      opt.double_softmax = dbl;
+      Tensor v = drifting_field(x, y, opt);
+      // Algorithm A1 by loops: logits over [positives, negatives (self excluded)].
+      auto X = x.to_vector<double>(), Y = y.to_vector<double>(), V = v.to_vector<double>();
+      std::vector<std::vector<double>> logit(N, std::vector<double>(P + N));
+      auto pt = [&](int64_t j, int64_t c) { return j < P ? Y[j * D + c] : X[(j - P) * D + c]; };
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < P + N; ++j) {
+          double r2 = 0;
+          for (int64_t c = 0; c < D; ++c) r2 += std::pow(X[i * D + c] - pt(j, c), 2);
+          const double r = std::sqrt(r2);
+          logit[i][j] = (j - P == i) ? -INFINITY
+                                     : (k == DriftKernel::laplace ? -r / 0.7 : -r2 / (2 * 0.49));
+        }
+      std::vector<std::vector<double>> A(N, std::vector<double>(P + N));
+      std::vector<double> col_lse(P + N, 0.0);
+      for (int64_t j = 0; j < P + N; ++j) {
+        double s = 0;
+        for (int64_t i = 0; i < N; ++i) s += std::exp(logit[i][j]);
+        col_lse[j] = s;
+      }
+      for (int64_t i = 0; i < N; ++i) {
+        double s = 0;
+        for (int64_t j = 0; j < P + N; ++j) s += std::exp(logit[i][j]);
+        for (int64_t j = 0; j < P + N; ++j) {
+          const double row = std::exp(logit[i][j]) / s, col = std::exp(logit[i][j]) / col_lse[j];
+          A[i][j] = dbl ? std::sqrt(row * col) : row;
+        }
+      }
+      double max_err = 0;
+      for (int64_t i = 0; i < N; ++i) {
+        double sp = 0, sn = 0;
+        for (int64_t j = 0; j < P; ++j) sp += A[i][j];
+        for (int64_t j = P; j < P + N; ++j) sn += A[i][j];
+        for (int64_t c = 0; c < D; ++c) {
+          double vc = 0;
+          for (int64_t j = 0; j < P; ++j) vc += A[i][j] * sn * (Y[j * D + c] - X[i * D + c]);
+          for (int64_t j = P; j < P + N; ++j) vc -= A[i][j] * sp * (pt(j, c) - X[i * D + c]);
+          max_err = std::max(max_err, std::abs(vc - V[i * D + c]));
+        }
+      }
+      BOOST_TEST(max_err < 1e-13, drift_kernel_name(k) << (dbl ? " double" : " row")
+                                                        << " softmax: " << max_err);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(field_nearly_vanishes_when_model_and_data_agree) {
+  auto p = ring(0.0);
+  tensor::Generator g(5);
+  DriftFieldOptions opt;
+  opt.temperatures = {0.05, 0.2};
+  std::vector<double> same;
+  for (int64_t n : {256, 4096}) {
+    Tensor x = p.sample(n, g, DType::f64), y = p.sample(n, g, DType::f64);
+    same.push_back(rms(drifting_field(x, y, opt)));
+  }
+  Tensor shifted = tensor::affine(p.sample(4096, g, DType::f64), 1.0, 1.5);
+  const double apart = rms(drifting_field(shifted, p.sample(4096, g, DType::f64), opt));
+  BOOST_TEST_MESSAGE("field RMS, same distribution: " << same[0] << " (256), " << same[1]
+                     << " (4096); shifted by 1.5: " << apart);
+  BOOST_TEST(same[1] < 0.25 * apart);
+  // Sampling noise only: 16x the samples cut it about 4x (1/sqrt(n)).
+  BOOST_TEST(same[1] < 0.5 * same[0]);
+}
+
+BOOST_AUTO_TEST_CASE(drifting_loss_gradient_passes_gradcheck) {
+  // A one-hidden-layer generator x = silu(ε W1 + b1) W2 + b2 in f64; V is computed once from its
+  // output and frozen, so the loss is a plain function of the parameters.
+  tensor::Generator g(9);
+  const int64_t N = 6, E = 3, H = 5, D = 2;
+  Tensor eps = tensor::randn({N, E}, DType::f64, &g);
+  std::vector<Var> params{Var(tensor::randn({E, H}, DType::f64, &g), true),
+                          Var(tensor::randn({H}, DType::f64, &g), true),
+                          Var(tensor::randn({H, D}, DType::f64, &g), true),
+                          Var(tensor::randn({D}, DType::f64, &g), true)};
+  auto gen = [&](const std::vector<Var>& w) {
+    return ag::add(ag::matmul(ag::silu(ag::add(ag::matmul(Var(eps), w[0]), w[1])), w[2]), w[3]);
+  };
+  Tensor field = drifting_field(gen(params).value(), tensor::randn({8, D}, DType::f64, &g), {});
+  // The stop-gradient target moves with θ under finite differences (the loss value is always
+  // mean(V²)), so the check runs on the same loss with the target frozen at θ₀, whose gradient
+  // at θ₀ is the drifting loss's: mean‖f_θ(ε) − T‖², T = f_θ₀(ε) + V.
+  Tensor target = tensor::binary(BinaryOp::add, gen(params).value(), field);
+  auto frozen = [&](const std::vector<Var>& w) {
+    return ag::mean(ag::square(ag::sub(gen(w), Var(target))));
+  };
+  ag::GradcheckResult r = ag::gradcheck(frozen, params);
+  BOOST_TEST(r.ok, r.message);
+  std::vector<Var> g_drift = ag::grad({drifting_loss(gen(params), field)}, params);
+  std::vector<Var> g_frozen = ag::grad({frozen(params)}, params);
+  for (size_t i = 0; i < params.size(); ++i)
+    BOOST_TEST(rms(sub(g_drift[i].value(), g_frozen[i].value())) == 0.0, "parameter " << i);
+  // Value mean(V²); gradient with respect to the samples −2V/numel.
+  Var x(gen(params).value(), true);
+  Var L = drifting_loss(x, field);
+  BOOST_TEST(std::abs(L.item() - std::pow(rms(field), 2)) < 1e-14);
+  L.backward();
+  Tensor expect = tensor::affine(field, -2.0 / double(N * D), 0.0);
+  BOOST_TEST(rms(sub(x.grad().value(), expect)) < 1e-15);
+  BOOST_CHECK_EXCEPTION(drifting_loss(x, tensor::zeros({N, 3}, DType::f64)), Error,
+                        [](const Error& e) { return message_has(e, {"drifting_loss", "[6, 3]"}); });
+  BOOST_CHECK_EXCEPTION(parse_drift_kernel("cauchy"), Error,
+                        [](const Error& e) { return message_has(e, {"cauchy", "laplace"}); });
+}
