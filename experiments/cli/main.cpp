@@ -6,6 +6,8 @@
 #include "experiments/command.h"
 #include "experiments/ddpm_setup.h"
 #include "experiments/distill.h"
+#include "experiments/drift_align.h"
+#include "experiments/train_drift.h"
 #include "experiments/train_ddpm.h"
 
 using namespace difflab::experiments;
@@ -44,18 +46,33 @@ int main(int argc, char** argv) {
   add_common(distill, args, seed, threads);
   distill->add_flag("--resume", args.resume, "continue the chain in --run bit-exactly");
   distill->add_flag("--keys", show_keys, "list every config key with its default and range");
+  auto* align = app.add_subcommand(
+      "drift-align", "Laplace drifting vs kernel-score alignment over dimension (unified view, E2)");
+  add_common(align, args, seed, threads);
+  align->add_flag("--keys", show_keys, "list every config key with its default and range");
+  auto* drift = app.add_subcommand("train-drift",
+                                   "a one-step generator trained with the drifting loss (Deng et al.)");
+  add_common(drift, args, seed, threads);
+  drift->add_flag("--resume", args.resume, "continue the run in --run bit-exactly");
+  drift->add_flag("--keys", show_keys, "list every config key with its default and range");
   CLI11_PARSE(app, argc, argv);
   if (seed >= 0) args.seed = seed;
   if (threads >= 0) args.threads = threads;
   try {
     if (show_keys) {
-      std::printf("%s", (*distill ? distill_config() : ddpm_config()).help().c_str());
+      Config keys = *distill ? distill_config()
+                    : *align ? drift_align_config()
+                    : *drift ? drift_config()
+                             : ddpm_config();
+      std::printf("%s", keys.help().c_str());
       return 0;
     }
     if (*train) return run_train_ddpm(args);
     if (*sample) return run_sample(args);
     if (*eval) return run_eval(args);
     if (*distill) return run_distill(args);
+    if (*align) return run_drift_align(args);
+    if (*drift) return run_train_drift(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "\ndifflab: error: %s\n", e.what());
     return 1;
