@@ -1,5 +1,6 @@
-// The drifting commands end to end: train-drift on the tiny preset improves the held-out MMD of
-// its one-step samples far beyond the untrained generator and resumes bit-exactly; drift-align
+// The drifting and flux commands end to end: train-drift on the tiny preset improves the
+// held-out MMD of its one-step samples far beyond the untrained generator and resumes
+// bit-exactly; train-flux improves its Langevin samples over the untrained field; drift-align
 // on a small grid shows the Gaussian-kernel identity at rounding level and the Laplace field
 // aligning with the kernel-score difference as the dimension grows.
 #include <boost/test/unit_test.hpp>
@@ -11,6 +12,7 @@
 #include "experiments/io.h"
 #include "experiments/run_folder.h"
 #include "experiments/train_drift.h"
+#include "experiments/train_flux.h"
 #include "tests/support/check_message.h"
 #include "tests/support/run_helpers.h"
 
@@ -47,8 +49,8 @@ BOOST_AUTO_TEST_CASE(tiny_drifting_run_improves_held_out_mmd) {
   BOOST_TEST(m["mmd"].front().first == 0);
   BOOST_TEST(after < 0.3 * before);
   BOOST_TEST(m["sliced_w1"].back().second < 0.3 * m["sliced_w1"].front().second);
-  BOOST_TEST(fs::exists(d + "/checkpoints/generator.safetensors"));
-  BOOST_TEST(read_file(d + "/report.html").find("untrained generator") != std::string::npos);
+  BOOST_TEST(fs::exists(d + "/checkpoints/model.safetensors"));
+  BOOST_TEST(read_file(d + "/report.html").find("untrained network") != std::string::npos);
 
   // Interrupted at step 60 (a checkpoint at 50 is overwritten by the stop), then resumed.
   const std::string c = fresh_temp_dir("drift_tiny_cut");
@@ -97,4 +99,19 @@ BOOST_AUTO_TEST_CASE(alignment_grows_with_dimension_and_gaussian_is_exact) {
   BOOST_CHECK_EXCEPTION(run_drift_align(bad), difflab::Error, [](const difflab::Error& e) {
     return message_has(e, {"align.mogs", "cube"});
   });
+}
+
+BOOST_AUTO_TEST_CASE(tiny_flux_matching_run_improves_held_out_mmd) {
+  const std::string d = fresh_temp_dir("flux_tiny");
+  CommandArgs a;
+  a.preset = "flux_tiny";
+  a.run_dir = d;
+  BOOST_TEST(run_train_flux(a) == 0);
+  auto m = metrics(d);
+  BOOST_REQUIRE(m["mmd"].size() == 2);
+  const double before = m["mmd"].front().second, after = m["mmd"].back().second;
+  BOOST_TEST_MESSAGE("held-out MMD of Langevin samples: untrained field " << before
+                     << ", after 300 flux-matching steps " << after);
+  BOOST_TEST(after < 0.5 * before);
+  BOOST_TEST(fs::exists(d + "/checkpoints/model.safetensors"));
 }

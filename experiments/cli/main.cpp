@@ -8,6 +8,7 @@
 #include "experiments/distill.h"
 #include "experiments/drift_align.h"
 #include "experiments/train_drift.h"
+#include "experiments/train_flux.h"
 #include "experiments/train_ddpm.h"
 
 using namespace difflab::experiments;
@@ -55,6 +56,11 @@ int main(int argc, char** argv) {
   add_common(drift, args, seed, threads);
   drift->add_flag("--resume", args.resume, "continue the run in --run bit-exactly");
   drift->add_flag("--keys", show_keys, "list every config key with its default and range");
+  auto* flux = app.add_subcommand("train-flux",
+                                  "a vector field trained by flux matching, sampled by Langevin");
+  add_common(flux, args, seed, threads);
+  flux->add_flag("--resume", args.resume, "continue the run in --run bit-exactly");
+  flux->add_flag("--keys", show_keys, "list every config key with its default and range");
   CLI11_PARSE(app, argc, argv);
   if (seed >= 0) args.seed = seed;
   if (threads >= 0) args.threads = threads;
@@ -63,6 +69,7 @@ int main(int argc, char** argv) {
       Config keys = *distill ? distill_config()
                     : *align ? drift_align_config()
                     : *drift ? drift_config()
+                    : *flux  ? flux_config()
                              : ddpm_config();
       std::printf("%s", keys.help().c_str());
       return 0;
@@ -73,6 +80,7 @@ int main(int argc, char** argv) {
     if (*distill) return run_distill(args);
     if (*align) return run_drift_align(args);
     if (*drift) return run_train_drift(args);
+    if (*flux) return run_train_flux(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "\ndifflab: error: %s\n", e.what());
     return 1;
