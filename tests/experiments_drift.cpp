@@ -9,6 +9,7 @@
 #include <map>
 
 #include "experiments/drift_align.h"
+#include "experiments/drift_compare.h"
 #include "experiments/io.h"
 #include "experiments/run_folder.h"
 #include "experiments/train_drift.h"
@@ -114,4 +115,25 @@ BOOST_AUTO_TEST_CASE(tiny_flux_matching_run_improves_held_out_mmd) {
                      << ", after 300 flux-matching steps " << after);
   BOOST_TEST(after < 0.5 * before);
   BOOST_TEST(fs::exists(d + "/checkpoints/model.safetensors"));
+}
+
+BOOST_AUTO_TEST_CASE(drift_compare_tabulates_every_method_and_keeps_finished_runs) {
+  const std::string d = fresh_temp_dir("drift_compare");
+  CommandArgs a;
+  a.run_dir = d;
+  a.sets = {"compare.datasets=ring8", "compare.drift_preset=drift_tiny",
+            "compare.ddpm_preset=ddpm_tiny", "compare.drift_steps=40", "compare.ddpm_steps=40",
+            "data.n_train=2048", "data.n_test=512", "threads=1"};
+  BOOST_TEST(run_drift_compare(a) == 0);
+  const std::string report = read_file(d + "/report.html");
+  for (const char* s : {"drifting, laplace", "drifting, gaussian", "DDIM 1 steps", "DDIM 4 steps",
+                        "DDIM 50 steps", "data vs data"})
+    BOOST_TEST(report.find(s) != std::string::npos, "report lacks '" << s << "'");
+  const auto stamp = read_file(d + "/drift-ring8-laplace/compare_seconds.txt");
+  BOOST_TEST(run_drift_compare(a) == 0);  // everything finished: nothing retrained
+  BOOST_TEST(read_file(d + "/drift-ring8-laplace/compare_seconds.txt") == stamp);
+  a.sets.push_back("compare.kernels=laplace,cauchy");
+  BOOST_CHECK_EXCEPTION(run_drift_compare(a), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"compare.kernels", "cauchy"});
+  });
 }

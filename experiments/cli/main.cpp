@@ -7,6 +7,7 @@
 #include "experiments/ddpm_setup.h"
 #include "experiments/distill.h"
 #include "experiments/drift_align.h"
+#include "experiments/drift_compare.h"
 #include "experiments/train_drift.h"
 #include "experiments/train_flux.h"
 #include "experiments/train_ddpm.h"
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {
   add_common(flux, args, seed, threads);
   flux->add_flag("--resume", args.resume, "continue the run in --run bit-exactly");
   flux->add_flag("--keys", show_keys, "list every config key with its default and range");
+  auto* compare = app.add_subcommand(
+      "drift-compare", "drifting (Laplace, Gaussian) against DDPM at 1/4/50 steps on 2-D data");
+  add_common(compare, args, seed, threads);
+  compare->add_flag("--keys", show_keys, "list every config key with its default and range");
   CLI11_PARSE(app, argc, argv);
   if (seed >= 0) args.seed = seed;
   if (threads >= 0) args.threads = threads;
@@ -70,6 +75,7 @@ int main(int argc, char** argv) {
                     : *align ? drift_align_config()
                     : *drift ? drift_config()
                     : *flux  ? flux_config()
+                    : *compare ? drift_compare_config()
                              : ddpm_config();
       std::printf("%s", keys.help().c_str());
       return 0;
@@ -81,6 +87,7 @@ int main(int argc, char** argv) {
     if (*align) return run_drift_align(args);
     if (*drift) return run_train_drift(args);
     if (*flux) return run_train_flux(args);
+    if (*compare) return run_drift_compare(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "\ndifflab: error: %s\n", e.what());
     return 1;
