@@ -2,8 +2,12 @@
 
 #include "diffusion/drifting.h"
 #include "experiments/train_ddpm.h"
-#include "experiments/vector_trainer.h"
+#include "experiments/generator_trainer.h"
+#include "experiments/lenet.h"
+#include "nn/conv_generator.h"
 #include "nn/mlp_generator.h"
+#include "autograd/grad_mode.h"
+#include "tensor/ops.h"
 #include "tensor/random.h"
 
 namespace difflab::experiments {
@@ -15,7 +19,9 @@ Config drift_config() {
   declare_vector_training_keys(c, 2000, 2048, 1e-3);
   c.declare_int("model.noise_dim", 32, 1, 4096, "generator input noise dimension")
       .declare_int("model.hidden", 256, 8, 8192, "generator width")
-      .declare_int("model.depth", 3, 1, 64, "generator hidden layers")
+      .declare_int("model.depth", 3, 1, 64, "generator hidden layers (vector data)")
+      .declare_int("model.channels", 64, 8, 1024,
+                   "image generator channels at its lowest resolution (image data)")
       .declare_string("drift.kernel", "laplace", {"laplace", "gaussian"}, "radial kernel")
       .declare_string("drift.temperatures", "0.05", {},
                       "kernel temperatures τ, comma-separated (fields summed)")
@@ -23,7 +29,11 @@ Config drift_config() {
       .declare_bool("drift.normalize", false,
                     "normalise distances by their batch mean and each field to unit RMS")
       .declare_int("drift.generated", 2048, 2, 1000000,
-                   "generated samples per step (also the negatives)");
+                   "generated samples per step (also the negatives)")
+      .declare_string("drift.features", "pixels", {"pixels", "lenet"},
+                      "image data: the field in pixel space, or in the 84-dim features of the "
+                      "LeNet that also judges the samples (then the Fréchet distance is "
+                      "measured in the space trained on: optimistic)");
   return c;
 }
 
@@ -40,29 +50,78 @@ int run_train_drift(const CommandArgs& args) {
   fopt.double_softmax = cfg.get_bool("drift.double_softmax");
   fopt.normalize = cfg.get_bool("drift.normalize");
   DdpmData data = load_ddpm_data(cfg);
-  nn::MLPGeneratorConfig mc;
-  mc.noise_dim = cfg.get_int("model.noise_dim");
-  mc.hidden = cfg.get_int("model.hidden");
-  mc.depth = cfg.get_int("model.depth");
-  mc.dim = data.train.size(1);
-  tensor::Generator init(uint64_t(cfg.get_int("seed")) * 7 + 11);
-  nn::MLPGenerator net(mc, &init);
+  const uint64_t seed = uint64_t(cfg.get_int("seed"));
+  tensor::Generator init(seed * 7 + 11);
   const int64_t generated = cfg.get_int("drift.generated");
+  const int64_t noise_dim = cfg.get_int("model.noise_dim");
+  std::shared_ptr<nn::Module> module;
+  std::function<Var(const Var&)> generate;
+  if (data.images) {
+    nn::ConvGeneratorConfig gc;
+    gc.noise_dim = noise_dim;
+    gc.channels = cfg.get_int("model.channels");
+    gc.image_size = data.train.size(2);
+    gc.out_channels = data.train.size(1);
+    gc.stages = 2;
+    auto g = std::make_shared<nn::ConvGenerator>(gc, &init);
+    module = g;
+    generate = [g](const Var& e) { return g->forward(e); };
+  } else {
+    nn::MLPGeneratorConfig mc;
+    mc.noise_dim = noise_dim;
+    mc.hidden = cfg.get_int("model.hidden");
+    mc.depth = cfg.get_int("model.depth");
+    mc.dim = data.train.size(1);
+    auto g = std::make_shared<nn::MLPGenerator>(mc, &init);
+    module = g;
+    generate = [g](const Var& e) { return g->forward(e); };
+  }
+  // Where the field is computed: flattened pixels, or the (frozen) LeNet's features.
+  std::shared_ptr<LeNet> lenet;
+  if (data.images && cfg.get_string("drift.features") == "lenet") {
+    ImageSet tr{data.train, data.train_labels}, te{data.test, data.test_labels};
+    lenet = load_or_train_classifier(cfg.get_string("data.name"), tr, te, data.num_classes).net;
+    lenet->eval();
+    lenet->requires_grad_(false);
+  }
+  auto features = [lenet](const Var& x) {
+    if (lenet) {
+      Var f;
+      lenet->forward(x, &f);
+      return f;
+    }
+    return x.dim() == 2 ? x : ag::reshape(x, {x.size(0), x.numel() / x.size(0)});
+  };
 
   VectorTask task;
   task.command = "train-drift";
-  task.module = &net;
+  task.module = module.get();
   task.loss = [&](const Tensor& positives, tensor::Generator& g) {
-    Var x = net.forward(Var(tensor::randn({generated, mc.noise_dim}, tensor::DType::f32, &g)));
-    return diffusion::drifting_loss(x, diffusion::drifting_field(x.value(), positives, fopt));
+    Var x = generate(Var(tensor::randn({generated, noise_dim}, tensor::DType::f32, &g)));
+    Var fx = features(x);
+    Tensor fpos;
+    {
+      ag::NoGradGuard ng;
+      fpos = features(Var(positives)).value();
+    }
+    return diffusion::drifting_loss(fx, diffusion::drifting_field(fx.value(), fpos, fopt));
   };
   task.sample = [&](int64_t n, tensor::Generator& g) {
-    return net.forward(Var(tensor::randn({n, mc.noise_dim}, tensor::DType::f32, &g))).value();
+    std::vector<Tensor> parts;
+    for (int64_t i = 0; i < n; i += 500)  // bounded memory for image generators
+      parts.push_back(generate(Var(tensor::randn({std::min<int64_t>(500, n - i), noise_dim},
+                                                 tensor::DType::f32, &g)))
+                          .value());
+    return parts.size() == 1 ? parts[0] : tensor::cat(parts, 0);
   };
   task.title = "Drifting one-step generator on " + cfg.get_string("data.name");
-  task.description = std::string("MLP generator; drifting loss (loss = mean ‖V‖²) with the ") +
+  task.description = std::string(data.images ? "convolutional" : "MLP") +
+                     " generator; drifting loss (loss = mean ‖V‖²) with the " +
                      diffusion::drift_kernel_name(fopt.kernel) + " kernel at τ = " +
-                     cfg.get_string("drift.temperatures") + ", " + std::to_string(generated) +
+                     cfg.get_string("drift.temperatures") +
+                     (fopt.normalize ? " on batch-normalised distances" : " on raw distances") +
+                     (data.images ? " in " + cfg.get_string("drift.features") + " space" : "") +
+                     ", " + std::to_string(generated) +
                      " generated samples per step; samples take one network evaluation;";
   return run_vector_training(cfg, args, dir, data, task);
 }

@@ -3,7 +3,7 @@
 #include "diffusion/flux.h"
 #include "experiments/report.h"
 #include "experiments/train_ddpm.h"
-#include "experiments/vector_trainer.h"
+#include "experiments/generator_trainer.h"
 #include "nn/mlp_generator.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
@@ -31,6 +31,9 @@ int run_train_flux(const CommandArgs& args) {
   const std::string dir = default_run_dir("flux", args);
   Config cfg = vector_run_config(flux_config(), args, dir);
   apply_threads(cfg);
+  DIFFLAB_CHECK(cfg.get_string("data.name") != "mnist" && cfg.get_string("data.name") != "fashion_mnist",
+                "train-flux: data.name '", cfg.get_string("data.name"),
+                "' is an image set; flux matching here fits vector data (the 2-D toys, ring_mog)");
   DdpmData data = load_ddpm_data(cfg);
   // The field network: an MLP from R^D to R^D.
   nn::MLPGeneratorConfig mc;

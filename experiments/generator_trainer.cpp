@@ -1,4 +1,4 @@
-#include "experiments/vector_trainer.h"
+#include "experiments/generator_trainer.h"
 
 #include <cstdio>
 #include <map>
@@ -6,6 +6,7 @@
 #include "autograd/grad_mode.h"
 #include "experiments/data/batch_iterator.h"
 #include "experiments/ddpm_eval.h"
+#include "experiments/image_grid.h"
 #include "experiments/io.h"
 #include "experiments/progress.h"
 #include "experiments/report.h"
@@ -24,11 +25,14 @@ using ag::Var;
 void declare_vector_training_keys(Config& c, int64_t default_steps, int64_t default_batch,
                                   double default_lr) {
   c.declare_string("data.name", "checkerboard",
-                   {"ring8", "checkerboard", "two_moons", "swiss_roll", "ring_mog"}, "data set")
+                   {"ring8", "checkerboard", "two_moons", "swiss_roll", "ring_mog", "mnist",
+                    "fashion_mnist"},
+                   "data set")
       .declare_int("data.n_train", 20000, 16, 10000000, "training points")
       .declare_int("data.n_test", 5000, 16, 10000000, "held-out points")
       .declare_int("data.dim", 8, 2, 4096, "dimension of ring_mog")
-      .declare_int("data.limit_train", 0, 0, 0, "(image data sets only)")
+      .declare_int("data.limit_train", 0, 0, 100000000,
+                   "use only the first N training images (0 = all; image data sets)")
       .declare_int("train.steps", default_steps, 1, 100000000, "optimizer steps")
       .declare_int("train.batch", default_batch, 2, 1000000, "data samples per step")
       .declare_double("train.lr", default_lr, 0.0, 1.0, "Adam learning rate")
@@ -91,21 +95,27 @@ int run_vector_training(const Config& cfg, const CommandArgs& args, const std::s
     run.truncate_metrics_after(-1);
   }
 
-  std::map<int64_t, std::string> scatters;
+  std::unique_ptr<ImageJudge> judge;
+  if (data.images)
+    judge = std::make_unique<ImageJudge>(
+        make_image_judge(data, cfg.get_string("data.name"), cfg.get_int("eval.n")));
+  std::map<int64_t, std::string> scatters;  // PNG per evaluation: scatter plot or image grid
   auto evaluate = [&](int64_t step) {
     ag::NoGradGuard ng;
     tensor::Generator eval_gen(seed * 19 + 2000003);  // the same draws at every evaluation
     if (use_ema) ema.swap();
     Tensor x = task.sample(cfg.get_int("eval.n"), eval_gen);
     if (use_ema) ema.swap();
-    Metrics m = vector_sample_metrics(data, x, step == 0);
+    Metrics m = data.images ? image_sample_metrics(*judge, x)
+                            : vector_sample_metrics(data, x, step == 0);
     std::fprintf(stderr, "\neval @ step %lld:", (long long)step);
     for (auto& [k, v] : m) {
       run.log_metric(step, k, v);
       std::fprintf(stderr, " %s %.5g", k.c_str(), v);
     }
     std::fprintf(stderr, "\n");
-    scatters[step] = scatter_png(x);
+    scatters[step] = data.images ? png_grid(x.slice(0, 0, std::min<int64_t>(64, x.size(0))), 8)
+                                 : scatter_png(x);
     write_file_atomic(run.sample_path("step" + std::to_string(step)), scatters[step]);
   };
   std::vector<std::string> names;
@@ -175,15 +185,20 @@ int run_vector_training(const Config& cfg, const CommandArgs& args, const std::s
                 " data samples; metrics of " + std::to_string(cfg.get_int("eval.n")) +
                 " samples against the held-out set.");
   std::vector<std::vector<std::string>> rows;
-  for (const char* k : {"mmd", "energy", "sliced_w1"})
+  for (const char* k : {"mmd", "energy", "sliced_w1", "frechet", "kid", "confidence",
+                        "classes_covered"})
     if (by.count(k) && by[k].y.size() >= 2)
       rows.push_back({k, format_number(by[k].y.front()), format_number(by[k].y.back())});
-  for (const char* k : {"mmd_data_vs_data", "sliced_w1_data_vs_data"})
+  for (const char* k : {"mmd_data_vs_data", "sliced_w1_data_vs_data", "frechet_data_vs_data",
+                        "kid_data_vs_data"})
     if (by.count(k)) rows.push_back({k, "", format_number(by[k].y.back())});
+  if (judge)
+    rep.paragraph("Image metrics use a LeNet trained on the train split (held-out accuracy " +
+                  format_number(judge->classifier.test_accuracy) + ").");
   rep.heading("Held-out metrics");
   rep.table({"metric", "untrained network (step 0)", "after training"}, rows);
   if (by.count("loss")) rep.plot({by["loss"]}, {"training loss", "step", "loss", false, false});
-  for (const char* k : {"mmd", "sliced_w1"})
+  for (const char* k : {"mmd", "sliced_w1", "frechet", "kid"})
     if (by.count(k)) rep.plot({by[k]}, {std::string(k) + " (held-out)", "step", k, false, true});
   rep.heading("Samples");
   for (auto& [step, png] : scatters) rep.image("step " + std::to_string(step), png);

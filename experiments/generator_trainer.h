@@ -1,8 +1,9 @@
-// The training loop shared by the commands that fit a network to vector data with their own
-// loss and sampler (train-drift, train-flux): Adam, optional clipping and EMA, non-finite steps
-// stopped before the weights, held-out metrics of fresh samples from step 0 (the untrained
-// network) on, checkpoints with bit-exact --resume, and report.html (metrics table and curves,
-// loss, scatter plots).
+// The training loop shared by the commands that fit a generative network with their own loss
+// and sampler rather than a diffusion loss (train-drift, train-flux): Adam, optional clipping
+// and EMA, non-finite steps stopped before the weights, held-out metrics of fresh samples from
+// step 0 (the untrained network) on (MMD, energy, sliced W1 for vectors; LeNet Fréchet
+// distance and KID for images), checkpoints with bit-exact --resume, and report.html (metrics
+// table and curves, loss, scatter plots or sample grids).
 #pragma once
 #include <functional>
 #include <string>
@@ -14,7 +15,7 @@
 
 namespace difflab::experiments {
 
-// Declares data.* (vector data sets), train.* and eval.n with these defaults.
+// Declares data.* (vector and image data sets), train.* and eval.n with these defaults.
 void declare_vector_training_keys(Config& c, int64_t default_steps, int64_t default_batch,
                                   double default_lr);
 
