@@ -275,7 +275,6 @@ int run_distill(const CommandArgs& args_in) {
     judge = std::make_unique<ImageJudge>(
         make_image_judge(data, tcfg.get_string("data.name"), cfg.get_int("eval.n")));
   Evaluator eval{cfg, data, judge.get(), run};
-  const std::string suffix0 = "@" + std::to_string(n0);
   Tensor prev_samples;  // the previous teacher's samples at twice the steps (same noise)
 
   if (!resuming) {

@@ -1,6 +1,7 @@
 #include "experiments/drift_compare.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 
@@ -56,18 +57,21 @@ std::map<std::string, double> last_metrics(const std::string& dir) {
   return m;
 }
 
-// Runs `f` unless the sub-run already has its report; returns the seconds it took (or those
-// recorded by an earlier invocation in <dir>/compare_seconds.txt).
+// Runs `f(resume)` unless the sub-run already has its report, resuming a sub-run that an
+// interruption left unfinished. Returns the wall time of the invocation that finished it, as
+// text ("123", or "45 (resumed)" when earlier, interrupted invocations did part of the work),
+// kept in <dir>/compare_seconds.txt for later invocations.
 template <typename F>
-double sub_run(const std::string& dir, F f) {
+std::string sub_run(const std::string& dir, F f) {
   const std::string stamp = dir + "/compare_seconds.txt";
-  if (file_exists(dir + "/report.html") && file_exists(stamp))
-    return std::stod(read_file(stamp));
+  if (file_exists(dir + "/report.html") && file_exists(stamp)) return read_file(stamp);
+  const bool resume = file_exists(dir + "/config.json");
   const auto t0 = std::chrono::steady_clock::now();
-  f();
+  f(resume);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  write_file_atomic(stamp, std::to_string(s));
-  return s;
+  const std::string text = format_number(std::round(s)) + (resume ? " (resumed)" : "");
+  write_file_atomic(stamp, text);
+  return text;
 }
 
 }  // namespace
@@ -108,13 +112,15 @@ int run_drift_compare(const CommandArgs& args) {
       a.sets.push_back("drift.temperatures=" + cfg.get_string("compare." + k + "_temperatures"));
       a.sets.push_back("train.steps=" + std::to_string(cfg.get_int("compare.drift_steps")));
       std::fprintf(stderr, "== drifting, %s kernel, on %s\n", k.c_str(), ds.c_str());
-      const double secs = sub_run(sub, [&] { run_train_drift(a); });
+      const std::string secs = sub_run(sub, [&](bool resume) {
+        a.resume = resume;
+        run_train_drift(a);
+      });
       auto m = last_metrics(sub);
       ref = m;
       rows.push_back({ds, "drifting, " + k + " (τ = " +
                               cfg.get_string("compare." + k + "_temperatures") + "), 1 step",
-                      format_number(m["mmd"]), format_number(m["sliced_w1"]),
-                      format_number(secs)});
+                      format_number(m["mmd"]), format_number(m["sliced_w1"]), secs});
     }
     const std::string sub = dir + "/ddpm-" + ds;
     CommandArgs a;
@@ -124,7 +130,8 @@ int run_drift_compare(const CommandArgs& args) {
     a.sets.push_back("data.name=" + ds);
     a.sets.push_back("train.steps=" + std::to_string(cfg.get_int("compare.ddpm_steps")));
     std::fprintf(stderr, "== DDPM on %s\n", ds.c_str());
-    const double secs = sub_run(sub, [&] {
+    const std::string secs = sub_run(sub, [&](bool resume) {
+      a.resume = resume;
       run_train_ddpm(a);
       for (double n : ddim_steps) {
         CommandArgs e;
@@ -138,7 +145,7 @@ int run_drift_compare(const CommandArgs& args) {
       const std::string tag = "[ddim" + std::to_string(int64_t(n)) + "]";
       rows.push_back({ds, "DDPM, DDIM " + std::to_string(int64_t(n)) + " steps",
                       format_number(m["mmd" + tag]), format_number(m["sliced_w1" + tag]),
-                      format_number(secs)});
+                      secs});
     }
     rows.push_back({ds, "data vs data (independent draw)", format_number(m["mmd_data_vs_data"]),
                     format_number(m["sliced_w1_data_vs_data"]), ""});
