@@ -37,6 +37,25 @@ void resolve_config(Config& cfg, const CommandArgs& args) {
   if (!args.device.empty()) cfg.set("device=" + args.device);
 }
 
+Config command_config(Config cfg, const CommandArgs& args, const std::string& dir,
+                      bool from_run) {
+  if (!from_run) {
+    resolve_config(cfg, args);
+    return cfg;
+  }
+  DIFFLAB_CHECK(file_exists(dir + "/config.json"), "no run to resume in '", dir,
+                "' (config.json is missing)");
+  CommandArgs none;
+  resolve_config(cfg, none);
+  cfg.load_json(nlohmann::json::parse(read_file(dir + "/config.json")),
+                "'" + dir + "/config.json'");
+  for (const auto& s : args.sets) cfg.set(s);
+  if (args.seed) cfg.set("seed=" + std::to_string(*args.seed));
+  if (args.threads) cfg.set("threads=" + std::to_string(*args.threads));
+  if (!args.device.empty()) cfg.set("device=" + args.device);
+  return cfg;
+}
+
 void apply_threads(const Config& cfg) {
   tensor::check_device_available(tensor::parse_device(cfg.get_string("device")));
   int n = int(cfg.get_int("threads"));

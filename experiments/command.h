@@ -28,6 +28,11 @@ std::string config_dir();
 // Applies preset, --config and --set to `cfg` (which holds the command's declared defaults);
 // declares and applies "seed" and "threads" too.
 void resolve_config(Config& cfg, const CommandArgs& args);
+// The resolved config of a command whose keys `declared` holds: a fresh one from preset/--config/
+// --set (from_run false), or a run's own <dir>/config.json with --set, --seed, --threads and
+// --device applied on top (from_run: --resume, sample, eval).
+Config command_config(Config declared, const CommandArgs& args, const std::string& dir,
+                      bool from_run);
 // Sets difflab's thread count from the resolved config (0 = all cores), and checks that the
 // config's "device" exists and is usable here (an error naming it otherwise).
 void apply_threads(const Config& cfg);

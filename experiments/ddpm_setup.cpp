@@ -85,6 +85,20 @@ std::vector<double> parse_list(const std::string& text, const std::string& key) 
   return out;
 }
 
+std::vector<std::string> parse_names(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text + ",") {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (c != ' ') {
+      cur += c;
+    }
+  }
+  return out;
+}
+
 DdpmData load_ddpm_data(const Config& cfg) {
   DdpmData d;
   const std::string name = cfg.get_string("data.name");

@@ -48,5 +48,7 @@ DdpmModel make_ddpm_model(const Config& cfg, const DdpmData& data);
 
 // Comma-separated numbers ("1,2,4") from a config string; throws naming the key.
 std::vector<double> parse_list(const std::string& text, const std::string& key);
+// Comma-separated names ("ring, raw"), spaces dropped, empty items skipped.
+std::vector<std::string> parse_names(const std::string& text);
 
 }  // namespace difflab::experiments

@@ -110,20 +110,6 @@ std::string ensure_teacher(const Config& cfg) {
   return dir;
 }
 
-std::vector<std::string> split_names(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text + ",") {
-    if (c == ',') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur += c;
-    }
-  }
-  return out;
-}
-
 struct Evaluator {
   const Config& cfg;
   const DdpmData& data;
@@ -184,18 +170,7 @@ int run_distill(const CommandArgs& args_in) {
   if (!args.preset.empty() && !file_exists(config_dir() + "/" + args.preset + ".json") &&
       file_exists(config_dir() + "/distill_" + args.preset + ".json"))
     args.preset = "distill_" + args.preset;
-  Config cfg = distill_config();
-  if (args.resume) {
-    DIFFLAB_CHECK(file_exists(dir + "/config.json"), "no distillation run to resume in '", dir,
-                  "' (config.json is missing)");
-    CommandArgs none;
-    resolve_config(cfg, none);
-    cfg.load_json(RunFolder(dir).read_config(), "'" + dir + "/config.json'");
-    for (const auto& s : args.sets) cfg.set(s);
-    if (args.threads) cfg.set("threads=" + std::to_string(*args.threads));
-  } else {
-    resolve_config(cfg, args);
-  }
+  Config cfg = command_config(distill_config(), args, dir, args.resume);
   apply_threads(cfg);
   const int64_t n0 = cfg.get_int("distill.start_steps"), n_end = cfg.get_int("distill.end_steps");
   DIFFLAB_CHECK(is_pow2(n0) && is_pow2(n_end) && n_end < n0, "distill: start_steps ", n0,
@@ -279,7 +254,7 @@ int run_distill(const CommandArgs& args_in) {
 
   if (!resuming) {
     Progress clock("teacher eval", 1);
-    for (const std::string& smp : split_names(cfg.get_string("eval.reference_samplers")))
+    for (const std::string& smp : parse_names(cfg.get_string("eval.reference_samplers")))
       eval(teacher, smp, cfg.get_int("eval.reference_steps"), "reference_" + smp, "", 0);
     for (int64_t n = n0; n >= n_end; n /= 2) {
       Tensor x = eval(teacher, "ddim", n, "ddim", "@" + std::to_string(n), 0);

@@ -88,17 +88,7 @@ int run_drift_align(const CommandArgs& args) {
     dims.push_back(int64_t(d));
   }
   const std::vector<double> taus = parse_list(cfg.get_string("align.tau_rel"), "align.tau_rel");
-  std::vector<std::string> mogs;
-  {
-    std::string cur, text = cfg.get_string("align.mogs") + ",";
-    for (char c : text)
-      if (c == ',') {
-        if (!cur.empty()) mogs.push_back(cur);
-        cur.clear();
-      } else if (c != ' ') {
-        cur += c;
-      }
-  }
+  const std::vector<std::string> mogs = parse_names(cfg.get_string("align.mogs"));
   for (auto& m : mogs)
     DIFFLAB_CHECK(m == "ring" || m == "raw", "align.mogs: unknown mixture '", m, "' (ring, raw)");
   DIFFLAB_CHECK(!dims.empty() && !taus.empty() && !mogs.empty(),

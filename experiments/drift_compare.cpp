@@ -36,20 +36,6 @@ Config drift_compare_config() {
 
 namespace {
 
-std::vector<std::string> names(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text + ",") {
-    if (c == ',') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur += c;
-    }
-  }
-  return out;
-}
-
 // The last value of every metric of a run.
 std::map<std::string, double> last_metrics(const std::string& dir) {
   std::map<std::string, double> m;
@@ -81,8 +67,8 @@ int run_drift_compare(const CommandArgs& args) {
   Config cfg = drift_compare_config();
   resolve_config(cfg, args);
   apply_threads(cfg);
-  const std::vector<std::string> datasets = names(cfg.get_string("compare.datasets")),
-                                 kernels = names(cfg.get_string("compare.kernels"));
+  const std::vector<std::string> datasets = parse_names(cfg.get_string("compare.datasets")),
+                                 kernels = parse_names(cfg.get_string("compare.kernels"));
   for (const auto& k : kernels)
     DIFFLAB_CHECK(k == "laplace" || k == "gaussian", "compare.kernels: unknown kernel '", k,
                   "' (laplace, gaussian)");

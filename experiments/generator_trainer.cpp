@@ -46,21 +46,6 @@ void declare_vector_training_keys(Config& c, int64_t default_steps, int64_t defa
       .declare_int("eval.n", 2000, 16, 10000000, "samples for the held-out metrics");
 }
 
-Config vector_run_config(Config cfg, const CommandArgs& args, const std::string& dir) {
-  if (args.resume) {
-    DIFFLAB_CHECK(file_exists(dir + "/config.json"), "no run to resume in '", dir,
-                  "' (config.json is missing)");
-    CommandArgs none;
-    resolve_config(cfg, none);
-    cfg.load_json(RunFolder(dir).read_config(), "'" + dir + "/config.json'");
-    for (const auto& s : args.sets) cfg.set(s);
-    if (args.threads) cfg.set("threads=" + std::to_string(*args.threads));
-  } else {
-    resolve_config(cfg, args);
-  }
-  return cfg;
-}
-
 int run_vector_training(const Config& cfg, const CommandArgs& args, const std::string& dir,
                         const DdpmData& data, const VectorTask& task) {
   nn::Module& net = *task.module;

@@ -19,9 +19,6 @@ namespace difflab::experiments {
 void declare_vector_training_keys(Config& c, int64_t default_steps, int64_t default_batch,
                                   double default_lr);
 
-// The resolved config: preset/--config/--set, or on --resume the run's config.json plus --set.
-Config vector_run_config(Config declared, const CommandArgs& args, const std::string& dir);
-
 struct VectorTask {
   std::string command;  // "train-drift": names errors and the run's report
   nn::Module* module = nullptr;

@@ -34,22 +34,7 @@ std::string default_run_dir(const std::string& command, const CommandArgs& args)
 // The resolved config of a run: a fresh one from preset/--config/--set, or on --resume the
 // run's own config.json with --set applied on top (e.g. to extend train.steps).
 Config run_config(const CommandArgs& args, const std::string& dir, bool from_run) {
-  Config cfg = ddpm_config();
-  if (from_run) {
-    DIFFLAB_CHECK(file_exists(dir + "/config.json"), "no run to resume in '", dir,
-                  "' (config.json is missing)");
-    RunFolder run(dir);
-    CommandArgs none;
-    resolve_config(cfg, none);
-    cfg.load_json(run.read_config(), "'" + run.path("config.json") + "'");
-    for (const auto& s : args.sets) cfg.set(s);
-    if (args.seed) cfg.set("seed=" + std::to_string(*args.seed));
-    if (args.threads) cfg.set("threads=" + std::to_string(*args.threads));
-    if (!args.device.empty()) cfg.set("device=" + args.device);
-  } else {
-    resolve_config(cfg, args);
-  }
-  return cfg;
+  return command_config(ddpm_config(), args, dir, from_run);
 }
 
 namespace {

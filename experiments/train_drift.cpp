@@ -39,7 +39,7 @@ Config drift_config() {
 
 int run_train_drift(const CommandArgs& args) {
   const std::string dir = default_run_dir("drift", args);
-  Config cfg = vector_run_config(drift_config(), args, dir);
+  Config cfg = command_config(drift_config(), args, dir, args.resume);
   apply_threads(cfg);
   diffusion::DriftFieldOptions fopt;
   fopt.kernel = diffusion::parse_drift_kernel(cfg.get_string("drift.kernel"));

@@ -29,7 +29,7 @@ Config flux_config() {
 
 int run_train_flux(const CommandArgs& args) {
   const std::string dir = default_run_dir("flux", args);
-  Config cfg = vector_run_config(flux_config(), args, dir);
+  Config cfg = command_config(flux_config(), args, dir, args.resume);
   apply_threads(cfg);
   DIFFLAB_CHECK(cfg.get_string("data.name") != "mnist" && cfg.get_string("data.name") != "fashion_mnist",
                 "train-flux: data.name '", cfg.get_string("data.name"),
