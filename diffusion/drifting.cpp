@@ -33,11 +33,20 @@ Tensor distances(const Tensor& x, const Tensor& y) {
   return tensor::unary(tensor::UnaryOp::sqrt, tensor::clamp(tensor::cdist2(x, y), 0.0, INFINITY));
 }
 
+// A copy of d [N, M] with v added to its diagonal (written in place, not as N tensor ops).
 Tensor add_to_diagonal(const Tensor& d, double v) {
-  const int64_t n = std::min(d.size(0), d.size(1));
-  Tensor eye = tensor::zeros(d.shape(), d.dtype());
-  for (int64_t i = 0; i < n; ++i) eye.select(0, i).select(0, i).fill_(v);
-  return bin(BinaryOp::add, d, eye);
+  Tensor out = tensor::affine(d, 1.0, 0.0);  // a fresh contiguous copy
+  const int64_t n = std::min(out.size(0), out.size(1)), m = out.size(1);
+  if (out.dtype() == DType::f64) {
+    double* p = out.data<double>();
+    for (int64_t i = 0; i < n; ++i) p[i * m + i] += v;
+  } else {
+    DIFFLAB_CHECK(out.dtype() == DType::f32, "drifting: distances must be f32 or f64, got ",
+                  out.desc());
+    float* p = out.data<float>();
+    for (int64_t i = 0; i < n; ++i) p[i * m + i] = float(double(p[i * m + i]) + v);
+  }
+  return out;
 }
 
 // −φ(d) for the kernel.
