@@ -93,21 +93,20 @@ std::string dump_graph_dot(const Var& root) {
   return os.str();
 }
 
-MemoryScope::MemoryScope() {
-  auto& a = tensor::CpuAllocator::instance();
-  baseline_ = a.stats().live_bytes;
-  outer_peak_ = a.reset_peak();
+MemoryScope::MemoryScope(tensor::Device device) : device_(device) {
+  baseline_ = tensor::memory_stats(device_).live_bytes;
+  outer_peak_ = tensor::reset_peak(device_);
 }
 
-MemoryScope::~MemoryScope() { tensor::CpuAllocator::instance().raise_peak(outer_peak_); }
+MemoryScope::~MemoryScope() { tensor::raise_peak(device_, outer_peak_); }
 
 size_t MemoryScope::peak_bytes() const {
-  size_t p = tensor::CpuAllocator::instance().stats().peak_bytes;
+  size_t p = tensor::memory_stats(device_).peak_bytes;
   return p > baseline_ ? p - baseline_ : 0;
 }
 
 int64_t MemoryScope::live_delta() const {
-  return int64_t(tensor::CpuAllocator::instance().stats().live_bytes) - int64_t(baseline_);
+  return int64_t(tensor::memory_stats(device_).live_bytes) - int64_t(baseline_);
 }
 
 }  // namespace difflab::ag

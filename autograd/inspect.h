@@ -19,11 +19,11 @@ GraphStats graph_stats(const Var& root);
 std::string dump_graph(const Var& root);
 std::string dump_graph_dot(const Var& root);
 
-// Measures allocator bytes inside a scope; nests correctly (the outer peak is restored to at
-// least the inner one on exit).
+// Measures allocator bytes of one device (the CPU by default) inside a scope; nests correctly
+// (the outer peak is restored to at least the inner one on exit).
 class MemoryScope {
  public:
-  MemoryScope();
+  explicit MemoryScope(tensor::Device device = tensor::Device::cpu());
   ~MemoryScope();
   size_t baseline_bytes() const { return baseline_; }
   // Highest live bytes seen since the scope started, minus the live bytes at its start.
@@ -34,6 +34,7 @@ class MemoryScope {
   MemoryScope& operator=(const MemoryScope&) = delete;
 
  private:
+  tensor::Device device_;
   size_t baseline_ = 0;
   size_t outer_peak_ = 0;
 };

@@ -7,6 +7,7 @@
 // with a small stack, so that recursion driven by the input (JSON nested a few thousand levels
 // deep) overflows it with regression files of a few KB, as it would a full stack with larger
 // input.
+#include <dlfcn.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -58,12 +59,22 @@ void* run_call(void* arg) {
   return nullptr;
 }
 
-// Runs the target on a thread with a kStackBytes stack; rethrows what it threw.
+// glibc carves static thread-local storage out of a thread's stack; linked libraries (the CUDA
+// runtime and cuBLAS in a CUDA build) can hold more of it than kStackBytes. The minimum glibc
+// needs for this process, when it says (a private but long-standing symbol), else 0.
+size_t static_tls_bytes(const pthread_attr_t* attr) {
+  using Fn = size_t (*)(const pthread_attr_t*);
+  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "__pthread_get_minstack"));
+  return fn ? fn(attr) : 0;
+}
+
+// Runs the target on a thread with kStackBytes of usable stack; rethrows what it threw.
 void run_small_stack(const Target& t, const std::string& bytes) {
   Call call{&t, &bytes, nullptr};
   pthread_attr_t attr;
   pthread_t thread;
-  if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, kStackBytes) != 0 ||
+  if (pthread_attr_init(&attr) != 0 ||
+      pthread_attr_setstacksize(&attr, kStackBytes + static_tls_bytes(&attr)) != 0 ||
       pthread_create(&thread, &attr, run_call, &call) != 0) {
     std::fprintf(stderr, "fuzz_replay: cannot start a thread\n");
     std::exit(2);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "tensor/error.h"
+#include "tensor/ops.h"
 
 namespace difflab::nn {
 
@@ -44,13 +45,24 @@ double reduce_grad(const T* g, int64_t n, double p) {
   return total;
 }
 
-// The gradient of params[i] as a contiguous CPU floating tensor, or undefined.
+// On a device: the same quantity through tensor ops, accumulated in f64.
+double reduce_grad_on_device(const Tensor& g, double p) {
+  namespace T = tensor;
+  Tensor a = T::unary(T::UnaryOp::abs, g.to(T::DType::f64)).reshape({-1});
+  if (a.numel() == 0) return 0.0;
+  if (std::isinf(p)) {
+    // amax skips nothing, but a NaN must win as on the CPU: count them first.
+    const double nans = T::sum(T::binary(T::BinaryOp::ne, a, a).to(T::DType::f64), {}).item();
+    return nans > 0 ? NAN : T::amax(a, 0).item();
+  }
+  return T::sum(p == 1.0 ? a : T::pow_scalar(a, p), {}).item();
+}
+
+// The gradient of params[i] as a contiguous floating tensor, or undefined.
 Tensor grad_of(const ag::Var& p, size_t i, const char* op) {
   ag::Var g = p.grad();
   if (!g.defined()) return Tensor();
   const Tensor& t = g.value();
-  DIFFLAB_CHECK(t.device().is_cpu(), op, ": gradient of parameter ", i, " is on ", t.device(),
-                "; only CPU tensors are supported");
   DIFFLAB_CHECK(tensor::is_floating(t.dtype()), op, ": gradient of parameter ", i, " has dtype ",
                 t.dtype(), "; expected f32 or f64");
   return t.contiguous();
@@ -63,8 +75,15 @@ void map_kernel(const T* src, T* dst, int64_t n, T s, F fn) {
 }
 
 // Sets params[i]'s gradient to fn(g, scalar) elementwise, in a fresh tensor.
-template <typename F>
+template <bool Scale, typename F>
 void map_grad(const ag::Var& p, const Tensor& g, double scalar, F fn) {
+  if (!g.device().is_cpu()) {
+    // Only the two maps used below: scale (clip by norm) and clamp (clip by value).
+    ag::Var handle = p;
+    handle.set_grad(ag::Var(Scale ? tensor::affine(g, scalar, 0.0)
+                                  : tensor::clamp(g, -scalar, scalar)));
+    return;
+  }
   Tensor out = Tensor::empty(g.shape(), g.dtype());
   DIFFLAB_DISPATCH_FLOAT(g.dtype(), "clip_grad", [&] {
     using T = scalar_t;
@@ -90,7 +109,8 @@ double clip_grad_norm_(const std::vector<ag::Var>& params, double max_norm, doub
     if (!grads[i].defined()) continue;
     any = true;
     const Tensor& g = grads[i];
-    double r = DIFFLAB_DISPATCH_FLOAT(g.dtype(), "clip_grad_norm_", [&] {
+    double r = !g.device().is_cpu() ? reduce_grad_on_device(g, norm_type)
+                                     : DIFFLAB_DISPATCH_FLOAT(g.dtype(), "clip_grad_norm_", [&] {
       return reduce_grad(g.data<scalar_t>(), g.numel(), norm_type);
     });
     acc = inf ? nan_max(acc, r) : acc + r;
@@ -108,7 +128,7 @@ double clip_grad_norm_(const std::vector<ag::Var>& params, double max_norm, doub
   if (coef < 1.0 || std::isnan(coef))
     for (size_t i = 0; i < params.size(); ++i)
       if (grads[i].defined())
-        map_grad(params[i], grads[i], coef, [](auto g, auto c) { return g * c; });
+        map_grad<true>(params[i], grads[i], coef, [](auto g, auto c) { return g * c; });
   return total;
 }
 
@@ -118,7 +138,7 @@ void clip_grad_value_(const std::vector<ag::Var>& params, double clip_value) {
   for (size_t i = 0; i < params.size(); ++i) {
     Tensor g = grad_of(params[i], i, "clip_grad_value_");
     if (!g.defined()) continue;
-    map_grad(params[i], g, clip_value, [](auto x, auto c) {
+    map_grad<false>(params[i], g, clip_value, [](auto x, auto c) {
       // NaN stays NaN, as torch.clamp_ does.
       return x > c ? c : (x < -c ? -c : x);
     });

@@ -5,22 +5,24 @@
 #include <map>
 #include <sstream>
 
+#if DIFFLAB_HAVE_CUDA
+#include "tensor/cuda/optim.h"
+#endif
+
 namespace difflab::nn {
 
 namespace {
 
 constexpr int64_t kParallelGrain = 32768;
 
-void check_cpu_float(const Tensor& t, const std::string& name, const char* op) {
-  DIFFLAB_CHECK(t.device().is_cpu(), op, ": parameter '", name, "' is on ", t.device(),
-                "; only CPU tensors are supported");
+void check_float(const Tensor& t, const std::string& name, const char* op) {
   DIFFLAB_CHECK(tensor::is_floating(t.dtype()), op, ": parameter '", name, "' has dtype ",
                 t.dtype(), "; expected f32 or f64");
   DIFFLAB_CHECK(t.is_contiguous(), op, ": parameter '", name, "' is not contiguous");
 }
 
 void check_same(const Tensor& a, const Tensor& b, const std::string& name, const char* op) {
-  DIFFLAB_CHECK(a.shape() == b.shape() && a.dtype() == b.dtype(), op, ": '", name, "' is ",
+  DIFFLAB_CHECK(a.shape() == b.shape() && a.dtype() == b.dtype() && a.device() == b.device(), op, ": '", name, "' is ",
                 b.desc(), " but its shadow is ", a.desc());
 }
 
@@ -46,7 +48,7 @@ Ema::Ema(std::vector<std::pair<std::string, Var>> params, EmaOptions opt)
   for (auto& [name, v] : params_) {
     DIFFLAB_CHECK(v.defined(), "Ema: parameter '", name, "' is undefined");
     DIFFLAB_CHECK(seen[name]++ == 0, "Ema: parameter name '", name, "' appears twice");
-    check_cpu_float(v.value(), name, "Ema");
+    check_float(v.value(), name, "Ema");
     shadow_.push_back(v.value().clone());
   }
 }
@@ -66,9 +68,15 @@ double Ema::update(double decay) {
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& [name, v] = params_[i];
     const Tensor& p = v.value();
-    check_cpu_float(p, name, "Ema.update");
+    check_float(p, name, "Ema.update");
     check_same(shadow_[i], p, name, "Ema.update");
     const int64_t n = p.numel();
+#if DIFFLAB_HAVE_CUDA
+    if (p.device().is_cuda()) {
+      tensor::cuda::lerp_(shadow_[i], p, 1 - d);
+      continue;
+    }
+#endif
     DIFFLAB_DISPATCH_FLOAT(p.dtype(), "Ema.update", [&] {
       using T = scalar_t;
       lerp_kernel<T>(shadow_[i].data<T>(), p.data<T>(), n, T(1 - d));
@@ -101,8 +109,14 @@ void Ema::copy_to(const Module& module) const {
 void Ema::swap() {
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].second.value();
-    check_cpu_float(p, params_[i].first, "Ema.swap");
+    check_float(p, params_[i].first, "Ema.swap");
     check_same(shadow_[i], p, params_[i].first, "Ema.swap");
+    if (!p.device().is_cpu()) {  // through a temporary on the device
+      Tensor keep = p.clone();
+      p.copy_(shadow_[i]);
+      shadow_[i].copy_(keep);
+      continue;
+    }
     char* a = static_cast<char*>(p.raw_data());
     char* b = static_cast<char*>(shadow_[i].raw_data());
     std::swap_ranges(a, a + p.nbytes(), b);

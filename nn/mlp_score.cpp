@@ -66,7 +66,9 @@ Var MLPScoreNet::forward(const Var& x, const Tensor& t, const Tensor& labels) co
   Var e = temb_->forward(t);
   if (label_emb_) {
     Tensor lab =
-        labels.defined() ? labels : tensor::full({b}, double(cfg_.num_classes), DType::i64);
+        labels.defined() ? labels
+                         : tensor::full({b}, double(cfg_.num_classes), DType::i64,
+                                        x.value().device());
     DIFFLAB_CHECK(lab.dtype() == DType::i64 && lab.dim() == 1 && lab.size(0) == b,
                   "MLPScoreNet: labels ", lab.desc(), " must be i64 [", b, "]");
     e = ag::add(e, label_emb_->forward(lab));

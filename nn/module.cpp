@@ -112,6 +112,31 @@ void Module::zero_grad() {
   for (auto& [n, v] : named_parameters()) v.zero_grad();
 }
 
+namespace {
+// Replaces a parameter's value; a trainable leaf gets a fresh node (it records shape, dtype
+// and device).
+void replace_value(Var& v, Tensor value) {
+  bool rg = v.requires_grad();
+  v.impl()->value = std::move(value);
+  v.zero_grad();
+  if (rg) {
+    v.set_requires_grad(false);
+    v.set_requires_grad(true);
+  }
+}
+}  // namespace
+
+void Module::to(tensor::Device device) {
+  for (auto& [n, v] : params_) replace_value(v, v.value().to(device));
+  for (auto& [n, t] : buffers_) t = t.to(device);
+  for (auto& [n, c] : children_) c->to(device);
+}
+
+tensor::Device Module::device() const {
+  auto ps = parameters();
+  return ps.empty() ? tensor::Device::cpu() : ps.front().value().device();
+}
+
 void Module::to(DType dtype) {
   for (auto& [n, v] : params_) {
     bool rg = v.requires_grad();

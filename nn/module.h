@@ -46,6 +46,11 @@ class Module {
   void zero_grad();
   // Converts every parameter and floating buffer (e.g. to f64 for gradient checks).
   void to(DType dtype);
+  // Moves every parameter and buffer to `device` (gradients are dropped; an optimizer built
+  // before the move must be rebuilt).
+  void to(tensor::Device device);
+  // The device of the first parameter (cpu for a module without parameters).
+  tensor::Device device() const;
   // Freezes or unfreezes every parameter of this subtree.
   void requires_grad_(bool on);
   // One line per parameter: name, shape, count; then the total.

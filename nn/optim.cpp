@@ -6,6 +6,9 @@
 
 #include "autograd/node.h"
 #include "tensor/factory.h"
+#if DIFFLAB_HAVE_CUDA
+#include "tensor/cuda/optim.h"
+#endif
 
 namespace difflab::nn {
 
@@ -102,9 +105,8 @@ void Optimizer::step() {
     if (!gv.defined()) continue;
     const Tensor& p = params_[i].value();
     Tensor g = gv.value();
-    DIFFLAB_CHECK(p.device().is_cpu() && g.device().is_cpu(), type(), ".step: parameter ", i,
-                  " is on ", p.device(), " with its gradient on ", g.device(),
-                  "; only CPU tensors are supported");
+    DIFFLAB_CHECK(p.device() == g.device(), type(), ".step: parameter ", i, " is on ",
+                  p.device(), " with its gradient on ", g.device());
     DIFFLAB_CHECK(tensor::is_floating(p.dtype()), type(), ".step: parameter ", i, " has dtype ",
                   p.dtype(), "; expected f32 or f64");
     DIFFLAB_CHECK(g.dtype() == p.dtype() && g.shape() == p.shape(), type(), ".step: parameter ", i,
@@ -214,6 +216,11 @@ void SGD::update(const Tensor& p, const Tensor& g, ParamState& st) {
   // PyTorch clones the first step's gradient into the buffer rather than decaying zeros.
   const bool first = use_momentum && !st.buffers.count("momentum_buffer");
   Tensor b = use_momentum ? buffer(st, "momentum_buffer", p) : Tensor();
+#if DIFFLAB_HAVE_CUDA
+  if (p.device().is_cuda())
+    return tensor::cuda::sgd_step(p, g, b, {lr_, opt_.weight_decay, opt_.momentum,
+                                            opt_.dampening, opt_.nesterov, first});
+#endif
   const int64_t n = p.numel();
   DIFFLAB_DISPATCH_FLOAT(p.dtype(), "SGD.step", [&] {
     using T = scalar_t;
@@ -259,6 +266,12 @@ void Adam::update(const Tensor& p, const Tensor& g, ParamState& st) {
                 1 - lr_ * opt_.weight_decay,
                 !decoupled_ && opt_.weight_decay != 0,
                 decoupled_ && opt_.weight_decay != 0};
+#if DIFFLAB_HAVE_CUDA
+  if (p.device().is_cuda())
+    return tensor::cuda::adam_step(p, g, m, v, vmax,
+                                   {c.beta1, c.beta2, c.eps, c.weight_decay, c.step_size,
+                                    c.bias_correction2_sqrt, c.shrink, c.l2, c.decoupled});
+#endif
   DIFFLAB_DISPATCH_FLOAT(p.dtype(), type(), [&] {
     using T = scalar_t;
     adam_kernel<T>(p.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(),

@@ -41,7 +41,7 @@ Tensor SinusoidalTimeEmbedding::features(const Tensor& t, DType dtype) const {
       out[size_t(r * dim_ + half + i)] = std::cos(e);
     }
   }
-  return tensor::from_vector(out, {b, dim_}, dtype);
+  return tensor::from_vector(out, {b, dim_}, dtype).to(t.device());
 }
 
 Var SinusoidalTimeEmbedding::forward(const Tensor& t) const {

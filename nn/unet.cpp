@@ -151,7 +151,7 @@ Var UNet::forward(const Var& x, const Tensor& t, const Tensor& labels) const {
   Var e = temb_->forward(t);
   if (label_emb_) {
     Tensor lab = labels;
-    if (!lab.defined()) lab = tensor::full({b}, double(cfg_.num_classes), DType::i64);
+    if (!lab.defined()) lab = tensor::full({b}, double(cfg_.num_classes), DType::i64, x.value().device());
     DIFFLAB_CHECK(lab.dtype() == DType::i64 && lab.dim() == 1 && lab.size(0) == b, "UNet: labels ",
                   lab.desc(), " must be i64 [", b, "]");
     e = ag::add(e, label_emb_->forward(lab));

@@ -13,7 +13,7 @@ build=${BUILD_DIR:-build-fuzz}
 # Warnings are not errors here: this clang build exists to find crashes; the gcc build
 # (scripts/test.sh) is the one that treats warnings as errors.
 cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DDIFFLAB_FUZZ=ON -DDIFFLAB_FUZZ_SECONDS="$seconds" -DDIFFLAB_WERROR=OFF >/dev/null
+  -DDIFFLAB_FUZZ=ON -DDIFFLAB_FUZZ_SECONDS="$seconds" -DDIFFLAB_WERROR=OFF -DDIFFLAB_CUDA=OFF >/dev/null
 ninja -C "$build" -j "${JOBS:-2}" fuzz_safetensors fuzz_config fuzz_mnist fuzz_replay
 work=$build/fuzz/work
 echo "fuzz.sh: findings land in $work/<target>/artifacts/ (crash-*, leak-*, timeout-*, oom-*),"

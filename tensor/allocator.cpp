@@ -1,4 +1,7 @@
 #include "tensor/allocator.h"
+#if DIFFLAB_HAVE_CUDA
+#include "tensor/cuda/allocator.h"
+#endif
 
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
@@ -180,6 +183,33 @@ void CpuAllocator::empty_cache() {
     im->st.cached_bytes -= b * v.size();
     v.clear();
   }
+}
+
+MemoryStats memory_stats(const Device& device) {
+  if (device.is_cpu()) return CpuAllocator::instance().stats();
+  check_device_available(device);
+#if DIFFLAB_HAVE_CUDA
+  return cuda::CudaAllocator::instance().stats(device.index);
+#else
+  return {};
+#endif
+}
+
+size_t reset_peak(const Device& device) {
+  if (device.is_cpu()) return CpuAllocator::instance().reset_peak();
+  check_device_available(device);
+#if DIFFLAB_HAVE_CUDA
+  return cuda::CudaAllocator::instance().reset_peak(device.index);
+#else
+  return 0;
+#endif
+}
+
+void raise_peak(const Device& device, size_t bytes) {
+  if (device.is_cpu()) return CpuAllocator::instance().raise_peak(bytes);
+#if DIFFLAB_HAVE_CUDA
+  cuda::CudaAllocator::instance().raise_peak(device.index, bytes);
+#endif
 }
 
 }  // namespace difflab::tensor

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tensor/device.h"
+
 namespace difflab::tensor {
 
 struct MemoryStats {
@@ -38,5 +40,11 @@ class CpuAllocator {
   struct Impl;
   Impl* impl();
 };
+
+// The allocator of `device` (the CPU one, or the CUDA one of that device): its stats, and its
+// peak reset/raise as used by autograd's MemoryScope.
+MemoryStats memory_stats(const Device& device);
+size_t reset_peak(const Device& device);
+void raise_peak(const Device& device, size_t bytes);
 
 }  // namespace difflab::tensor

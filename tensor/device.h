@@ -25,5 +25,11 @@ Device parse_device(const std::string& name);
 // Throws a difflab::Error naming the device when it cannot be used in this build or on this
 // machine (no CUDA backend built, no GPU, index out of range).
 void check_device_available(const Device& d);
+// Whether this build has the CUDA backend; how many devices it can use (0 without a backend,
+// a driver or a GPU; never throws); and why none can be used ("" when one can). Tests skip
+// their CUDA cases with that reason.
+bool cuda_built();
+int cuda_device_count();
+std::string cuda_unavailable_reason();
 
 }  // namespace difflab::tensor

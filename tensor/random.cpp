@@ -4,6 +4,9 @@
 #include <cmath>
 
 #include "tensor/cpu/loops.h"
+#if DIFFLAB_HAVE_CUDA
+#include "tensor/cuda/ops.h"
+#endif
 
 namespace difflab::tensor {
 
@@ -49,43 +52,63 @@ inline double u01_53(uint32_t a, uint32_t b) {
 
 inline float u01_24(uint32_t a) { return float(a >> 8) * (1.0f / 16777216.0f); }
 
+// Whether a draw runs on a CUDA device; throws when `device` cannot be used (no backend built,
+// no GPU).
+bool on_cuda(const Device& device) {
+  if (device.is_cpu()) return false;
+  check_device_available(device);
+  return true;
+}
+
 }  // namespace
 
-Tensor uniform(const Shape& shape, double lo, double hi, DType dtype, Generator* gen) {
+Tensor uniform(const Shape& shape, double lo, double hi, DType dtype, Generator* gen,
+               Device device) {
   OpLabel label_("uniform");
   Generator& g = gen ? *gen : default_generator();
+  if (on_cuda(device)) {
+#if DIFFLAB_HAVE_CUDA
+    return cuda::uniform(shape, lo, hi, dtype, g, device);
+#endif
+  }
   Tensor t = Tensor::empty(shape, dtype);
   const int64_t n = t.numel();
   DIFFLAB_DISPATCH_FLOAT(dtype, "uniform", [&] {
     using T = scalar_t;
     T* p = t.data<T>();
     const double span = hi - lo;
+    // An explicit fma: the same rounding in every build (contracted or not) and on a GPU.
     if constexpr (std::is_same_v<T, float>) {
       const int64_t nb = (n + 3) / 4;
       uint64_t base = g.advance(uint64_t(nb));
       philox_blocks(g, base, nb, [&](int64_t i, std::array<uint32_t, 4> u) {
         for (int k = 0; k < 4 && 4 * i + k < n; ++k)
-          p[4 * i + k] = T(lo + span * double(u01_24(u[k])));
+          p[4 * i + k] = T(std::fma(span, double(u01_24(u[k])), lo));
       });
     } else {
       const int64_t nb = (n + 1) / 2;
       uint64_t base = g.advance(uint64_t(nb));
       philox_blocks(g, base, nb, [&](int64_t i, std::array<uint32_t, 4> u) {
         for (int k = 0; k < 2 && 2 * i + k < n; ++k)
-          p[2 * i + k] = T(lo + span * (u01_53(u[2 * k], u[2 * k + 1]) - 0x1p-53));
+          p[2 * i + k] = T(std::fma(span, u01_53(u[2 * k], u[2 * k + 1]) - 0x1p-53, lo));
       });
     }
   });
   return t;
 }
 
-Tensor rand(const Shape& shape, DType dtype, Generator* gen) {
-  return uniform(shape, 0.0, 1.0, dtype, gen);
+Tensor rand(const Shape& shape, DType dtype, Generator* gen, Device device) {
+  return uniform(shape, 0.0, 1.0, dtype, gen, device);
 }
 
-Tensor randn(const Shape& shape, DType dtype, Generator* gen) {
+Tensor randn(const Shape& shape, DType dtype, Generator* gen, Device device) {
   OpLabel label_("randn");
   Generator& g = gen ? *gen : default_generator();
+  if (on_cuda(device)) {
+#if DIFFLAB_HAVE_CUDA
+    return cuda::randn(shape, dtype, g, device);
+#endif
+  }
   Tensor t = Tensor::empty(shape, dtype);
   const int64_t n = t.numel();
   // Box-Muller: one Philox block (4 x 32 bits) gives two normals at 53-bit resolution.
@@ -104,10 +127,15 @@ Tensor randn(const Shape& shape, DType dtype, Generator* gen) {
   return t;
 }
 
-Tensor randint(int64_t lo, int64_t hi, const Shape& shape, Generator* gen) {
+Tensor randint(int64_t lo, int64_t hi, const Shape& shape, Generator* gen, Device device) {
   OpLabel label_("randint");
   DIFFLAB_CHECK(hi > lo, "randint: empty range [", lo, ", ", hi, ")");
   Generator& g = gen ? *gen : default_generator();
+  if (on_cuda(device)) {
+#if DIFFLAB_HAVE_CUDA
+    return cuda::randint(lo, hi, shape, g, device);
+#endif
+  }
   Tensor t = Tensor::empty(shape, DType::i64);
   const int64_t n = t.numel();
   const uint64_t span = uint64_t(hi - lo);

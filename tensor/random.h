@@ -32,11 +32,16 @@ class Generator {
 Generator& default_generator();
 void manual_seed(uint64_t seed);
 
-// Fills: uniform in [lo, hi), normal(mean, std) (Box-Muller), integers in [lo, hi).
-Tensor rand(const Shape& shape, DType dtype = DType::f32, Generator* gen = nullptr);
-Tensor randn(const Shape& shape, DType dtype = DType::f32, Generator* gen = nullptr);
-Tensor randint(int64_t lo, int64_t hi, const Shape& shape, Generator* gen = nullptr);
+// Fills: uniform in [lo, hi), normal(mean, std) (Box-Muller), integers in [lo, hi). On a CUDA
+// device the numbers are generated there, the same as on the CPU for the same generator state
+// (randn up to an ulp of the device's log/sin/cos), and the generator advances the same.
+Tensor rand(const Shape& shape, DType dtype = DType::f32, Generator* gen = nullptr,
+            Device device = Device::cpu());
+Tensor randn(const Shape& shape, DType dtype = DType::f32, Generator* gen = nullptr,
+             Device device = Device::cpu());
+Tensor randint(int64_t lo, int64_t hi, const Shape& shape, Generator* gen = nullptr,
+               Device device = Device::cpu());
 Tensor uniform(const Shape& shape, double lo, double hi, DType dtype = DType::f32,
-               Generator* gen = nullptr);
+               Generator* gen = nullptr, Device device = Device::cpu());
 
 }  // namespace difflab::tensor

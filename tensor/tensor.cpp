@@ -6,17 +6,35 @@
 #include <sstream>
 
 #include "tensor/allocator.h"
+#if DIFFLAB_HAVE_CUDA
+#include "tensor/cuda/allocator.h"
+#include "tensor/cuda/runtime.h"
+#endif
 #include "tensor/op_label.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
 
 Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
-  DIFFLAB_CHECK(d.is_cpu(), "Storage: device ", d, " is not available (CUDA backend not built)");
-  data = CpuAllocator::instance().allocate(n);
+  if (d.is_cpu()) {
+    data = CpuAllocator::instance().allocate(n);
+    return;
+  }
+  check_device_available(d);
+#if DIFFLAB_HAVE_CUDA
+  data = cuda::CudaAllocator::instance().allocate(n, d.index);
+#endif
 }
 
-Storage::~Storage() { CpuAllocator::instance().deallocate(data, nbytes); }
+Storage::~Storage() {
+  if (device.is_cpu()) {
+    CpuAllocator::instance().deallocate(data, nbytes);
+    return;
+  }
+#if DIFFLAB_HAVE_CUDA
+  cuda::CudaAllocator::instance().deallocate(data, nbytes, device.index);
+#endif
+}
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   auto who = [] {
@@ -245,7 +263,21 @@ Tensor Tensor::to(DType dt) const {
 
 Tensor Tensor::to(Device dev) const {
   if (dev == device()) return *this;
+  OpLabel label_("to");
+  check_device_available(dev);
+#if DIFFLAB_HAVE_CUDA
+  const Device from = device();
+  if (from.is_cuda() && dev.is_cuda()) return to(Device::cpu()).to(dev);  // via the host
+  Tensor src = contiguous();
+  Tensor out = empty(shape_, dtype_, dev);
+  if (dev.is_cuda())
+    cuda::copy_to_device(out.raw_data(), src.raw_data(), nbytes(), dev.index);
+  else
+    cuda::copy_to_host(out.raw_data(), src.raw_data(), nbytes(), from.index);
+  return out;
+#else
   DIFFLAB_FAIL("Tensor::to: device ", dev, " is not available (CUDA backend not built)");
+#endif
 }
 
 void Tensor::copy_(const Tensor& src) const { copy_into(*this, src); }
@@ -255,6 +287,7 @@ void Tensor::fill_(double v) const { fill(*this, v); }
 double Tensor::item() const {
   DIFFLAB_CHECK(numel() == 1, "item: tensor of shape ", shape_, " has ", numel(),
                 " elements, expected 1");
+  if (!device().is_cpu()) return to(Device::cpu()).item();
   return DIFFLAB_DISPATCH_ALL(dtype_, "item", [&] {
     return double(*static_cast<const scalar_t*>(raw_data()));
   });
@@ -262,7 +295,7 @@ double Tensor::item() const {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  Tensor c = to(DTypeOf<T>::value).contiguous();
+  Tensor c = to(Device::cpu()).to(DTypeOf<T>::value).contiguous();
   const T* p = c.data<T>();
   return std::vector<T>(p, p + c.numel());
 }

@@ -243,7 +243,7 @@ Var select_by_mask(const Var& a, const Var& b, BO cmp, const char* op) {
                      [sa = a.shape(), sb = b.shape()](BackwardContext& c) {
                        std::vector<Var> g(2);
                        const Tensor& m = c.saved[0].value();
-                       Var zero(T::zeros({}, c.grad_output.dtype()));
+                       Var zero(T::zeros({}, c.grad_output.dtype(), c.grad_output.value().device()));
                        if (c.needs_input_grad(0)) g[0] = sum_to(where(m, c.grad_output, zero), sa);
                        if (c.needs_input_grad(1)) g[1] = sum_to(where(m, zero, c.grad_output), sb);
                        return g;
@@ -260,7 +260,7 @@ Var where(const Tensor& cond, const Var& a, const Var& b) {
                      [sa = a.shape(), sb = b.shape()](BackwardContext& c) {
                        std::vector<Var> g(2);
                        const Tensor& m = c.saved[0].value();
-                       Var zero(T::zeros({}, c.grad_output.dtype()));
+                       Var zero(T::zeros({}, c.grad_output.dtype(), c.grad_output.value().device()));
                        if (c.needs_input_grad(0)) g[0] = sum_to(where(m, c.grad_output, zero), sa);
                        if (c.needs_input_grad(1)) g[1] = sum_to(where(m, zero, c.grad_output), sb);
                        return g;

@@ -160,9 +160,11 @@ Var dropout(const Var& x, double p, bool training, tensor::Generator* gen) {
   DIFFLAB_CHECK(T::is_floating(x.dtype()), "dropout: expected a floating dtype, got ", x.dtype(),
                 " ", x.shape());
   // Inverted dropout: keep where u >= p (probability 1 − p) and scale by 1/(1 − p).
-  Tensor u = T::rand(x.shape(), x.dtype(), gen);
-  Tensor keep = T::binary(T::BinaryOp::ge, u, T::full({}, p, x.dtype()));
-  Tensor mask = T::where(keep, T::full({}, 1.0 / (1.0 - p), x.dtype()), T::zeros({}, x.dtype()));
+  const T::Device dev = x.value().device();
+  Tensor u = T::rand(x.shape(), x.dtype(), gen, dev);
+  Tensor keep = T::binary(T::BinaryOp::ge, u, T::full({}, p, x.dtype(), dev));
+  Tensor mask = T::where(keep, T::full({}, 1.0 / (1.0 - p), x.dtype(), dev),
+                         T::zeros({}, x.dtype(), dev));
   return make_result(
       T::binary(T::BinaryOp::mul, x.value(), mask), "dropout", {x}, {save_tensor(mask)},
       [](BackwardContext& c) { return std::vector<Var>{mul(c.grad_output, c.saved[0])}; });

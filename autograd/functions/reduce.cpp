@@ -61,7 +61,7 @@ Var amax(const Var& x, int64_t dim, bool keepdim) {
   Tensor idx = T::argmax(x.value(), d, true);
   Shape ps(x.dim(), 1);
   ps[d] = x.shape()[d];
-  Tensor pos = T::arange(0, double(x.shape()[d]), 1, DType::i64).reshape(ps);
+  Tensor pos = T::arange(0, double(x.shape()[d]), 1, DType::i64).reshape(ps).to(idx.device());
   Tensor mask = T::binary(T::BinaryOp::eq, pos, idx);
   return make_result(T::amax(x.value(), d, keepdim), "amax", {x}, {save_tensor(mask)},
                      [in = x.shape(), d](BackwardContext& c) {

@@ -1,14 +1,32 @@
-// Input checks shared by the CPU kernels: defined, and on the CPU (the CUDA seam: a CUDA tensor
-// reaching a CPU kernel is an error naming the op and the argument).
+// Input checks shared by the CPU kernels, and the CUDA route: each public op first sends CUDA
+// inputs to its tensor/cuda/ kernel (DIFFLAB_CUDA_ROUTE, a no-op in builds without the backend),
+// then checks that what remains is defined and on the CPU.
 #pragma once
 #include "tensor/tensor.h"
+#if DIFFLAB_HAVE_CUDA
+#include "tensor/cuda/ops.h"
+#endif
+
+// `return call;` when `t` is a CUDA tensor. Used as the first statement of an op, after the
+// OpLabel, with `call` a tensor/cuda/ops.h function taking the same arguments.
+#if DIFFLAB_HAVE_CUDA
+#define DIFFLAB_CUDA_ROUTE(t, call)                        \
+  do {                                                     \
+    if ((t).defined() && (t).device().is_cuda()) return call; \
+  } while (0)
+#else
+#define DIFFLAB_CUDA_ROUTE(t, call) \
+  do {                              \
+  } while (0)
+#endif
 
 namespace difflab::tensor::cpu {
 
 inline void check_cpu(const char* op, const Tensor& t, const char* what = "input") {
   DIFFLAB_CHECK(t.defined(), op, ": ", what, " is undefined");
   DIFFLAB_CHECK(t.device().is_cpu(), op, ": ", what, " on ", t.device(),
-                " but the CUDA backend is not built");
+                DIFFLAB_HAVE_CUDA ? " while the other inputs are on cpu"
+                                  : " but the CUDA backend is not built");
 }
 
 }  // namespace difflab::tensor::cpu

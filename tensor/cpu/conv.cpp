@@ -273,6 +273,7 @@ Tensor make_colbuf(const ConvGeom& g, const Conv2dParams& p, DType dtype) {
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
               const Conv2dParams& p) {
   OpLabel label_("conv2d");
+  DIFFLAB_CUDA_ROUTE(x_in, cuda::conv2d(x_in, w_in, bias_in, p));
   check_tensor("conv2d", "input", x_in);
   check_tensor("conv2d", "weight", w_in);
   check_same_dtype("conv2d", "input", x_in, "weight", w_in);
@@ -301,6 +302,7 @@ Tensor conv2d_input_grad(const Tensor& grad_out, const Tensor& w_in, const Shape
                          const Conv2dParams& p) {
   const char* op = "conv2d_input_grad";
   OpLabel label_(op);
+  DIFFLAB_CUDA_ROUTE(grad_out, cuda::conv2d_input_grad(grad_out, w_in, input_shape, p));
   check_tensor(op, "grad_out", grad_out);
   check_tensor(op, "weight", w_in);
   check_same_dtype(op, "grad_out", grad_out, "weight", w_in);
@@ -328,6 +330,7 @@ Tensor conv2d_weight_grad(const Tensor& grad_out, const Tensor& x_in, const Shap
                           const Conv2dParams& p) {
   const char* op = "conv2d_weight_grad";
   OpLabel label_(op);
+  DIFFLAB_CUDA_ROUTE(grad_out, cuda::conv2d_weight_grad(grad_out, x_in, weight_shape, p));
   check_tensor(op, "grad_out", grad_out);
   check_tensor(op, "input", x_in);
   check_same_dtype(op, "grad_out", grad_out, "input", x_in);

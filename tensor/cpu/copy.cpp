@@ -1,6 +1,7 @@
 // Strided copy with broadcasting and dtype conversion; fill.
 #include <cstring>
 
+#include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/ops.h"
 
@@ -29,6 +30,9 @@ void copy_typed(const Tensor& dst, const Tensor& src) {
 
 void copy_into(const Tensor& dst, const Tensor& src) {
   DIFFLAB_CHECK(dst.defined() && src.defined(), "copy: undefined tensor");
+#if DIFFLAB_HAVE_CUDA
+  if (dst.device().is_cuda() || src.device().is_cuda()) return cuda::copy_into(dst, src);
+#endif
   DIFFLAB_CHECK(dst.device().is_cpu() && src.device().is_cpu(), "copy: devices ", dst.device(),
                 " and ", src.device(), " (CUDA backend not built)");
   Shape b = broadcast_shapes(dst.shape(), src.shape(), "copy");
@@ -47,6 +51,7 @@ void copy_into(const Tensor& dst, const Tensor& src) {
 }
 
 void fill(const Tensor& dst, double value) {
+  DIFFLAB_CUDA_ROUTE(dst, cuda::fill(dst, value));
   DIFFLAB_CHECK(dst.device().is_cpu(), "fill: device ", dst.device(), " (CUDA backend not built)");
   if (dst.numel() == 0) return;
   DIFFLAB_DISPATCH_ALL(dst.dtype(), "fill", [&] {

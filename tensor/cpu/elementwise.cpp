@@ -74,6 +74,7 @@ const char* unary_name(UnaryOp op) {
 Tensor unary(UnaryOp op, const Tensor& x) {
   OpLabel label_(unary_name(op));
   const char* name = unary_name(op);
+  DIFFLAB_CUDA_ROUTE(x, cuda::unary(op, x));
   check_cpu(name, x);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), name, [&]() -> Tensor {
     using T = scalar_t;
@@ -120,6 +121,7 @@ Tensor unary(UnaryOp op, const Tensor& x) {
 
 Tensor pow_scalar(const Tensor& x, double p) {
   OpLabel label_("pow");
+  DIFFLAB_CUDA_ROUTE(x, cuda::pow_scalar(x, p));
   check_cpu("pow", x);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), "pow", [&]() -> Tensor {
     using T = scalar_t;
@@ -133,6 +135,7 @@ Tensor pow_scalar(const Tensor& x, double p) {
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
   OpLabel label_("clamp");
+  DIFFLAB_CUDA_ROUTE(x, cuda::clamp(x, lo, hi));
   check_cpu("clamp", x);
   DIFFLAB_CHECK(lo <= hi, "clamp: lower bound ", lo, " exceeds upper bound ", hi);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), "clamp", [&]() -> Tensor {
@@ -144,6 +147,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 
 Tensor in_range_mask(const Tensor& x, double lo, double hi) {
   OpLabel label_("in_range_mask");
+  DIFFLAB_CUDA_ROUTE(x, cuda::in_range_mask(x, lo, hi));
   check_cpu("clamp_mask", x);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), "clamp_mask", [&]() -> Tensor {
     using T = scalar_t;
@@ -154,6 +158,7 @@ Tensor in_range_mask(const Tensor& x, double lo, double hi) {
 
 Tensor affine(const Tensor& x, double scale, double shift) {
   OpLabel label_("affine");
+  DIFFLAB_CUDA_ROUTE(x, cuda::affine(x, scale, shift));
   check_cpu("affine", x);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), "affine", [&]() -> Tensor {
     using T = scalar_t;
@@ -232,6 +237,7 @@ void map_binary(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   OpLabel label_(binary_name(op));
   const char* name = binary_name(op);
+  DIFFLAB_CUDA_ROUTE(a, cuda::binary(op, a, b));
   check_cpu(name, a);
   check_cpu(name, b);
   DIFFLAB_CHECK(a.dtype() == b.dtype(), name, ": dtype mismatch, ", a.dtype(), a.shape(), " vs ",
@@ -281,6 +287,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   OpLabel label_("where");
+  DIFFLAB_CUDA_ROUTE(a, cuda::where(cond, a, b));
   check_cpu("where", cond);
   check_cpu("where", a);
   check_cpu("where", b);

@@ -173,12 +173,16 @@ void index_add_typed(T* out, const T* src, const int64_t* idx, int64_t outer, in
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   OpLabel label_("cat");
+#if DIFFLAB_HAVE_CUDA
+  if (!xs.empty() && xs[0].defined() && xs[0].device().is_cuda()) return cuda::cat(xs, dim);
+#endif
   DIFFLAB_CHECK(!xs.empty(), "cat: expected at least one tensor");
   const Tensor& ref = xs[0];
   for (size_t i = 0; i < xs.size(); ++i) {
     DIFFLAB_CHECK(xs[i].defined(), "cat: tensor ", i, " is undefined");
     DIFFLAB_CHECK(xs[i].device().is_cpu(), "cat: tensor ", i, " on ", xs[i].device(),
-                  " but the CUDA backend is not built");
+                  DIFFLAB_HAVE_CUDA ? " while tensor 0 is on cpu"
+                                    : " but the CUDA backend is not built");
   }
   DIFFLAB_CHECK(ref.dim() >= 1, "cat: tensor 0 is zero-dimensional and cannot be concatenated");
   const int64_t d = normalize_dim(dim, ref.dim(), "cat");
@@ -222,11 +226,13 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
 }
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  DIFFLAB_CUDA_ROUTE(x, cuda::index_select(x, dim, index));
   return index_select_impl("index_select", x, dim, index);
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   OpLabel label_("gather");
+  DIFFLAB_CUDA_ROUTE(x, cuda::gather(x, dim, index));
   check_cpu("gather", x, "input");
   check_cpu("gather", index, "index");
   const int64_t d = check_gather_shapes("gather", x, "input", dim, index);
@@ -239,6 +245,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 
 Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const Tensor& src) {
   OpLabel label_("scatter_add");
+  DIFFLAB_CUDA_ROUTE(base, cuda::scatter_add(base, dim, index, src));
   check_cpu("scatter_add", base, "base");
   check_cpu("scatter_add", index, "index");
   check_cpu("scatter_add", src, "src");
@@ -260,6 +267,7 @@ Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const T
 
 Tensor index_add(const Tensor& src, int64_t dim, const Tensor& index, int64_t size) {
   OpLabel label_("index_add");
+  DIFFLAB_CUDA_ROUTE(src, cuda::index_add(src, dim, index, size));
   check_cpu("index_add", src, "src");
   check_cpu("index_add", index, "index");
   check_index_dtype("index_add", index);
@@ -287,6 +295,7 @@ Tensor index_add(const Tensor& src, int64_t dim, const Tensor& index, int64_t si
 
 Tensor embedding(const Tensor& weight, const Tensor& index) {
   OpLabel label_("embedding");
+  DIFFLAB_CUDA_ROUTE(weight, cuda::embedding(weight, index));
   check_cpu("embedding", weight, "weight");
   check_cpu("embedding", index, "index");
   DIFFLAB_CHECK(weight.dim() == 2, "embedding: weight must be [num_embeddings, dim], got ",
@@ -300,6 +309,7 @@ Tensor embedding(const Tensor& weight, const Tensor& index) {
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
   OpLabel label_("one_hot");
+  DIFFLAB_CUDA_ROUTE(index, cuda::one_hot(index, num_classes, dtype));
   check_cpu("one_hot", index, "index");
   check_index_dtype("one_hot", index);
   Tensor idx = index.contiguous();

@@ -2,6 +2,7 @@
 // whose bits do not depend on the thread count (tensor/cpu/gemm.h).
 #include <vector>
 
+#include "tensor/cpu/check.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/op_label.h"
 #include "tensor/ops.h"
@@ -32,9 +33,11 @@ bool blas_layout(const Tensor& t, bool& trans, int64_t& ld) {
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   OpLabel label_("matmul");
+  DIFFLAB_CUDA_ROUTE(a_in, cuda::matmul(a_in, b_in));
   DIFFLAB_CHECK(a_in.defined() && b_in.defined(), "matmul: undefined input");
   DIFFLAB_CHECK(a_in.device().is_cpu() && b_in.device().is_cpu(), "matmul: inputs on ",
-                a_in.device(), " and ", b_in.device(), " (CUDA backend not built)");
+                a_in.device(), " and ", b_in.device(),
+                DIFFLAB_HAVE_CUDA ? " (inputs must share a device)" : " (CUDA backend not built)");
   DIFFLAB_CHECK(a_in.dtype() == b_in.dtype(), "matmul: dtype mismatch, ", a_in.dtype(),
                 a_in.shape(), " vs ", b_in.dtype(), b_in.shape());
   DIFFLAB_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: inputs must have at least 1 dim, got ",

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
 #include "tensor/ops.h"
@@ -16,8 +17,9 @@ namespace {
 
 void check_float_cpu(const char* op, const char* what, const Tensor& t) {
   DIFFLAB_CHECK(t.defined(), op, ": ", what, " is undefined");
-  DIFFLAB_CHECK(t.device().is_cpu(), op, ": ", what, " on ", t.device(),
-                " but the CUDA backend is not built");
+  DIFFLAB_CHECK(
+      t.device().is_cpu(), op, ": ", what, " on ", t.device(),
+      DIFFLAB_HAVE_CUDA ? " while the input is on cpu" : " but the CUDA backend is not built");
   DIFFLAB_CHECK(is_floating(t.dtype()), op, ": ", what, " must be f32 or f64, got ", t.dtype());
 }
 
@@ -319,6 +321,7 @@ T* ptr_or_null(const Tensor& t) {
 NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
                       double eps) {
   OpLabel label_("group_norm");
+  DIFFLAB_CUDA_ROUTE(x, cuda::group_norm(x, groups, weight, bias, eps));
   const char* op = "group_norm";
   GroupDims d = check_group_norm(op, x, groups, weight, bias);
   Tensor xc = x.contiguous();
@@ -340,6 +343,7 @@ std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x,
                                         const Tensor& mean, const Tensor& rstd,
                                         const Tensor& weight) {
   OpLabel label_("group_norm_backward");
+  DIFFLAB_CUDA_ROUTE(x, cuda::group_norm_backward(grad_out, x, groups, mean, rstd, weight));
   const char* op = "group_norm_backward";
   GroupDims d = check_group_norm(op, x, groups, weight, Tensor());
   check_grad_out(op, grad_out, x);
@@ -365,6 +369,7 @@ std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x,
 NormOutput layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight,
                       const Tensor& bias, double eps) {
   OpLabel label_("layer_norm");
+  DIFFLAB_CUDA_ROUTE(x, cuda::layer_norm(x, normalized_ndim, weight, bias, eps));
   const char* op = "layer_norm";
   RowDims d = check_layer_norm(op, x, normalized_ndim, weight, bias);
   Tensor xc = x.contiguous();
@@ -386,6 +391,8 @@ std::vector<Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& x,
                                         int64_t normalized_ndim, const Tensor& mean,
                                         const Tensor& rstd, const Tensor& weight) {
   OpLabel label_("layer_norm_backward");
+  DIFFLAB_CUDA_ROUTE(x,
+                     cuda::layer_norm_backward(grad_out, x, normalized_ndim, mean, rstd, weight));
   const char* op = "layer_norm_backward";
   RowDims d = check_layer_norm(op, x, normalized_ndim, weight, Tensor());
   check_grad_out(op, grad_out, x);

@@ -3,6 +3,7 @@
 // on the thread count.
 #include <algorithm>
 
+#include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
 #include "tensor/ops.h"
@@ -111,6 +112,7 @@ void check_pool_params(const char* op, const Shape& in, int64_t kernel, int64_t 
 
 Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale) {
   OpLabel label_("upsample_nearest2d");
+  DIFFLAB_CUDA_ROUTE(x_in, cuda::upsample_nearest2d(x_in, scale));
   check_4d("upsample_nearest2d", x_in);
   DIFFLAB_CHECK(scale >= 1, "upsample_nearest2d: scale ", scale, " must be >= 1 (input ",
                 x_in.shape(), ")");
@@ -126,6 +128,7 @@ Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale) {
 
 Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale) {
   OpLabel label_("upsample_nearest2d_backward");
+  DIFFLAB_CUDA_ROUTE(grad_out, cuda::upsample_nearest2d_backward(grad_out, scale));
   const char* op = "upsample_nearest2d_backward";
   check_4d(op, grad_out);
   const Shape& s = grad_out.shape();
@@ -143,6 +146,7 @@ Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale) {
 
 Tensor avg_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride) {
   OpLabel label_("avg_pool2d");
+  DIFFLAB_CUDA_ROUTE(x_in, cuda::avg_pool2d(x_in, kernel, stride));
   check_4d("avg_pool2d", x_in);
   const Shape& s = x_in.shape();
   check_pool_params("avg_pool2d", s, kernel, stride);
@@ -160,6 +164,7 @@ Tensor avg_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride) {
 Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, int64_t kernel,
                            int64_t stride) {
   OpLabel label_("avg_pool2d_backward");
+  DIFFLAB_CUDA_ROUTE(grad_out, cuda::avg_pool2d_backward(grad_out, input_shape, kernel, stride));
   const char* op = "avg_pool2d_backward";
   check_4d(op, grad_out);
   check_pool_params(op, input_shape, kernel, stride);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
 #include "tensor/factory.h"
@@ -164,10 +165,12 @@ void argmax_rows(const T* p, int64_t* o, int64_t rows, int64_t R) {
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  DIFFLAB_CUDA_ROUTE(x, cuda::sum(x, dims, keepdim));
   return reduce_impl<RedOp::sum>(x, dims, keepdim, "sum");
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  DIFFLAB_CUDA_ROUTE(x, cuda::mean(x, dims, keepdim));
   Tensor s = sum(x, dims, keepdim);
   int64_t R = x.numel() / std::max<int64_t>(1, s.numel());
   if (s.numel() == 0 || R == 0) return s;
@@ -175,6 +178,7 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, int64_t correction) {
+  DIFFLAB_CUDA_ROUTE(x, cuda::var(x, dims, keepdim, correction));
   Tensor m = mean(x, dims, true);
   int64_t R = x.numel() / std::max<int64_t>(1, m.numel());
   DIFFLAB_CHECK(R - correction > 0, "var: ", R, " elements per output with correction ",
@@ -185,11 +189,13 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, int6
 }
 
 Tensor amax(const Tensor& x, int64_t dim, bool keepdim) {
+  DIFFLAB_CUDA_ROUTE(x, cuda::amax(x, dim, keepdim));
   return reduce_impl<RedOp::max>(x, {dim}, keepdim, "amax");
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   OpLabel label_("argmax");
+  DIFFLAB_CUDA_ROUTE(x, cuda::argmax(x, dim, keepdim));
   DIFFLAB_CHECK(x.device().is_cpu(), "argmax: tensor on ", x.device());
   int64_t d = normalize_dim(dim, x.dim(), "argmax");
   const int64_t R = x.shape()[d];
@@ -212,6 +218,7 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
 
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   OpLabel label_("logsumexp");
+  DIFFLAB_CUDA_ROUTE(x, cuda::logsumexp(x, dims, keepdim));
   Tensor m = reduce_impl<RedOp::max>(x, dims, true, "logsumexp");
   // Rows that are all -inf keep m = -inf; shift by 0 there so exp gives 0, log gives -inf.
   Tensor finite_m = where(binary(BinaryOp::eq, m, full_like(m, -INFINITY)),

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
 #include "tensor/ops.h"
@@ -116,9 +117,13 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, const char* op) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl<false>(x, dim, "softmax"); }
+Tensor softmax(const Tensor& x, int64_t dim) {
+  DIFFLAB_CUDA_ROUTE(x, cuda::softmax(x, dim));
+  return softmax_impl<false>(x, dim, "softmax");
+}
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
+  DIFFLAB_CUDA_ROUTE(x, cuda::log_softmax(x, dim));
   return softmax_impl<true>(x, dim, "log_softmax");
 }
 

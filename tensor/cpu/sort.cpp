@@ -81,6 +81,7 @@ void cumsum_kernel(const T* x, T* out, int64_t outer, int64_t n, int64_t inner) 
 template <bool REVERSE>
 Tensor cumsum_impl(const Tensor& x, int64_t dim, const char* op) {
   OpLabel label_(op);
+  DIFFLAB_CUDA_ROUTE(x, REVERSE ? cuda::cumsum_reverse(x, dim) : cuda::cumsum(x, dim));
   check_cpu(op, x, "input");
   if (x.dim() == 0) {
     DIFFLAB_CHECK(dim == 0 || dim == -1, op, ": dim ", dim, " is out of range for a 0-d tensor");
@@ -253,6 +254,7 @@ Tensor rows_contiguous(const Tensor& t) {
 
 std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending) {
   OpLabel label_("sort");
+  DIFFLAB_CUDA_ROUTE(x, cuda::sort(x, dim, descending));
   check_cpu("sort", x, "input");
   DIFFLAB_CHECK(x.dim() >= 1, "sort: input must have at least 1 dim, got ", x.shape());
   const int64_t d = normalize_dim(dim, x.dim(), "sort");
@@ -280,6 +282,7 @@ Tensor cumsum_reverse(const Tensor& x, int64_t dim) {
 
 Tensor cdist2(const Tensor& a_in, const Tensor& b_in) {
   OpLabel label_("cdist2");
+  DIFFLAB_CUDA_ROUTE(a_in, cuda::cdist2(a_in, b_in));
   check_cpu("cdist2", a_in, "a");
   check_cpu("cdist2", b_in, "b");
   DIFFLAB_CHECK(a_in.dtype() == b_in.dtype(), "cdist2: dtype mismatch, a ", a_in.dtype(),

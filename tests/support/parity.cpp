@@ -1,0 +1,119 @@
+#include "tests/support/parity.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "autograd/engine.h"
+#include "tensor/ops.h"
+
+namespace difflab::testing {
+
+using tensor::Device;
+using tensor::DType;
+
+std::string cuda_skip_reason() {
+  if (!tensor::cuda_built()) return tensor::cuda_unavailable_reason();
+  if (tensor::cuda_device_count() == 0)
+    return "no CUDA device can be used: " + tensor::cuda_unavailable_reason();
+  return "";
+}
+
+boost::test_tools::assertion_result CudaAvailable::operator()(
+    boost::unit_test::test_unit_id) const {
+  std::string why = cuda_skip_reason();
+  boost::test_tools::assertion_result r(why.empty());
+  if (!why.empty()) r.message() << "skipped, no GPU: " << why;
+  return r;
+}
+
+double scaled_max_diff(const Tensor& a, const Tensor& b) {
+  Tensor x = a.to(Device::cpu()).to(DType::f64), y = b.to(Device::cpu()).to(DType::f64);
+  if (x.shape() != y.shape()) return INFINITY;
+  if (x.numel() == 0) return 0.0;
+  double scale = std::max(1.0, tensor::amax(tensor::unary(tensor::UnaryOp::abs, y).reshape({-1}),
+                                            0).item());
+  Tensor d = tensor::unary(tensor::UnaryOp::abs, tensor::binary(tensor::BinaryOp::sub, x, y));
+  double m = tensor::amax(d.reshape({-1}), 0).item();
+  return std::isnan(m) ? INFINITY : m / scale;
+}
+
+namespace {
+
+// The same values on `device`, in every other element of a larger NaN-filled buffer there.
+Tensor noncontiguous_on(const Tensor& t, Device device) {
+  if (t.dim() == 0) return t.to(device);
+  Shape big = t.shape();
+  big.back() *= 2;
+  Tensor buf = Tensor::empty(big, t.dtype(), device);
+  buf.fill_(std::nan(""));
+  Tensor v = buf.slice(t.dim() - 1, 0, big.back(), 2);
+  v.copy_(t);
+  return v;
+}
+
+struct Result {
+  Tensor y;
+  std::vector<Tensor> grads;
+};
+
+Result evaluate(const OpCase& c, const std::vector<Tensor>& vals, const Tensor& cot_seed,
+                Device device, bool strided) {
+  std::vector<Var> xs;
+  for (const auto& v : vals) xs.emplace_back(strided ? noncontiguous_on(v, device) : v.to(device),
+                                             true);
+  Var y = c.fn(xs);
+  Result r{y.value(), {}};
+  if (!y.requires_grad()) return r;
+  // The cotangent: seeded values shaped like y, moved to the device.
+  Tensor g = cot_seed.reshape({-1}).slice(0, 0, y.value().numel()).reshape(y.value().shape());
+  auto gs = ag::grad({y}, xs, {Var(g.to(y.value().dtype()).to(device))}, false, true);
+  for (auto& v : gs) r.grads.push_back(v.value());
+  return r;
+}
+
+}  // namespace
+
+ParityReport run_parity_table(const std::vector<OpCase>& cases) {
+  ParityReport rep;
+  const Device gpu = Device::cuda(0);
+  for (const auto& c : cases) {
+    rep.cases++;
+    for (DType dt : {DType::f64, DType::f32}) {
+      tensor::Generator gen(42);
+      std::vector<Tensor> vals;
+      for (const auto& s : c.inputs) vals.push_back(make_input(s, gen).to(dt));
+      // Enough cotangent values for any output of these small cases.
+      Tensor cot = tensor::randn({1 << 16}, DType::f64, &gen);
+      const double tol = dt == DType::f64 ? 1e-9 : std::max(2e-4, 10 * c.rtol);
+      for (int layout = 0; layout < (c.strided ? 2 : 1); ++layout) {
+        std::string what = c.name + (dt == DType::f64 ? " f64" : " f32") +
+                           (layout ? " strided" : "");
+        try {
+          Result cpu = evaluate(c, vals, cot, Device::cpu(), layout == 1);
+          Result dev = evaluate(c, vals, cot, gpu, layout == 1);
+          BOOST_CHECK_MESSAGE(dev.y.device() == gpu,
+                              what << ": output on " << dev.y.device() << ", expected " << gpu);
+          auto compare = [&](const Tensor& a, const Tensor& b, const std::string& part) {
+            rep.comparisons++;
+            double d = scaled_max_diff(a, b);
+            BOOST_CHECK_MESSAGE(d <= tol, what << " " << part << ": scaled max difference " << d
+                                               << " exceeds " << tol);
+            if (!(d <= tol)) rep.failures++;
+          };
+          compare(dev.y, cpu.y, "forward");
+          BOOST_CHECK_MESSAGE(dev.grads.size() == cpu.grads.size(), what << ": gradient count");
+          for (size_t i = 0; i < std::min(dev.grads.size(), cpu.grads.size()); ++i)
+            compare(dev.grads[i], cpu.grads[i], "gradient of input " + std::to_string(i));
+        } catch (const std::exception& e) {
+          rep.failures++;
+          BOOST_ERROR(what << " threw: " << e.what());
+        }
+      }
+    }
+  }
+  BOOST_TEST_MESSAGE("cuda parity: " << rep.cases << " cases, " << rep.comparisons
+                                     << " comparisons, " << rep.failures << " failures");
+  return rep;
+}
+
+}  // namespace difflab::testing
