@@ -3,6 +3,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "tensor/cuda/runtime.h"
@@ -35,9 +36,11 @@ inline cudaStream_t prepare(const Tensor& t) {
   return stream_of(t);
 }
 
+// At least one block (an empty launch is an error; the kernels' loops simply do nothing), at
+// most 2^20 (grid-stride loops cover the rest).
 inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   int64_t b = (n + threads - 1) / threads;
-  return unsigned(b < 65535LL * 16 ? b : 65535LL * 16);  // grid-stride loops cover the rest
+  return unsigned(std::clamp<int64_t>(b, 1, int64_t(1) << 20));
 }
 
 // Element offsets of a tensor viewed with a broadcast shape of up to kMaxDims dims (size-1 dims

@@ -1,6 +1,6 @@
 // Elementwise kernels over arbitrary strides with broadcasting: unary maps, scalar maps,
 // binary ops (comparisons give u8) and where. Contiguous same-shape operands take a fast path
-// with no index arithmetic.
+// with no index arithmetic, in float4 loads and stores for aligned f32.
 #include <cmath>
 
 #include "tensor/cuda/common.cuh"
@@ -83,6 +83,22 @@ __global__ void map_contiguous(int64_t n, T* out, const T* x, MapArgs m) {
     out[i] = apply_map(m, x[i]);
 }
 
+// The vectorised fast path: f32 in 16-byte float4 loads and stores (n4 = n / 4 groups; the
+// caller runs the scalar kernel on the tail).
+__global__ void map_contiguous_f4(int64_t n4, float4* out, const float4* x, MapArgs m) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n4;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    float4 v = x[i];
+    v.x = apply_map(m, v.x);
+    v.y = apply_map(m, v.y);
+    v.z = apply_map(m, v.z);
+    v.w = apply_map(m, v.w);
+    out[i] = v;
+  }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 template <typename T>
 __global__ void map_strided(int64_t n, T* out, const T* x, StridedIndex xi, MapArgs m) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
@@ -99,7 +115,14 @@ Tensor run_map(const char* name, const Tensor& x, MapArgs m) {
   if (n == 0) return out;
   DIFFLAB_DISPATCH_FLOAT(x.dtype(), name, [&] {
     using T = scalar_t;
-    if (x.is_contiguous())
+    if (x.is_contiguous() && std::is_same_v<T, float> && aligned16(x.raw_data()) && n >= 4) {
+      const int64_t n4 = n / 4, done = 4 * n4;
+      map_contiguous_f4<<<blocks_for(n4), kThreads, 0, s>>>(
+          n4, static_cast<float4*>(out.raw_data()), static_cast<const float4*>(x.raw_data()), m);
+      if (done < n)
+        map_contiguous<T><<<1, kThreads, 0, s>>>(n - done, out.data<T>() + done,
+                                                 x.data<T>() + done, m);
+    } else if (x.is_contiguous())
       map_contiguous<T><<<blocks_for(n), kThreads, 0, s>>>(n, out.data<T>(), x.data<T>(), m);
     else
       map_strided<T><<<blocks_for(n), kThreads, 0, s>>>(
@@ -135,6 +158,19 @@ __global__ void binary_contiguous(int64_t n, R* out, const T* a, const T* b, Bin
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
     out[i] = apply_binary<T, R>(op, a[i], b[i]);
+}
+
+// f32 arithmetic in float4 loads and stores (the caller runs the scalar kernel on the tail).
+__global__ void binary_contiguous_f4(int64_t n4, float4* out, const float4* a, const float4* b,
+                                     BinaryOp op) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n4;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float4 x = a[i], y = b[i];
+    out[i] = make_float4(apply_binary<float, float>(op, x.x, y.x),
+                         apply_binary<float, float>(op, x.y, y.y),
+                         apply_binary<float, float>(op, x.z, y.z),
+                         apply_binary<float, float>(op, x.w, y.w));
+  }
 }
 
 template <typename T, typename R>
@@ -200,6 +236,18 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
     using T = scalar_t;
     auto launch = [&](auto* o) {
       using R = std::remove_pointer_t<decltype(o)>;
+      if constexpr (std::is_same_v<T, float> && std::is_same_v<R, float>) {
+        if (fast && n >= 4 && aligned16(a.raw_data()) && aligned16(b.raw_data())) {
+          const int64_t n4 = n / 4, done = 4 * n4;
+          binary_contiguous_f4<<<blocks_for(n4), kThreads, 0, s>>>(
+              n4, reinterpret_cast<float4*>(o), static_cast<const float4*>(a.raw_data()),
+              static_cast<const float4*>(b.raw_data()), op);
+          if (done < n)
+            binary_contiguous<T, R><<<1, kThreads, 0, s>>>(n - done, o + done, a.data<T>() + done,
+                                                           b.data<T>() + done, op);
+          return;
+        }
+      }
       if (fast)
         binary_contiguous<T, R><<<blocks_for(n), kThreads, 0, s>>>(n, o, a.data<T>(),
                                                                     b.data<T>(), op);
