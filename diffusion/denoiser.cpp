@@ -24,7 +24,7 @@ VpModel vp_model(Denoiser net, Parameterization p, Tensor labels) {
   DIFFLAB_CHECK(bool(net), "vp_model: empty network callable");
   return [net = std::move(net), p, labels](const Var& z, const NoiseLevel& at) {
     check_batch(z, labels, "vp_model");
-    Var out = net(z, net_time_tensor(at.t, z.size(0), z.dtype()), labels);
+    Var out = net(z, net_time_tensor(at.t, z.size(0), z.dtype(), z.device()), labels);
     DIFFLAB_CHECK(out.shape() == z.shape(), "vp_model: network output ", out.value().desc(),
                   " does not match z ", z.value().desc());
     return to_x0_eps(out, p, z, at.alpha, at.sigma);
@@ -47,7 +47,7 @@ SigmaDenoiser edm_denoiser(Denoiser net, Tensor labels, double sigma_data) {
   return [net = std::move(net), labels, sigma_data](const Var& x, double sigma) {
     check_batch(x, labels, "edm_denoiser");
     const EdmPrecond c = edm_precond(sigma, sigma_data);
-    Var f = net(x * c.c_in, tensor::full({x.size(0)}, c.c_noise, x.dtype()), labels);
+    Var f = net(x * c.c_in, tensor::full({x.size(0)}, c.c_noise, x.dtype(), x.device()), labels);
     DIFFLAB_CHECK(f.shape() == x.shape(), "edm_denoiser: network output ", f.value().desc(),
                   " does not match x ", x.value().desc());
     return x * c.c_skip + f * c.c_out;

@@ -23,7 +23,7 @@ std::vector<double> map_times(const Schedule& s, const std::vector<double>& t,
 }
 
 Tensor coef(const std::vector<double>& v, const Tensor& like) {
-  return per_sample(v, like.dim(), like.dtype());
+  return per_sample(v, like.dim(), like.dtype(), like.device());
 }
 
 void check_batch(const char* who, const Tensor& z, size_t n) {
@@ -84,7 +84,7 @@ Tensor predict_x0(const Denoiser& net, Parameterization p, const Schedule& s, co
   check_batch("predict_x0", z, t.size());
   ag::NoGradGuard ng;
   Var zv(z);
-  Var out = net(zv, net_time_tensor(t, z.dtype()), labels);
+  Var out = net(zv, net_time_tensor(t, z.dtype(), z.device()), labels);
   DIFFLAB_CHECK(out.shape() == z.shape(), "predict_x0: network output ", out.value().desc(),
                 " does not match its input ", z.desc());
   if (p == Parameterization::x0) return out.value();
@@ -132,14 +132,14 @@ DistillLoss distill_loss(const Denoiser& student, const Denoiser& teacher, Param
   const std::vector<double> a = map_times(s, r.times.t, &Schedule::alpha),
                             sg = map_times(s, r.times.t, &Schedule::sigma);
   const Tensor& x = x0.value();
-  Tensor eps = tensor::randn(x.shape(), x.dtype(), &gen);
+  Tensor eps = tensor::randn(x.shape(), x.dtype(), &gen, x.device());
   Tensor z = add(mul(coef(a, x), x), mul(coef(sg, x), eps));
   TeacherSteps ts = teacher_two_steps(teacher, p, s, z, labels, r.times);
   // ε̃ consistent with x̃ at z_t (σ_t > 0 since t >= 1/N).
   std::vector<double> inv_s(sg.size());
   for (size_t i = 0; i < sg.size(); ++i) inv_s[i] = 1.0 / sg[i];
   Tensor eps_t = mul(coef(inv_s, x), sub(z, mul(coef(a, x), ts.target)));
-  Var out = student(Var(z), net_time_tensor(r.times.t, x.dtype()), labels);
+  Var out = student(Var(z), net_time_tensor(r.times.t, x.dtype(), x.device()), labels);
   DIFFLAB_CHECK(out.shape() == x.shape(), "distill_loss: student output ", out.value().desc(),
                 " does not match x0 ", x.desc());
   r.loss = ag::mean(denoising_loss_per_sample(out, p, Var(ts.target), Var(eps_t), a, sg, w));

@@ -37,6 +37,11 @@ Tensor distances(const Tensor& x, const Tensor& y) {
 Tensor add_to_diagonal(const Tensor& d, double v) {
   Tensor out = tensor::affine(d, 1.0, 0.0);  // a fresh contiguous copy
   const int64_t n = std::min(out.size(0), out.size(1)), m = out.size(1);
+  if (!out.device().is_cpu()) {  // the diagonal as a strided view, updated on the device
+    Tensor diag = out.as_strided({n}, {m + 1}, out.offset());
+    diag.copy_(tensor::affine(diag, 1.0, v));
+    return out;
+  }
   if (out.dtype() == DType::f64) {
     double* p = out.data<double>();
     for (int64_t i = 0; i < n; ++i) p[i * m + i] += v;
@@ -82,7 +87,7 @@ KernelStats kernel_stats(const Tensor& x, const Tensor& y, DriftKernel kernel, d
   // α(r_j) per pair; the Laplace kernel's 1/(τ r) at r = 0 (x on a sample) is infinite.
   Tensor a = kernel == DriftKernel::laplace
                  ? tensor::affine(tensor::pow_scalar(d, -1.0), 1.0 / tau, 0.0)
-                 : tensor::full(d.shape(), 1.0 / (tau * tau), d.dtype());
+                 : tensor::full(d.shape(), 1.0 / (tau * tau), d.dtype(), d.device());
   Tensor wa = bin(BinaryOp::mul, w, a);
   s.alpha_bar = tensor::sum(wa, {1});
   // Σ w α (y − x) = (wα) y − ᾱ x

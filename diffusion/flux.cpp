@@ -25,7 +25,7 @@ void check_batch(const char* who, const Tensor& z, const Tensor& data) {
 
 // Rademacher ±1 of z's shape and dtype.
 Tensor rademacher(const Tensor& like, tensor::Generator& gen) {
-  Tensor u = tensor::rand(like.shape(), like.dtype(), &gen);
+  Tensor u = tensor::rand(like.shape(), like.dtype(), &gen, like.device());
   return tensor::unary(tensor::UnaryOp::sign, tensor::affine(u, 1.0, -0.5));
 }
 
@@ -34,7 +34,7 @@ Tensor ou_step(const Tensor& z, const Tensor& data, double sigma2, double h,
                tensor::Generator& gen) {
   const double rho = std::exp(-h);
   Tensor s = kde_score(Var(z), data, sigma2).value();
-  Tensor xi = tensor::randn(z.shape(), z.dtype(), &gen);
+  Tensor xi = tensor::randn(z.shape(), z.dtype(), &gen, z.device());
   return tensor::binary(
       BinaryOp::add,
       tensor::binary(BinaryOp::add, z, tensor::affine(s, (1 - rho) * sigma2, 0.0)),
@@ -75,7 +75,7 @@ Var flux_loss(const VectorField& f, const Tensor& data, const FluxOptions& opt,
                 " must be positive and sim_steps ", opt.sim_steps, " >= 1");
   const double s2 = opt.sigma2, sigma = std::sqrt(s2);
   Tensor x0 = tensor::binary(BinaryOp::add, data,
-                             tensor::affine(tensor::randn(data.shape(), data.dtype(), &gen), sigma, 0.0));
+                             tensor::affine(tensor::randn(data.shape(), data.dtype(), &gen, data.device()), sigma, 0.0));
   const double t = tensor::rand({1}, tensor::DType::f64, &gen).item() * opt.horizon;
   Tensor xt = x0;
   for (int64_t k = 0; k < opt.sim_steps; ++k)
@@ -107,7 +107,7 @@ Tensor langevin_sample(const VectorField& f, const Tensor& x, double step_size, 
   Tensor z = x;
   for (int64_t k = 0; k < steps; ++k) {
     Tensor drift = f(Var(z)).value();
-    Tensor xi = tensor::randn(z.shape(), z.dtype(), &gen);
+    Tensor xi = tensor::randn(z.shape(), z.dtype(), &gen, z.device());
     z = tensor::binary(BinaryOp::add,
                        tensor::binary(BinaryOp::add, z, tensor::affine(drift, step_size / 2, 0.0)),
                        tensor::affine(xi, std::sqrt(step_size), 0.0));

@@ -18,8 +18,8 @@ void check_labels(const Tensor& labels, int64_t batch, int64_t num_classes, cons
 }
 }  // namespace
 
-Tensor null_labels(int64_t batch, int64_t num_classes) {
-  return tensor::full({batch}, double(num_classes), DType::i64);
+Tensor null_labels(int64_t batch, int64_t num_classes, tensor::Device device) {
+  return tensor::full({batch}, double(num_classes), DType::i64, device);
 }
 
 Denoiser classifier_free_guidance(Denoiser net, double w, int64_t num_classes) {
@@ -32,7 +32,7 @@ Denoiser classifier_free_guidance(Denoiser net, double w, int64_t num_classes) {
     check_labels(labels, B, num_classes, "classifier_free_guidance");
     // One batched call: rows [0, B) conditional, [B, 2B) unconditional.
     Var out = net(ag::cat({z, z}, 0), tensor::cat({t_net, t_net}, 0),
-                  tensor::cat({labels.contiguous(), null_labels(B, num_classes)}, 0));
+                  tensor::cat({labels.contiguous(), null_labels(B, num_classes, labels.device())}, 0));
     DIFFLAB_CHECK(out.dim() >= 1 && out.size(0) == 2 * B, "classifier_free_guidance: network ",
                   "output ", out.value().desc(), " lacks the doubled batch ", 2 * B);
     Var cond = ag::slice(out, 0, 0, B), uncond = ag::slice(out, 0, B, 2 * B);
@@ -49,7 +49,7 @@ Tensor drop_labels(const Tensor& labels, double p, int64_t num_classes, tensor::
   std::vector<int64_t> l = labels.contiguous().to_vector<int64_t>();
   for (size_t i = 0; i < l.size(); ++i)
     if (u[i] < p) l[i] = num_classes;
-  return tensor::from_vector(l, {int64_t(l.size())});
+  return tensor::from_vector(l, {int64_t(l.size())}).to(labels.device());
 }
 
 }  // namespace difflab::diffusion

@@ -17,9 +17,10 @@ namespace difflab::diffusion {
 // returns (1 + w)·out_c − w·out_∅. Labels must be i64 [B] with values in [0, num_classes).
 Denoiser classifier_free_guidance(Denoiser net, double w, int64_t num_classes);
 
-// i64 [batch] filled with the null label num_classes.
-Tensor null_labels(int64_t batch, int64_t num_classes);
-// Training-time condition dropout: each label becomes num_classes with probability p.
+// i64 [batch] filled with the null label num_classes, on `device`.
+Tensor null_labels(int64_t batch, int64_t num_classes, tensor::Device device = tensor::Device::cpu());
+// Training-time condition dropout: each label becomes num_classes with probability p (the
+// result sits on the labels' device; the draws are the same on every device).
 Tensor drop_labels(const Tensor& labels, double p, int64_t num_classes, tensor::Generator& gen);
 
 }  // namespace difflab::diffusion

@@ -77,8 +77,9 @@ Var denoising_loss_per_sample(const Var& out, Parameterization p, const Var& x0,
                 eps.value().desc(), " and ", alpha.size(), "/", sigma.size(),
                 " alpha/sigma values must share the batch");
   const DType dt = x0.dtype();
-  Var target = from_x0_eps(x0, eps, p, Var(per_sample(alpha, x0.dim(), dt)),
-                           Var(per_sample(sigma, x0.dim(), dt)));
+  const tensor::Device dev = x0.device();
+  Var target = from_x0_eps(x0, eps, p, Var(per_sample(alpha, x0.dim(), dt, dev)),
+                           Var(per_sample(sigma, x0.dim(), dt, dev)));
   std::vector<int64_t> dims;
   for (int64_t d = 1; d < x0.dim(); ++d) dims.push_back(d);
   Var err = ag::square(ag::sub(out, target));
@@ -86,7 +87,7 @@ Var denoising_loss_per_sample(const Var& out, Parameterization p, const Var& x0,
   std::vector<double> f(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b)
     f[size_t(b)] = loss_factor(w, p, alpha[size_t(b)], sigma[size_t(b)]);
-  return ag::mul(mse, Var(tensor::from_vector(f, {B}, dt)));
+  return ag::mul(mse, Var(tensor::from_vector(f, {B}, dt).to(dev)));
 }
 
 DiffusionLoss diffusion_loss(const Denoiser& net, Parameterization p, const Schedule& schedule,
@@ -103,11 +104,12 @@ DiffusionLoss diffusion_loss(const Denoiser& net, Parameterization p, const Sche
     a[size_t(b)] = schedule.alpha(r.t[size_t(b)]);
     s[size_t(b)] = schedule.sigma(r.t[size_t(b)]);
   }
-  Var eps(tensor::randn(x0.shape(), x0.dtype(), &gen));
   const DType dt = x0.dtype();
-  Var z = ag::add(ag::mul(Var(per_sample(a, x0.dim(), dt)), x0),
-                  ag::mul(Var(per_sample(s, x0.dim(), dt)), eps));
-  Var out = net(z, net_time_tensor(r.t, dt), labels);
+  const tensor::Device dev = x0.device();
+  Var eps(tensor::randn(x0.shape(), dt, &gen, dev));
+  Var z = ag::add(ag::mul(Var(per_sample(a, x0.dim(), dt, dev)), x0),
+                  ag::mul(Var(per_sample(s, x0.dim(), dt, dev)), eps));
+  Var out = net(z, net_time_tensor(r.t, dt, dev), labels);
   DIFFLAB_CHECK(out.shape() == x0.shape(), "diffusion_loss: network output ", out.value().desc(),
                 " does not match x0 ", x0.value().desc());
   r.per_sample = denoising_loss_per_sample(out, p, x0, eps, a, s, w);

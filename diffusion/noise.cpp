@@ -41,7 +41,7 @@ void fill_rows(T* out, int64_t rows, int64_t per_row, uint64_t seed, uint64_t fi
 }  // namespace
 
 tensor::Tensor NoiseSource::normal(const tensor::Shape& shape, uint64_t stream,
-                                   tensor::DType dtype) const {
+                                   tensor::DType dtype, tensor::Device device) const {
   DIFFLAB_CHECK(!shape.empty(), "NoiseSource::normal: shape must have a batch dim, got []");
   DIFFLAB_CHECK(stream <= 0xffffffffull, "NoiseSource::normal: stream ", stream,
                 " does not fit the 32-bit counter word");
@@ -53,12 +53,12 @@ tensor::Tensor NoiseSource::normal(const tensor::Shape& shape, uint64_t stream,
   DIFFLAB_DISPATCH_FLOAT(dtype, "NoiseSource::normal", [&] {
     fill_rows(t.data<scalar_t>(), rows, per_row, seed_, first_index_, stream);
   });
-  return t;
+  return t.to(device);
 }
 
 tensor::Tensor NoiseSource::initial(const tensor::Shape& shape, tensor::DType dtype,
-                                    double scale) const {
-  tensor::Tensor t = normal(shape, kInitialStream, dtype);
+                                    double scale, tensor::Device device) const {
+  tensor::Tensor t = normal(shape, kInitialStream, dtype, device);
   if (scale != 1.0) t = tensor::affine(t, scale, 0.0);
   return t;
 }

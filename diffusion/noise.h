@@ -27,11 +27,13 @@ class NoiseSource {
 
   // Standard normal noise of shape [B, ...] (Box-Muller in f64, then cast: f32 and f64 draws of
   // the same key agree to f32 rounding). Rows are samples first_index .. first_index + B − 1.
+  // Drawn on the host and copied to `device`, so every device sees the same noise.
   tensor::Tensor normal(const tensor::Shape& shape, uint64_t stream,
-                        tensor::DType dtype = tensor::DType::f32) const;
+                        tensor::DType dtype = tensor::DType::f32,
+                        tensor::Device device = tensor::Device::cpu()) const;
   // normal(shape, kInitialStream, dtype) scaled by `scale` (σ_max for EDM samplers).
   tensor::Tensor initial(const tensor::Shape& shape, tensor::DType dtype = tensor::DType::f32,
-                         double scale = 1.0) const;
+                         double scale = 1.0, tensor::Device device = tensor::Device::cpu()) const;
 
  private:
   uint64_t seed_, first_index_;

@@ -52,8 +52,7 @@ void check_times(const std::vector<double>& times, const char* who, bool vp_time
 }
 
 Tensor step_noise(const NoiseSource& noise, const Var& z, int64_t step) {
-  Tensor n = noise.normal(z.shape(), NoiseSource::step_stream(step), z.dtype());
-  return z.device().is_cpu() ? n : n.to(z.device());
+  return noise.normal(z.shape(), NoiseSource::step_stream(step), z.dtype(), z.device());
 }
 
 }  // namespace difflab::diffusion::detail

@@ -27,14 +27,14 @@ double grid_position(double t, int64_t T) {
 
 double net_time(double t) { return kNetTimeScale * t; }
 
-Tensor net_time_tensor(double t, int64_t batch, DType dtype) {
-  return tensor::full({batch}, net_time(t), dtype);
+Tensor net_time_tensor(double t, int64_t batch, DType dtype, tensor::Device device) {
+  return tensor::full({batch}, net_time(t), dtype, device);
 }
 
-Tensor net_time_tensor(const std::vector<double>& t, DType dtype) {
+Tensor net_time_tensor(const std::vector<double>& t, DType dtype, tensor::Device device) {
   std::vector<double> v(t.size());
   for (size_t i = 0; i < t.size(); ++i) v[i] = net_time(t[i]);
-  return tensor::from_vector(v, {int64_t(v.size())}, dtype);
+  return tensor::from_vector(v, {int64_t(v.size())}, dtype).to(device);
 }
 
 // ---- Schedule (shared parts) ----
@@ -225,11 +225,12 @@ std::vector<double> karras_sigmas(int64_t n, double sigma_min, double sigma_max,
   return s;
 }
 
-Tensor per_sample(const std::vector<double>& values, int64_t ndim, DType dtype) {
+Tensor per_sample(const std::vector<double>& values, int64_t ndim, DType dtype,
+                  tensor::Device device) {
   DIFFLAB_CHECK(ndim >= 1, "per_sample: ndim = ", ndim, " must be >= 1");
   tensor::Shape shape(size_t(ndim), 1);
   shape[0] = int64_t(values.size());
-  return tensor::from_vector(values, shape, dtype);
+  return tensor::from_vector(values, shape, dtype).to(device);
 }
 
 }  // namespace difflab::diffusion

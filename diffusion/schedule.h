@@ -22,10 +22,10 @@ using tensor::Tensor;
 // EDM-preconditioned networks take c_noise = ¼ ln σ instead (parameterization.h).
 inline constexpr double kNetTimeScale = 1000.0;
 double net_time(double t);
-// [batch] tensor filled with net_time(t), in the network's dtype.
-Tensor net_time_tensor(double t, int64_t batch, DType dtype);
+// [batch] tensor filled with net_time(t), in the network's dtype, on `device` (the state's).
+Tensor net_time_tensor(double t, int64_t batch, DType dtype, tensor::Device device = tensor::Device::cpu());
 // One entry per sample (training draws a t per sample).
-Tensor net_time_tensor(const std::vector<double>& t, DType dtype);
+Tensor net_time_tensor(const std::vector<double>& t, DType dtype, tensor::Device device = tensor::Device::cpu());
 
 class Schedule {
  public:
@@ -110,7 +110,7 @@ std::vector<double> karras_sigmas(int64_t n, double sigma_min = 0.002, double si
                                   double rho = 7.0);
 
 // Per-sample coefficient as a [B, 1, ..., 1] tensor with `ndim` dims (broadcasts over a batch
-// of that rank), cast once from f64.
-Tensor per_sample(const std::vector<double>& values, int64_t ndim, DType dtype);
+// of that rank), cast once from f64, on `device`.
+Tensor per_sample(const std::vector<double>& values, int64_t ndim, DType dtype, tensor::Device device = tensor::Device::cpu());
 
 }  // namespace difflab::diffusion

@@ -59,15 +59,13 @@ Config command_config(Config cfg, const CommandArgs& args, const std::string& di
 void apply_threads(const Config& cfg) {
   const tensor::Device device = tensor::parse_device(cfg.get_string("device"));
   tensor::check_device_available(device);
-  // The tensor backend, autograd and nn run on CUDA; the commands' data pipelines, schedules
-  // and samplers still create their tensors on the CPU, so a run would stop at the first
-  // mixed-device op. Refuse up front instead.
-  DIFFLAB_CHECK(device.is_cpu(), "device ", device,
-                ": the experiment commands do not run on CUDA yet (the tensor library, autograd "
-                "and nn modules do); use --device cpu");
   int n = int(cfg.get_int("threads"));
   if (n == 0) n = int(std::thread::hardware_concurrency());
   tensor::set_num_threads(n);
+}
+
+tensor::Device command_device(const Config& cfg) {
+  return tensor::parse_device(cfg.get_string("device"));
 }
 
 }  // namespace difflab::experiments

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "experiments/config.h"
+#include "tensor/device.h"
 
 namespace difflab::experiments {
 
@@ -36,5 +37,8 @@ Config command_config(Config declared, const CommandArgs& args, const std::strin
 // Sets difflab's thread count from the resolved config (0 = all cores), and checks that the
 // config's "device" exists and is usable here (an error naming it otherwise).
 void apply_threads(const Config& cfg);
+// The config's "device": where a command keeps its models and does its tensor work. Data sets,
+// metrics, images and checkpoints stay on the CPU; batches go over per step.
+tensor::Device command_device(const Config& cfg);
 
 }  // namespace difflab::experiments

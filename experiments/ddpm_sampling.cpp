@@ -36,14 +36,15 @@ Tensor generate(const DdpmModel& m, int64_t n, const SampleSettings& s) {
     net = diffusion::classifier_free_guidance(m.net, s.guidance, m.num_classes);
   const std::vector<double> times = m.schedule->time_grid(s.steps);
   const diffusion::NoiseSource noise(s.seed);
+  const tensor::Device dev = m.module->device();
   std::vector<Tensor> out;
   Progress prog("sample", n, 0, 1);
   for (int64_t i = 0; i < n; i += s.batch) {
     const int64_t b = std::min(s.batch, n - i);
     Tensor labels;
     if (m.num_classes > 0)
-      labels = s.labels.defined() ? s.labels.slice(0, i, i + b)
-                                  : diffusion::null_labels(b, m.num_classes);
+      labels = s.labels.defined() ? s.labels.slice(0, i, i + b).to(dev)
+                                  : diffusion::null_labels(b, m.num_classes, dev);
     diffusion::VpModel model = diffusion::vp_model(net, m.param, labels);
     if (s.clip_x0) {
       model = [inner = model](const Var& z, const diffusion::NoiseLevel& at) {
@@ -56,7 +57,7 @@ Tensor generate(const DdpmModel& m, int64_t n, const SampleSettings& s) {
     diffusion::NoiseSource src = noise.offset_by(uint64_t(i));
     Shape shape{b};
     shape.insert(shape.end(), m.sample_shape.begin(), m.sample_shape.end());
-    Var z(src.initial(shape));
+    Var z(src.initial(shape, DType::f32, 1.0, dev));
     Var x;
     if (s.sampler == "ddpm") {
       x = diffusion::sample_ddpm(model, *m.schedule, z, times, src);
@@ -69,7 +70,7 @@ Tensor generate(const DdpmModel& m, int64_t n, const SampleSettings& s) {
     } else {
       DIFFLAB_FAIL("generate: unknown sampler '", s.sampler, "' (ddpm, ddim, euler, heun)");
     }
-    out.push_back(x.value());
+    out.push_back(x.value().to(tensor::Device::cpu()));
     if (s.progress) prog.update(i + b, 0.0);
   }
   if (training) m.module->train();

@@ -22,7 +22,7 @@ struct SampleSettings {
   bool clip_x0 = false;
 };
 
-// n samples of the model's sample shape, f32.
+// n samples of the model's sample shape, f32, on the CPU (sampled on the model's device).
 tensor::Tensor generate(const DdpmModel& model, int64_t n, const SampleSettings& s);
 
 // Balanced labels 0, 1, ..., K-1, 0, 1, ... (i64 [n]).

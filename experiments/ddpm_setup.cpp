@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "experiments/command.h"
 #include "experiments/data/color_mnist.h"
 #include "experiments/data/fashion_mnist.h"
 #include "experiments/data/mnist.h"
@@ -197,6 +198,7 @@ DdpmModel make_ddpm_model(const Config& cfg, const DdpmData& data) {
       return mlp->forward(z, t, labels);
     };
   }
+  m.module->to(command_device(cfg));  // initialised on the CPU: the same weights on every device
   return m;
 }
 

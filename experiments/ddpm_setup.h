@@ -43,7 +43,7 @@ struct DdpmModel {
   int64_t num_classes = 0;  // > 0: class-conditional with a null class for guidance
   tensor::Shape sample_shape;  // one sample's shape
 };
-// Builds the network (initialised from `seed`) for data of this shape.
+// Builds the network (initialised from `seed`) for data of this shape, on the config's device.
 DdpmModel make_ddpm_model(const Config& cfg, const DdpmData& data);
 
 // Comma-separated numbers ("1,2,4") from a config string; throws naming the key.

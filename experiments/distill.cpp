@@ -103,6 +103,7 @@ std::string ensure_teacher(const Config& cfg) {
   t.preset = preset;
   t.run_dir = dir;
   t.threads = int(cfg.get_int("threads"));
+  t.device = cfg.get_string("device");
   t.resume = file_exists(dir + "/config.json");
   std::fprintf(stderr, "training the teacher first: difflab train-ddpm --preset %s --run %s%s\n",
                preset.c_str(), dir.c_str(), t.resume ? " --resume" : "");
@@ -181,6 +182,7 @@ int run_distill(const CommandArgs& args_in) {
   CommandArgs none;
   Config tcfg = run_config(none, teacher_dir, true);
   tcfg.set("threads=" + std::to_string(cfg.get_int("threads")));
+  tcfg.set("device=" + cfg.get_string("device"));  // the distill run's device, not the teacher's
   check_teacher_config(tcfg, teacher_dir);
   DdpmData data = load_ddpm_data(tcfg);
   DdpmModel teacher = make_ddpm_model(tcfg, data);
@@ -318,11 +320,13 @@ int run_distill(const CommandArgs& args_in) {
     student.module->train();
     for (int64_t k = k0; k < K; ++k) {
       Tensor idx = it.next();
+      const tensor::Device dev = student.module->device();
       auto step_loss = [&](tensor::Generator& g) {
         Tensor labels;
-        if (student.num_classes > 0) labels = take_rows(data.train_labels, idx);
+        if (student.num_classes > 0) labels = take_rows(data.train_labels, idx).to(dev);
         return diffusion::distill_loss(student.net, teacher.net, student.param, *student.schedule,
-                                       Var(take_rows(data.train, idx)), labels, weighting, n, g)
+                                       Var(take_rows(data.train, idx).to(dev)), labels, weighting,
+                                       n, g)
             .loss;
       };
       const tensor::Generator gen_before = gen;

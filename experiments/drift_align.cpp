@@ -105,8 +105,10 @@ int run_drift_align(const CommandArgs& args) {
     for (int64_t D : dims) {
       auto [p, q] = make_pair(mog, D, cfg, seed);
       tensor::Generator g(seed * 7919 + uint64_t(D) * 13 + (mog == "ring" ? 0 : 1));
-      Tensor yp = p.sample(n_ref, g, DType::f64), yq = q.sample(n_ref, g, DType::f64);
-      Tensor x = q.sample(n_eval, g, DType::f64);
+      // Drawn on the CPU (the same points on every device), evaluated on the run's device.
+      const tensor::Device dev = command_device(cfg);
+      Tensor yp = p.sample(n_ref, g, DType::f64).to(dev), yq = q.sample(n_ref, g, DType::f64).to(dev);
+      Tensor x = q.sample(n_eval, g, DType::f64).to(dev);
       const double median = std::sqrt(2.0) * matching::median_bandwidth(x, yp, 1000);
       const double rho = std::sqrt(tensor::mean(tensor::cdist2(x, yp), {}).item());
       for (double tr : taus) {

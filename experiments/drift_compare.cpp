@@ -83,7 +83,7 @@ int run_drift_compare(const CommandArgs& args) {
   const std::vector<std::string> common{
       "data.n_train=" + std::to_string(cfg.get_int("data.n_train")),
       "data.n_test=" + std::to_string(cfg.get_int("data.n_test")), "seed=" + seed,
-      "threads=" + std::to_string(cfg.get_int("threads"))};
+      "threads=" + std::to_string(cfg.get_int("threads")), "device=" + cfg.get_string("device")};
   std::vector<std::vector<std::string>> rows;
   for (const std::string& ds : datasets) {
     std::map<std::string, double> ref;

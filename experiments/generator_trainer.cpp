@@ -49,6 +49,8 @@ void declare_vector_training_keys(Config& c, int64_t default_steps, int64_t defa
 int run_vector_training(const Config& cfg, const CommandArgs& args, const std::string& dir,
                         const DdpmData& data, const VectorTask& task) {
   nn::Module& net = *task.module;
+  const tensor::Device dev = command_device(cfg);
+  net.to(dev);  // before the optimizer and EMA take their copies
   RunLock lock(dir);
   RunFolder run(dir);
   run.write_config(cfg.resolved());
@@ -89,7 +91,7 @@ int run_vector_training(const Config& cfg, const CommandArgs& args, const std::s
     ag::NoGradGuard ng;
     tensor::Generator eval_gen(seed * 19 + 2000003);  // the same draws at every evaluation
     if (use_ema) ema.swap();
-    Tensor x = task.sample(cfg.get_int("eval.n"), eval_gen);
+    Tensor x = task.sample(cfg.get_int("eval.n"), eval_gen).to(tensor::Device::cpu());
     if (use_ema) ema.swap();
     Metrics m = data.images ? image_sample_metrics(*judge, x)
                             : vector_sample_metrics(data, x, step == 0);
@@ -124,7 +126,7 @@ int run_vector_training(const Config& cfg, const CommandArgs& args, const std::s
   double window = 0;
   int64_t window_n = 0;
   for (int64_t step = start; step < steps; ++step) {
-    Tensor batch = take_rows(data.train, it.next());
+    Tensor batch = take_rows(data.train, it.next()).to(dev);
     const tensor::Generator gen_before = gen;
     Var L = task.loss(batch, gen);
     opt.zero_grad();

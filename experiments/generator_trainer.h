@@ -21,10 +21,12 @@ void declare_vector_training_keys(Config& c, int64_t default_steps, int64_t defa
 
 struct VectorTask {
   std::string command;  // "train-drift": names errors and the run's report
-  nn::Module* module = nullptr;
-  // One step's loss from a data batch (train.batch rows); all randomness from g.
+  nn::Module* module = nullptr;  // moved to the config's device by run_vector_training
+  // One step's loss from a data batch (train.batch rows, on the module's device); all
+  // randomness from g.
   std::function<ag::Var(const tensor::Tensor& batch, tensor::Generator& g)> loss;
   // n samples under no-grad (the EMA weights are swapped in by the caller); randomness from g.
+  // On the module's device; the caller moves them to the CPU for the metrics.
   std::function<tensor::Tensor(int64_t n, tensor::Generator& g)> sample;
   std::string title;        // report heading
   std::string description;  // report paragraph (model, objective, sampler)

@@ -181,15 +181,16 @@ int run_train_ddpm(const CommandArgs& args) {
   model.module->train();
   for (int64_t step = start; step < steps; ++step) {
     Tensor idx = it.next();
+    const tensor::Device dev = model.module->device();
     // One step's loss from its batch and noise stream (replayed as is if it turns non-finite).
     auto step_loss = [&](tensor::Generator& g) {
       Tensor labels;
       if (model.num_classes > 0)
-        labels = diffusion::drop_labels(take_rows(data.train_labels, idx), drop,
+        labels = diffusion::drop_labels(take_rows(data.train_labels, idx).to(dev), drop,
                                         model.num_classes, g);
       return diffusion::diffusion_loss(model.net, model.param, *model.schedule,
-                                       Var(take_rows(data.train, idx)), labels, model.weighting,
-                                       g)
+                                       Var(take_rows(data.train, idx).to(dev)), labels,
+                                       model.weighting, g)
           .loss;
     };
     const tensor::Generator gen_before = gen;

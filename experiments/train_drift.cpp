@@ -83,6 +83,7 @@ int run_train_drift(const CommandArgs& args) {
     lenet = load_or_train_classifier(cfg.get_string("data.name"), tr, te, data.num_classes).net;
     lenet->eval();
     lenet->requires_grad_(false);
+    lenet->to(command_device(cfg));
   }
   auto features = [lenet](const Var& x) {
     if (lenet) {
@@ -97,7 +98,8 @@ int run_train_drift(const CommandArgs& args) {
   task.command = "train-drift";
   task.module = module.get();
   task.loss = [&](const Tensor& positives, tensor::Generator& g) {
-    Var x = generate(Var(tensor::randn({generated, noise_dim}, tensor::DType::f32, &g)));
+    Var x = generate(Var(tensor::randn({generated, noise_dim}, tensor::DType::f32, &g,
+                                       positives.device())));
     Var fx = features(x);
     Tensor fpos;
     {
@@ -110,8 +112,9 @@ int run_train_drift(const CommandArgs& args) {
     std::vector<Tensor> parts;
     for (int64_t i = 0; i < n; i += 500)  // bounded memory for image generators
       parts.push_back(generate(Var(tensor::randn({std::min<int64_t>(500, n - i), noise_dim},
-                                                 tensor::DType::f32, &g)))
-                          .value());
+                                                 tensor::DType::f32, &g, module->device())))
+                          .value()
+                          .to(tensor::Device::cpu()));
     return parts.size() == 1 ? parts[0] : tensor::cat(parts, 0);
   };
   task.title = "Drifting one-step generator on " + cfg.get_string("data.name");

@@ -57,7 +57,8 @@ int run_train_flux(const CommandArgs& args) {
   const int64_t lsteps = cfg.get_int("sample.steps");
   const double eps = cfg.get_double("sample.step_size"), init_std = cfg.get_double("sample.init_std");
   task.sample = [&](int64_t n, tensor::Generator& g) {
-    Tensor x0 = tensor::affine(tensor::randn({n, mc.dim}, tensor::DType::f32, &g), init_std, 0.0);
+    Tensor x0 = tensor::affine(
+        tensor::randn({n, mc.dim}, tensor::DType::f32, &g, net.device()), init_std, 0.0);
     return diffusion::langevin_sample(field, x0, eps, lsteps, g);
   };
   task.title = "Flux matching on " + cfg.get_string("data.name");

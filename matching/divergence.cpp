@@ -32,10 +32,10 @@ std::pair<Var, Var> as_features(const Var& x, const Var& y, const char* op) {
 }
 
 // 1 off the diagonal, 0 on it: the mask that turns a sum over all pairs into one over i ≠ i'.
-Tensor off_diagonal(int64_t n, DType dtype) {
+Tensor off_diagonal(int64_t n, DType dtype, tensor::Device device) {
   Tensor m = tensor::ones({n, n}, dtype);
   for (int64_t i = 0; i < n; ++i) m.select(0, i).select(0, i).fill_(0.0);
-  return m;
+  return m.to(device);
 }
 
 // MMD² from the three kernel matrices (Kxx [n,n], Kyy [m,m], Kxy [n,m]).
@@ -45,8 +45,8 @@ Var mmd_from_kernels(const Var& kxx, const Var& kyy, const Var& kxy, Estimator e
   if (est == Estimator::v_statistic) return ag::mean(kxx) + ag::mean(kyy) - 2.0 * ag::mean(kxy);
   DIFFLAB_CHECK(n >= 2 && m >= 2, op, ": the U-statistic needs at least 2 samples per set, got ", n,
                 " and ", m);
-  Var xx = ag::sum(ag::mul(kxx, Var(off_diagonal(n, kxx.dtype())))) / double(n * (n - 1));
-  Var yy = ag::sum(ag::mul(kyy, Var(off_diagonal(m, kyy.dtype())))) / double(m * (m - 1));
+  Var xx = ag::sum(ag::mul(kxx, Var(off_diagonal(n, kxx.dtype(), kxx.device())))) / double(n * (n - 1));
+  Var yy = ag::sum(ag::mul(kyy, Var(off_diagonal(m, kyy.dtype(), kyy.device())))) / double(m * (m - 1));
   return xx + yy - 2.0 * ag::mean(kxy);
 }
 
@@ -92,10 +92,12 @@ Var pairwise_distance(const Var& x, const Var& y) {
   Var d2 = ag::cdist2(fx, fy);
   // √ at 0 has an infinite derivative: take √1 there and select 0, so coincident points get a
   // zero (sub)gradient instead of NaN.
-  Tensor zero = tensor::binary(tensor::BinaryOp::le, d2.value(), tensor::zeros({}, d2.dtype()));
-  Var one(tensor::ones({}, d2.dtype()));
+  const tensor::Device dev = d2.device();
+  Tensor zero =
+      tensor::binary(tensor::BinaryOp::le, d2.value(), tensor::zeros({}, d2.dtype(), dev));
+  Var one(tensor::ones({}, d2.dtype(), dev));
   Var safe = ag::where(zero, one, d2);
-  return ag::where(zero, Var(tensor::zeros({}, d2.dtype())), ag::sqrt(safe));
+  return ag::where(zero, Var(tensor::zeros({}, d2.dtype(), dev)), ag::sqrt(safe));
 }
 
 Var mmd2(const Var& x, const Var& y, const std::vector<double>& bandwidths, Estimator est) {
@@ -151,8 +153,8 @@ Var sliced_wasserstein(const Var& x, const Var& y, const Tensor& directions, int
 Var sliced_wasserstein(const Var& x, const Var& y, int64_t num_projections, tensor::Generator& gen,
                        int p) {
   auto [fx, fy] = as_features(x, y, "sliced_wasserstein");
-  return sliced_wasserstein(fx, fy, random_directions(num_projections, fx.size(1), gen, fx.dtype()),
-                            p);
+  return sliced_wasserstein(
+      fx, fy, random_directions(num_projections, fx.size(1), gen, fx.dtype()).to(fx.device()), p);
 }
 
 const char* divergence_name(DivergenceKind kind) {

@@ -148,7 +148,9 @@ void Ema::load_state_dict(const StateDict& sd) {
                 unexpected.str().empty() ? "" : " unexpected keys", unexpected.str());
   for (auto& [n, t] : sd) {
     const Tensor& s = shadow_[index[n]];
-    check_same(s, t, n, "Ema.load_state_dict");
+    // The shadow keeps its device: a state read from a file (on the CPU) loads into a CUDA EMA.
+    DIFFLAB_CHECK(t.shape() == s.shape() && t.dtype() == s.dtype(), "Ema.load_state_dict: '", n,
+                  "' is ", t.desc(), " but its shadow is ", s.desc());
     s.copy_(t);
   }
 }

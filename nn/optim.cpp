@@ -173,7 +173,8 @@ void Optimizer::load_state_dict(const StateDict& sd, const std::vector<std::stri
       const Tensor& t = it->second;
       DIFFLAB_CHECK(t.shape() == p.shape() && t.dtype() == p.dtype(), op, ": key '", key, "' is ",
                     t.desc(), " but the parameter is ", p.desc());
-      st.buffers[b] = t.clone();
+      // A state read from a file sits on the CPU: its buffers move to the parameter's device.
+      st.buffers[b] = t.device() == p.device() ? t.clone() : t.to(p.device());
     }
   }
   std::vector<std::string> unexpected;
