@@ -1,5 +1,6 @@
 #include "experiments/distill.h"
 
+#include <cmath>
 #include <cstdio>
 #include <map>
 
@@ -54,7 +55,13 @@ Config distill_config() {
       .declare_int("distill.stop_after", 0, 0, 100000000,
                    "stop (resumably) after this many updates in all, as an interruption would "
                    "(0 = off)")
+      .declare_bool("distill.eval_only", false,
+                    "with --resume: evaluate the teacher and every saved student again (e.g. "
+                    "with more eval.seeds), train nothing, rewrite the report")
       .declare_int("eval.n", 1000, 16, 10000000, "samples per evaluated sampler")
+      .declare_int("eval.seeds", 1, 1, 1000,
+                   "independent noise draws per evaluated sampler: metrics are their mean, "
+                   "'<metric>_sd' their standard deviation")
       .declare_int("eval.batch", 250, 1, 65536, "samples per sampler call")
       .declare_int("eval.grid", 64, 1, 4096, "images per sample grid")
       .declare_bool("eval.clip_x0", false, "clip x̂ to [-1, 1] at every step (image data)")
@@ -117,31 +124,55 @@ struct Evaluator {
   const ImageJudge* judge;
   RunFolder& run;
 
-  // n samples of `model` (eval.n), the same initial noise for every sampler and model.
-  Tensor sample(const DdpmModel& model, const std::string& sampler, int64_t steps) const {
+  // n samples of `model` (eval.n), the same initial noise for every sampler and model; draw
+  // `rep` of eval.seeds uses its own noise (rep 0: the noise of single-draw evaluations).
+  Tensor sample(const DdpmModel& model, const std::string& sampler, int64_t steps,
+                int64_t rep = 0) const {
     SampleSettings s;
     s.sampler = sampler;
     s.steps = steps;
     s.clip_x0 = cfg.get_bool("eval.clip_x0");
     s.batch = cfg.get_int("eval.batch");
-    s.seed = uint64_t(cfg.get_int("seed")) + 4000037;
+    s.seed = uint64_t(cfg.get_int("seed")) + 4000037 + uint64_t(rep) * 1000003;
     if (model.num_classes > 0) s.labels = cycle_labels(cfg.get_int("eval.n"), model.num_classes);
     return generate(model, cfg.get_int("eval.n"), s);
   }
 
-  // Samples, logs "<tag>/<metric><suffix>" at `step`, writes the grid; returns the samples.
+  // Samples eval.seeds times, logs the mean "<tag>/<metric><suffix>" (and the standard deviation
+  // "<tag>/<metric>_sd<suffix>" over several draws) at `step`, writes the grid of the first
+  // draw; returns the first draw's samples.
   Tensor operator()(const DdpmModel& model, const std::string& sampler, int64_t steps,
                     const std::string& tag, const std::string& suffix, int64_t step) {
-    const int64_t n = cfg.get_int("eval.n");
-    Tensor x = sample(model, sampler, steps);
-    Tensor labels = model.num_classes > 0 ? cycle_labels(n, model.num_classes) : Tensor();
-    Metrics m = data.images ? image_sample_metrics(*judge, x, labels)
-                            : vector_sample_metrics(data, x, tag.rfind("reference", 0) == 0);
-    std::fprintf(stderr, "eval %s%s (%s, %lld steps):", tag.c_str(), suffix.c_str(),
-                 sampler.c_str(), (long long)steps);
-    for (auto& [k, v] : m) {
-      run.log_metric(step, tag + "/" + k + suffix, v);
-      std::fprintf(stderr, " %s %.5g", k.c_str(), v);
+    const int64_t n = cfg.get_int("eval.n"), reps = cfg.get_int("eval.seeds");
+    Tensor x;
+    std::vector<std::string> keys;
+    std::map<std::string, std::vector<double>> values;
+    for (int64_t r = 0; r < reps; ++r) {
+      Tensor xr = sample(model, sampler, steps, r);
+      Tensor labels = model.num_classes > 0 ? cycle_labels(n, model.num_classes) : Tensor();
+      Metrics m = data.images ? image_sample_metrics(*judge, xr, labels)
+                              : vector_sample_metrics(data, xr, tag.rfind("reference", 0) == 0);
+      for (auto& [k, v] : m) {
+        if (!values.count(k)) keys.push_back(k);
+        values[k].push_back(v);
+      }
+      if (r == 0) x = xr;
+    }
+    std::fprintf(stderr, "eval %s%s (%s, %lld steps%s):", tag.c_str(), suffix.c_str(),
+                 sampler.c_str(), (long long)steps,
+                 reps > 1 ? (", mean ± sd of " + std::to_string(reps) + " draws").c_str() : "");
+    for (const std::string& k : keys) {
+      const std::vector<double>& v = values[k];
+      double mean = 0, ss = 0;
+      for (double a : v) mean += a / double(v.size());
+      for (double a : v) ss += (a - mean) * (a - mean);
+      run.log_metric(step, tag + "/" + k + suffix, mean);
+      std::fprintf(stderr, " %s %.5g", k.c_str(), mean);
+      if (v.size() > 1) {
+        const double sd = std::sqrt(ss / double(v.size() - 1));
+        run.log_metric(step, tag + "/" + k + "_sd" + suffix, sd);
+        std::fprintf(stderr, " ± %.3g", sd);
+      }
     }
     std::fprintf(stderr, "\n");
     const int64_t g = std::min<int64_t>(cfg.get_int("eval.grid"), n);
@@ -173,6 +204,11 @@ int run_distill(const CommandArgs& args_in) {
     args.preset = "distill_" + args.preset;
   Config cfg = command_config(distill_config(), args, dir, args.resume);
   apply_threads(cfg);
+  DIFFLAB_CHECK(!cfg.get_bool("distill.eval_only") ||
+                    (args.resume && file_exists(dir + "/checkpoints/state.safetensors")),
+                "distill.eval_only: '", dir, "' holds no started chain to evaluate (",
+                dir + "/checkpoints/state.safetensors", " is missing); give --resume and the run "
+                "folder of a distill run");
   const int64_t n0 = cfg.get_int("distill.start_steps"), n_end = cfg.get_int("distill.end_steps");
   DIFFLAB_CHECK(is_pow2(n0) && is_pow2(n_end) && n_end < n0, "distill: start_steps ", n0,
                 " and end_steps ", n_end, " must be powers of two with end_steps < start_steps");
@@ -225,6 +261,7 @@ int run_distill(const CommandArgs& args_in) {
   int64_t window_n = 0;
   nlohmann::json timing = nlohmann::json::object();
   const bool resuming = args.resume && file_exists(state_path);
+  const bool eval_only = cfg.get_bool("distill.eval_only");
   nn::TrainState resumed;
   if (resuming) {
     resumed = nn::load_train_state(state_path);
@@ -254,16 +291,35 @@ int run_distill(const CommandArgs& args_in) {
   Evaluator eval{cfg, data, judge.get(), run};
   Tensor prev_samples;  // the previous teacher's samples at twice the steps (same noise)
 
-  if (!resuming) {
+  if (!resuming || eval_only) {
+    // Logged at the current update: a re-evaluation's rows are the last of each metric.
     Progress clock("teacher eval", 1);
     for (const std::string& smp : parse_names(cfg.get_string("eval.reference_samplers")))
-      eval(teacher, smp, cfg.get_int("eval.reference_steps"), "reference_" + smp, "", 0);
+      eval(teacher, smp, cfg.get_int("eval.reference_steps"), "reference_" + smp, "", global);
     for (int64_t n = n0; n >= n_end; n /= 2) {
-      Tensor x = eval(teacher, "ddim", n, "ddim", "@" + std::to_string(n), 0);
+      Tensor x = eval(teacher, "ddim", n, "ddim", "@" + std::to_string(n), global);
       if (n == n0) prev_samples = x;
     }
-    timing["teacher_eval_seconds"] = clock.seconds();
+    timing[eval_only ? "reeval_teacher_seconds" : "teacher_eval_seconds"] = clock.seconds();
     write_timing();
+  }
+  if (eval_only) {
+    for (int64_t n : rounds) {
+      const std::string path = run.checkpoint_path("student_" + std::to_string(n));
+      if (!file_exists(path)) {
+        std::fprintf(stderr, "no student for %lld steps yet (%s)\n", (long long)n, path.c_str());
+        break;
+      }
+      nn::load_module(path, *student.module);
+      Tensor x = eval(student, "ddim", n, "student", "@" + std::to_string(n), global);
+      run.log_metric(global, "student/trajectory_mse@" + std::to_string(n),
+                     mean_sq_diff(x, prev_samples));
+      prev_samples = x;
+    }
+    write_distill_report(run, cfg, tcfg, data, teacher, rounds, n0, timing,
+                         judge ? &judge->classifier : nullptr);
+    std::fprintf(stderr, "report: %s\n", run.path("report.html").c_str());
+    return 0;
   }
 
   for (int64_t n : rounds) {

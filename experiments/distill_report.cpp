@@ -37,6 +37,11 @@ void write_distill_report(const RunFolder& run, const Config& cfg, const Config&
     if (r.metric == "loss") loss.x.push_back(double(r.step)), loss.y.push_back(r.value);
   }
   auto get = [&](const std::string& k) { return last.count(k) ? last.at(k) : kNan; };
+  // "<prefix><metric><at>" with " ± sd" when several draws were evaluated (eval.seeds).
+  auto with_sd = [&](const std::string& prefix, const std::string& metric, const std::string& at) {
+    const double sd = get(prefix + metric + "_sd" + at);
+    return cell(get(prefix + metric + at)) + (std::isfinite(sd) ? " ± " + format_number(sd) : "");
+  };
   const std::string m1 = data.images ? "frechet" : "mmd";
   const std::string m2 = data.images ? "kid" : "sliced_w1";
 
@@ -63,13 +68,11 @@ void write_distill_report(const RunFolder& run, const Config& cfg, const Config&
   double best = kNan;
   std::vector<std::vector<std::string>> ref_rows;
   for (auto& [k, v] : last) {
-    if (k.rfind("reference_", 0) != 0 || k.find("/" + m1) == std::string::npos ||
-        k.find("data_vs_data") != std::string::npos)
-      continue;
     const std::string tag = k.substr(0, k.find('/'));
+    if (k.rfind("reference_", 0) != 0 || k != tag + "/" + m1) continue;
     ref_rows.push_back({tag.substr(10) + " " + std::to_string(cfg.get_int("eval.reference_steps")) +
                             " steps",
-                        cell(v), cell(get(tag + "/" + m2))});
+                        with_sd(tag + "/", m1, ""), with_sd(tag + "/", m2, "")});
     if (!(v >= best)) best = v, best_ref = tag;  // NaN-safe minimum
   }
   const double data_level = data.images ? get("ddim/" + m1 + "_data_vs_data@" + std::to_string(n0))
@@ -88,10 +91,11 @@ void write_distill_report(const RunFolder& run, const Config& cfg, const Config&
   all.insert(all.end(), rounds.begin(), rounds.end());
   for (int64_t n : all) {
     const std::string at = "@" + std::to_string(n);
-    const double dd = get("ddim/" + m1 + at), dd2 = get("ddim/" + m2 + at);
+    const double dd = get("ddim/" + m1 + at);
     const double st = n == n0 ? dd : get("student/" + m1 + at);
-    const double st2 = n == n0 ? dd2 : get("student/" + m2 + at);
-    rows.push_back({std::to_string(n), cell(st), cell(dd), cell(best), cell(st2), cell(dd2),
+    const std::string who = n == n0 ? "ddim/" : "student/";
+    rows.push_back({std::to_string(n), with_sd(who, m1, at), with_sd("ddim/", m1, at),
+                    with_sd(best_ref + "/", m1, ""), with_sd(who, m2, at), with_sd("ddim/", m2, at),
                     cell(get("student/trajectory_mse" + at))});
     if (std::isfinite(st)) s_student.x.push_back(double(n)), s_student.y.push_back(st);
     if (std::isfinite(dd)) s_ddim.x.push_back(double(n)), s_ddim.y.push_back(dd);
@@ -102,7 +106,15 @@ void write_distill_report(const RunFolder& run, const Config& cfg, const Config&
              "(c) teacher reference " + m1, "(a) student " + m2, "(b) teacher DDIM " + m2,
              "student vs its teacher's 2N-step samples (MSE)"},
             rows);
-  rep.paragraph("Row " + std::to_string(n0) + " is the teacher itself. (c) is the best of the "
+  const int64_t seeds = cfg.get_int("eval.seeds");
+  rep.paragraph("Row " + std::to_string(n0) + " is the teacher itself. " +
+                (seeds > 1 ? "Each cell is the mean ± standard deviation over " +
+                                 std::to_string(seeds) + " independent noise draws of " +
+                                 std::to_string(cfg.get_int("eval.n")) + " samples. "
+                           : std::string("Each cell is one draw of ") +
+                                 std::to_string(cfg.get_int("eval.n")) +
+                                 " samples (eval.seeds > 1 gives the spread over draws). ") +
+                "(c) is the best of the "
                 "reference samplers below. The data-vs-data level (an independent draw of real "
                 "data against the held-out split, same sample size) is " +
                 cell(data_level) + " for " + m1 + " and " + cell(data_level2) + " for " + m2 +

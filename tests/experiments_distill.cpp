@@ -146,3 +146,39 @@ BOOST_AUTO_TEST_CASE(unusable_teachers_and_settings_are_refused_by_name) {
   BOOST_CHECK_EXCEPTION(run_distill(p), difflab::Error,
                         [](const difflab::Error& e) { return message_has(e, {"no_such_preset"}); });
 }
+
+BOOST_AUTO_TEST_CASE(eval_only_reevaluates_every_stage_over_several_draws) {
+  const std::string src = full_run(), d = fresh_temp_dir("distill_reeval");
+  fs::copy(src, d, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  fs::remove(d + "/.lock");
+  const std::string ckpt = "/checkpoints/student_1.safetensors";
+  CommandArgs a;
+  a.run_dir = d;
+  a.resume = true;
+  a.sets = {"distill.eval_only=true", "eval.seeds=3"};
+  BOOST_TEST(run_distill(a) == 0);
+  auto m = final_metrics(d);
+  for (const std::string at : {"@32", "@16", "@8", "@4", "@2", "@1"}) {
+    BOOST_REQUIRE_MESSAGE(m.count("student/mmd_sd" + at), "no student/mmd_sd" << at);
+    BOOST_TEST(m["student/mmd_sd" + at] > 0.0, at);  // three different noise draws
+    BOOST_TEST(m["ddim/mmd_sd" + at] > 0.0, at);
+  }
+  BOOST_TEST(m["reference_ddim/mmd_sd"] > 0.0);
+  BOOST_TEST_MESSAGE("mean of 3 draws: student@4 " << m["student/mmd@4"] << " ± "
+                     << m["student/mmd_sd@4"] << ", DDIM@4 " << m["ddim/mmd@4"] << " ± "
+                     << m["ddim/mmd_sd@4"]);
+  BOOST_TEST(m["student/mmd@4"] < 0.7 * m["ddim/mmd@4"]);
+  // Nothing was trained: the students are the same files.
+  FileComparison c = compare_safetensors(src + ckpt, d + ckpt);
+  BOOST_TEST(c.compared > 0);
+  BOOST_TEST(c.differing == 0);
+  const std::string report = read_file(d + "/report.html");
+  BOOST_TEST(report.find("over 3 independent noise draws") != std::string::npos);
+  BOOST_TEST(report.find(" ± ") != std::string::npos);
+
+  CommandArgs none = tiny(fresh_temp_dir("distill_reeval_none"));
+  none.sets.push_back("distill.eval_only=true");
+  BOOST_CHECK_EXCEPTION(run_distill(none), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"distill.eval_only", "--resume"});
+  });
+}
