@@ -2,6 +2,7 @@
 // inputs to its tensor/cuda/ kernel (DIFFLAB_CUDA_ROUTE, a no-op in builds without the backend),
 // then checks that what remains is defined and on the CPU.
 #pragma once
+#include "tensor/checks/common.h"
 #include "tensor/tensor.h"
 #if DIFFLAB_HAVE_CUDA
 #include "tensor/cuda/ops.h"
@@ -27,6 +28,13 @@ inline void check_cpu(const char* op, const Tensor& t, const char* what = "input
   DIFFLAB_CHECK(t.device().is_cpu(), op, ": ", what, " on ", t.device(),
                 DIFFLAB_HAVE_CUDA ? " while the other inputs are on cpu"
                                   : " but the CUDA backend is not built");
+}
+
+// check_cpu as a checks::DeviceRule for the shared checks of tensor/checks/ (the operand the op
+// was routed on plays no part: every operand must be on the CPU).
+inline void cpu_rule(const char* op, const Tensor&, const char*, const Tensor& t,
+                     const char* what) {
+  check_cpu(op, t, what);
 }
 
 }  // namespace difflab::tensor::cpu

@@ -1,9 +1,10 @@
 // Elementwise kernels: unary maps, scalar maps, broadcasting binary ops, where.
 #include <cmath>
 
+#include "tensor/checks/elementwise.h"
+#include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
-#include "tensor/cpu/check.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -137,7 +138,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   OpLabel label_("clamp");
   DIFFLAB_CUDA_ROUTE(x, cuda::clamp(x, lo, hi));
   check_cpu("clamp", x);
-  DIFFLAB_CHECK(lo <= hi, "clamp: lower bound ", lo, " exceeds upper bound ", hi);
+  checks::check_clamp_bounds(lo, hi);
   return DIFFLAB_DISPATCH_FLOAT(x.dtype(), "clamp", [&]() -> Tensor {
     using T = scalar_t;
     const T l = T(lo), h = T(hi);
@@ -240,8 +241,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   DIFFLAB_CUDA_ROUTE(a, cuda::binary(op, a, b));
   check_cpu(name, a);
   check_cpu(name, b);
-  DIFFLAB_CHECK(a.dtype() == b.dtype(), name, ": dtype mismatch, ", a.dtype(), a.shape(), " vs ",
-                b.dtype(), b.shape());
+  checks::check_same_dtype(name, a, b);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   const bool cmp = op >= BinaryOp::eq;
   Tensor out = Tensor::empty(shape, cmp ? DType::u8 : a.dtype(), a.device());
@@ -262,8 +262,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
         default: break;
       }
     } else {
-      DIFFLAB_CHECK(cmp || op == BinaryOp::add || op == BinaryOp::sub || op == BinaryOp::mul,
-                    name, ": not defined for dtype ", a.dtype());
+      checks::check_binary_dtype(name, op, a.dtype());
       switch (op) {
         case BinaryOp::add: return map_binary<T, T>(out, a, b, [](T x, T y) { return T(x + y); });
         case BinaryOp::sub: return map_binary<T, T>(out, a, b, [](T x, T y) { return T(x - y); });
@@ -291,10 +290,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_cpu("where", cond);
   check_cpu("where", a);
   check_cpu("where", b);
-  DIFFLAB_CHECK(cond.dtype() == DType::u8, "where: condition must be u8, got ", cond.dtype());
-  DIFFLAB_CHECK(a.dtype() == b.dtype(), "where: dtype mismatch, ", a.dtype(), " vs ", b.dtype());
-  Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(),
-                                 "where");
+  const Shape shape = checks::check_where(cond, a, b);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   if (out.numel() == 0) return out;
   DIFFLAB_DISPATCH_ALL(a.dtype(), "where", [&] {

@@ -6,22 +6,18 @@
 #include <array>
 #include <cstring>
 
-#include "tensor/cpu/loops.h"
-#include "tensor/op_label.h"
-#include "tensor/factory.h"
+#include "tensor/checks/index.h"
 #include "tensor/cpu/check.h"
+#include "tensor/cpu/loops.h"
+#include "tensor/factory.h"
+#include "tensor/op_label.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
 
 namespace {
 
-using cpu::check_cpu;
-
-void check_index_dtype(const char* op, const Tensor& index) {
-  DIFFLAB_CHECK(index.dtype() == DType::i64, op, ": index must have dtype i64, got ", index.dtype(),
-                " ", index.shape());
-}
+using checks::outer_inner;
 
 // Every value of the (contiguous) index must lie in [0, size); names the first one that does not.
 void check_index_range(const char* op, const Tensor& index, int64_t size, int64_t dim,
@@ -29,21 +25,8 @@ void check_index_range(const char* op, const Tensor& index, int64_t size, int64_
   const int64_t* p = index.data<int64_t>();
   const int64_t n = index.numel();
   for (int64_t i = 0; i < n; ++i) {
-    if (p[i] >= 0 && p[i] < size) continue;
-    if (size == 0)
-      DIFFLAB_FAIL(op, ": index ", p[i], " is out of range for dim ", dim, " of size 0 in ", shape,
-                   " (no valid index)");
-    DIFFLAB_FAIL(op, ": index ", p[i], " is out of range for dim ", dim, " of size ", size, " in ",
-                 shape, " (valid range [0, ", size - 1, "])");
+    if (p[i] < 0 || p[i] >= size) checks::fail_index_range(op, p[i], size, dim, shape);
   }
-}
-
-// Sizes before and after `dim` (the [outer, n, inner] view of a contiguous tensor).
-void outer_inner(const Shape& s, int64_t dim, int64_t& outer, int64_t& inner) {
-  outer = 1;
-  inner = 1;
-  for (int64_t d = 0; d < dim; ++d) outer *= s[d];
-  for (int64_t d = dim + 1; d < int64_t(s.size()); ++d) inner *= s[d];
 }
 
 // Calls f(offsets) once per line of `shape` along `dim`: offsets[k] is the element offset of the
@@ -83,12 +66,7 @@ void index_select_rows(const char* x, char* out, const int64_t* idx, int64_t out
 
 Tensor index_select_impl(const char* op, const Tensor& x, int64_t dim, const Tensor& index) {
   OpLabel label_(op);
-  check_cpu(op, x, "input");
-  check_cpu(op, index, "index");
-  check_index_dtype(op, index);
-  DIFFLAB_CHECK(index.dim() == 1, op, ": index must be 1-D, got ", index.shape());
-  DIFFLAB_CHECK(x.dim() >= 1, op, ": input must have at least 1 dim, got ", x.shape());
-  const int64_t d = normalize_dim(dim, x.dim(), op);
+  const int64_t d = checks::check_index_select(op, x, dim, index, cpu::cpu_rule);
   Tensor idx = index.contiguous();
   check_index_range(op, idx, x.shape()[d], d, x.shape());
   Shape os = x.shape();
@@ -102,22 +80,6 @@ Tensor index_select_impl(const char* op, const Tensor& x, int64_t dim, const Ten
                     idx.data<int64_t>(), outer, xc.shape()[d], idx.numel(),
                     inner * int64_t(xc.element_size()));
   return out;
-}
-
-// Checks the index of gather/scatter_add against the tensor it indexes (`x`, sizes may only
-// exceed the index's outside `dim`) and returns `dim` normalised.
-int64_t check_gather_shapes(const char* op, const Tensor& x, const char* xname, int64_t dim,
-                            const Tensor& index) {
-  check_index_dtype(op, index);
-  DIFFLAB_CHECK(index.dim() == x.dim(), op, ": index ", index.shape(),
-                " must have as many dims as ", xname, " ", x.shape());
-  DIFFLAB_CHECK(x.dim() >= 1, op, ": ", xname, " must have at least 1 dim, got ", x.shape());
-  const int64_t d = normalize_dim(dim, x.dim(), op);
-  for (int64_t j = 0; j < x.dim(); ++j)
-    DIFFLAB_CHECK(j == d || index.shape()[j] <= x.shape()[j], op, ": index ", index.shape(),
-                  " is larger than ", xname, " ", x.shape(), " in dim ", j, " (dim ", d,
-                  " is the indexed one)");
-  return d;
 }
 
 template <typename T>
@@ -176,30 +138,16 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
 #if DIFFLAB_HAVE_CUDA
   if (!xs.empty() && xs[0].defined() && xs[0].device().is_cuda()) return cuda::cat(xs, dim);
 #endif
-  DIFFLAB_CHECK(!xs.empty(), "cat: expected at least one tensor");
+  int64_t d = 0;
+  const Shape os = checks::check_cat(
+      xs, dim,
+      [](const Tensor& t, size_t i, const Tensor&) {
+        DIFFLAB_CHECK(
+            t.device().is_cpu(), "cat: tensor ", i, " on ", t.device(),
+            DIFFLAB_HAVE_CUDA ? " while tensor 0 is on cpu" : " but the CUDA backend is not built");
+      },
+      d);
   const Tensor& ref = xs[0];
-  for (size_t i = 0; i < xs.size(); ++i) {
-    DIFFLAB_CHECK(xs[i].defined(), "cat: tensor ", i, " is undefined");
-    DIFFLAB_CHECK(xs[i].device().is_cpu(), "cat: tensor ", i, " on ", xs[i].device(),
-                  DIFFLAB_HAVE_CUDA ? " while tensor 0 is on cpu"
-                                    : " but the CUDA backend is not built");
-  }
-  DIFFLAB_CHECK(ref.dim() >= 1, "cat: tensor 0 is zero-dimensional and cannot be concatenated");
-  const int64_t d = normalize_dim(dim, ref.dim(), "cat");
-  int64_t total = 0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    const Tensor& x = xs[i];
-    DIFFLAB_CHECK(x.dtype() == ref.dtype(), "cat: tensor ", i, " has dtype ", x.dtype(),
-                  " but tensor 0 has dtype ", ref.dtype());
-    bool ok = x.dim() == ref.dim();
-    for (int64_t j = 0; ok && j < x.dim(); ++j)
-      if (j != d && x.shape()[j] != ref.shape()[j]) ok = false;
-    DIFFLAB_CHECK(ok, "cat: tensor ", i, " has shape ", x.shape(), " but tensor 0 has shape ",
-                  ref.shape(), "; they must match in every dim except dim ", d);
-    total += x.shape()[d];
-  }
-  Shape os = ref.shape();
-  os[d] = total;
   Tensor out = Tensor::empty(os, ref.dtype(), ref.device());
   int64_t off = 0;
   for (const Tensor& x : xs) {
@@ -233,9 +181,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   OpLabel label_("gather");
   DIFFLAB_CUDA_ROUTE(x, cuda::gather(x, dim, index));
-  check_cpu("gather", x, "input");
-  check_cpu("gather", index, "index");
-  const int64_t d = check_gather_shapes("gather", x, "input", dim, index);
+  const int64_t d = checks::check_gather(x, dim, index, cpu::cpu_rule);
   Tensor idx = index.contiguous();
   check_index_range("gather", idx, x.shape()[d], d, x.shape());
   Tensor out = Tensor::empty(idx.shape(), x.dtype(), x.device());
@@ -246,17 +192,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const Tensor& src) {
   OpLabel label_("scatter_add");
   DIFFLAB_CUDA_ROUTE(base, cuda::scatter_add(base, dim, index, src));
-  check_cpu("scatter_add", base, "base");
-  check_cpu("scatter_add", index, "index");
-  check_cpu("scatter_add", src, "src");
-  DIFFLAB_CHECK(base.dtype() == src.dtype(), "scatter_add: base ", base.dtype(), base.shape(),
-                " and src ", src.dtype(), src.shape(), " differ in dtype");
-  const int64_t d = check_gather_shapes("scatter_add", base, "base", dim, index);
-  DIFFLAB_CHECK(src.dim() == index.dim(), "scatter_add: src ", src.shape(), " and index ",
-                index.shape(), " differ in rank");
-  for (int64_t j = 0; j < src.dim(); ++j)
-    DIFFLAB_CHECK(index.shape()[j] <= src.shape()[j], "scatter_add: index ", index.shape(),
-                  " is larger than src ", src.shape(), " in dim ", j);
+  const int64_t d = checks::check_scatter_add(base, dim, index, src, cpu::cpu_rule);
   Tensor idx = index.contiguous();
   check_index_range("scatter_add", idx, base.shape()[d], d, base.shape());
   Tensor out = base.clone();
@@ -268,17 +204,8 @@ Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const T
 Tensor index_add(const Tensor& src, int64_t dim, const Tensor& index, int64_t size) {
   OpLabel label_("index_add");
   DIFFLAB_CUDA_ROUTE(src, cuda::index_add(src, dim, index, size));
-  check_cpu("index_add", src, "src");
-  check_cpu("index_add", index, "index");
-  check_index_dtype("index_add", index);
-  DIFFLAB_CHECK(index.dim() == 1, "index_add: index must be 1-D, got ", index.shape());
-  DIFFLAB_CHECK(src.dim() >= 1, "index_add: src must have at least 1 dim, got ", src.shape());
-  DIFFLAB_CHECK(size >= 0, "index_add: negative output size ", size);
-  const int64_t d = normalize_dim(dim, src.dim(), "index_add");
-  DIFFLAB_CHECK(index.numel() == src.shape()[d], "index_add: index ", index.shape(),
-                " must have one entry per slice of src ", src.shape(), " along dim ", d);
-  Shape os = src.shape();
-  os[d] = size;
+  int64_t d = 0;
+  const Shape os = checks::check_index_add(src, dim, index, size, cpu::cpu_rule, d);
   Tensor idx = index.contiguous();
   check_index_range("index_add", idx, size, d, os);
   Tensor out = zeros(os, src.dtype(), src.device());
@@ -296,11 +223,7 @@ Tensor index_add(const Tensor& src, int64_t dim, const Tensor& index, int64_t si
 Tensor embedding(const Tensor& weight, const Tensor& index) {
   OpLabel label_("embedding");
   DIFFLAB_CUDA_ROUTE(weight, cuda::embedding(weight, index));
-  check_cpu("embedding", weight, "weight");
-  check_cpu("embedding", index, "index");
-  DIFFLAB_CHECK(weight.dim() == 2, "embedding: weight must be [num_embeddings, dim], got ",
-                weight.shape());
-  check_index_dtype("embedding", index);
+  checks::check_embedding(weight, index, cpu::cpu_rule);
   Tensor rows = index_select_impl("embedding", weight, 0, index.reshape({-1}));
   Shape os = index.shape();
   os.push_back(weight.shape()[1]);
@@ -310,8 +233,7 @@ Tensor embedding(const Tensor& weight, const Tensor& index) {
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
   OpLabel label_("one_hot");
   DIFFLAB_CUDA_ROUTE(index, cuda::one_hot(index, num_classes, dtype));
-  check_cpu("one_hot", index, "index");
-  check_index_dtype("one_hot", index);
+  checks::check_one_hot(index, cpu::cpu_rule);
   Tensor idx = index.contiguous();
   const int64_t* ip = idx.data<int64_t>();
   const int64_t n = idx.numel();

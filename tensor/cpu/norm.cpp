@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "tensor/checks/norm.h"
 #include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
@@ -15,43 +16,14 @@ namespace difflab::tensor {
 
 namespace {
 
-void check_float_cpu(const char* op, const char* what, const Tensor& t) {
-  DIFFLAB_CHECK(t.defined(), op, ": ", what, " is undefined");
+using checks::GroupDims;
+using checks::RowDims;
+
+// The device rule of the shared checks (tensor/checks/norm.h): every operand on the CPU.
+void on_cpu(const char* op, const Tensor&, const char*, const Tensor& t, const char* what) {
   DIFFLAB_CHECK(
       t.device().is_cpu(), op, ": ", what, " on ", t.device(),
       DIFFLAB_HAVE_CUDA ? " while the input is on cpu" : " but the CUDA backend is not built");
-  DIFFLAB_CHECK(is_floating(t.dtype()), op, ": ", what, " must be f32 or f64, got ", t.dtype());
-}
-
-// weight/bias: undefined, or of `shape` with x's dtype and device.
-void check_param(const char* op, const char* what, const Tensor& p, const Tensor& x,
-                 const Shape& shape, const char* expect) {
-  if (!p.defined()) return;
-  DIFFLAB_CHECK(p.shape() == shape, op, ": ", what, " ", p.shape(), " does not match input ",
-                x.shape(), " (expected ", shape, ", ", expect, ")");
-  DIFFLAB_CHECK(p.dtype() == x.dtype(), op, ": ", what, " has dtype ", p.dtype(),
-                " but input has dtype ", x.dtype());
-  DIFFLAB_CHECK(p.device() == x.device(), op, ": ", what, " on ", p.device(), " but input on ",
-                x.device());
-}
-
-void check_stats(const char* op, const Tensor& mean, const Tensor& rstd, const Tensor& x,
-                 const Shape& shape) {
-  check_float_cpu(op, "mean", mean);
-  check_float_cpu(op, "rstd", rstd);
-  DIFFLAB_CHECK(mean.shape() == shape && rstd.shape() == shape, op, ": mean ", mean.shape(),
-                " and rstd ", rstd.shape(), " must both be ", shape, " for input ", x.shape());
-  DIFFLAB_CHECK(mean.dtype() == x.dtype() && rstd.dtype() == x.dtype(), op, ": mean (",
-                mean.dtype(), ") and rstd (", rstd.dtype(), ") must have the input dtype ",
-                x.dtype());
-}
-
-void check_grad_out(const char* op, const Tensor& g, const Tensor& x) {
-  check_float_cpu(op, "grad_out", g);
-  DIFFLAB_CHECK(g.shape() == x.shape(), op, ": grad_out ", g.shape(), " does not match input ",
-                x.shape());
-  DIFFLAB_CHECK(g.dtype() == x.dtype(), op, ": grad_out has dtype ", g.dtype(),
-                " but input has dtype ", x.dtype());
 }
 
 // Fixed-order sums over n contiguous elements (8 interleaved accumulators, combined as a tree).
@@ -190,26 +162,6 @@ void group_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* r
   }
 }
 
-struct GroupDims {
-  int64_t N, C, HW;
-};
-
-GroupDims check_group_norm(const char* op, const Tensor& x, int64_t groups, const Tensor& weight,
-                           const Tensor& bias) {
-  check_float_cpu(op, "input", x);
-  DIFFLAB_CHECK(x.dim() >= 2, op, ": input must be [N, C, *] (at least 2 dims), got ", x.shape());
-  const int64_t C = x.shape()[1];
-  DIFFLAB_CHECK(groups >= 1, op, ": groups must be positive, got ", groups, " for input ",
-                x.shape());
-  DIFFLAB_CHECK(C % groups == 0, op, ": input ", x.shape(), " has ", C,
-                " channels, not divisible by ", groups, " groups");
-  check_param(op, "weight", weight, x, {C}, "one per channel");
-  check_param(op, "bias", bias, x, {C}, "one per channel");
-  const int64_t N = x.shape()[0];
-  const int64_t HW = (N * C) > 0 ? x.numel() / (N * C) : 0;
-  return {N, C, HW};
-}
-
 // ---- layer norm ----
 
 template <typename T>
@@ -290,27 +242,6 @@ void layer_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* r
   }
 }
 
-struct RowDims {
-  int64_t rows, D;
-  Shape trailing;
-};
-
-RowDims check_layer_norm(const char* op, const Tensor& x, int64_t normalized_ndim,
-                         const Tensor& weight, const Tensor& bias) {
-  check_float_cpu(op, "input", x);
-  DIFFLAB_CHECK(normalized_ndim >= 1 && normalized_ndim <= x.dim(), op,
-                ": cannot normalise the last ", normalized_ndim, " dims of input ", x.shape(),
-                " (rank ", x.dim(), ")");
-  Shape trailing(x.shape().end() - normalized_ndim, x.shape().end());
-  check_param(op, "weight", weight, x, trailing, "the normalised trailing dims");
-  check_param(op, "bias", bias, x, trailing, "the normalised trailing dims");
-  const int64_t D = shape_numel(trailing);
-  const int64_t rows =
-      D > 0 ? x.numel() / D
-            : shape_numel(Shape(x.shape().begin(), x.shape().end() - normalized_ndim));
-  return {rows, D, trailing};
-}
-
 template <typename T>
 T* ptr_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
@@ -323,7 +254,7 @@ NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, con
   OpLabel label_("group_norm");
   DIFFLAB_CUDA_ROUTE(x, cuda::group_norm(x, groups, weight, bias, eps));
   const char* op = "group_norm";
-  GroupDims d = check_group_norm(op, x, groups, weight, bias);
+  GroupDims d = checks::check_group_norm(op, x, groups, weight, bias, on_cpu);
   Tensor xc = x.contiguous();
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
   Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
@@ -345,9 +276,8 @@ std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x,
   OpLabel label_("group_norm_backward");
   DIFFLAB_CUDA_ROUTE(x, cuda::group_norm_backward(grad_out, x, groups, mean, rstd, weight));
   const char* op = "group_norm_backward";
-  GroupDims d = check_group_norm(op, x, groups, weight, Tensor());
-  check_grad_out(op, grad_out, x);
-  check_stats(op, mean, rstd, x, {d.N, groups});
+  GroupDims d = checks::check_group_norm(op, x, groups, weight, Tensor(), on_cpu);
+  checks::check_norm_backward(op, grad_out, x, mean, rstd, {d.N, groups}, on_cpu);
   Tensor gc = grad_out.contiguous(), xc = x.contiguous();
   Tensor mc = mean.contiguous(), rc = rstd.contiguous();
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
@@ -371,7 +301,7 @@ NormOutput layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& we
   OpLabel label_("layer_norm");
   DIFFLAB_CUDA_ROUTE(x, cuda::layer_norm(x, normalized_ndim, weight, bias, eps));
   const char* op = "layer_norm";
-  RowDims d = check_layer_norm(op, x, normalized_ndim, weight, bias);
+  RowDims d = checks::check_layer_norm(op, x, normalized_ndim, weight, bias, on_cpu);
   Tensor xc = x.contiguous();
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
   Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
@@ -394,9 +324,8 @@ std::vector<Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& x,
   DIFFLAB_CUDA_ROUTE(x,
                      cuda::layer_norm_backward(grad_out, x, normalized_ndim, mean, rstd, weight));
   const char* op = "layer_norm_backward";
-  RowDims d = check_layer_norm(op, x, normalized_ndim, weight, Tensor());
-  check_grad_out(op, grad_out, x);
-  check_stats(op, mean, rstd, x, {d.rows});
+  RowDims d = checks::check_layer_norm(op, x, normalized_ndim, weight, Tensor(), on_cpu);
+  checks::check_norm_backward(op, grad_out, x, mean, rstd, {d.rows}, on_cpu);
   Tensor gc = grad_out.contiguous(), xc = x.contiguous();
   Tensor mc = mean.contiguous(), rc = rstd.contiguous();
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();

@@ -3,6 +3,7 @@
 // on the thread count.
 #include <algorithm>
 
+#include "tensor/checks/pool.h"
 #include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
@@ -12,11 +13,11 @@ namespace difflab::tensor {
 
 namespace {
 
-void check_4d(const char* op, const Tensor& t) {
-  DIFFLAB_CHECK(t.defined(), op, ": undefined input");
+// Runs before the shared checks of tensor/checks/pool.h: an undefined tensor counts as on the
+// CPU, so theirs is still the error for it.
+void check_on_cpu(const char* op, const Tensor& t) {
   DIFFLAB_CHECK(t.device().is_cpu(), op, ": tensor on ", t.device(),
                 " but the CUDA backend is not built");
-  DIFFLAB_CHECK(t.dim() == 4, op, ": expected a 4-D [N, C, H, W] tensor, got ", t.shape());
 }
 
 // out [NC, H*s, W*s]: each output row copies input row oh / s, every pixel repeated s times.
@@ -100,24 +101,14 @@ void avg_pool_backward_impl(const T* g, T* dx, int64_t NC, int64_t H, int64_t W,
   }
 }
 
-void check_pool_params(const char* op, const Shape& in, int64_t kernel, int64_t stride) {
-  DIFFLAB_CHECK(kernel >= 1 && stride >= 1, op, ": kernel ", kernel, " and stride ", stride,
-                " must be positive (input ", in, ")");
-  DIFFLAB_CHECK(in.size() == 4, op, ": expected a 4-D [N, C, H, W] input shape, got ", in);
-  DIFFLAB_CHECK(in[2] >= kernel && in[3] >= kernel, op, ": input ", in,
-                " is smaller than the kernel ", kernel);
-}
-
 }  // namespace
 
 Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale) {
   OpLabel label_("upsample_nearest2d");
   DIFFLAB_CUDA_ROUTE(x_in, cuda::upsample_nearest2d(x_in, scale));
-  check_4d("upsample_nearest2d", x_in);
-  DIFFLAB_CHECK(scale >= 1, "upsample_nearest2d: scale ", scale, " must be >= 1 (input ",
-                x_in.shape(), ")");
+  check_on_cpu("upsample_nearest2d", x_in);
+  Tensor out = Tensor::empty(checks::check_upsample_nearest2d(x_in, scale), x_in.dtype());
   const Shape& s = x_in.shape();
-  Tensor out = Tensor::empty({s[0], s[1], s[2] * scale, s[3] * scale}, x_in.dtype());
   if (out.numel() == 0) return out;
   Tensor x = x_in.contiguous();
   DIFFLAB_DISPATCH_FLOAT(x.dtype(), "upsample_nearest2d", [&] {
@@ -130,11 +121,10 @@ Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale) {
   OpLabel label_("upsample_nearest2d_backward");
   DIFFLAB_CUDA_ROUTE(grad_out, cuda::upsample_nearest2d_backward(grad_out, scale));
   const char* op = "upsample_nearest2d_backward";
-  check_4d(op, grad_out);
+  check_on_cpu(op, grad_out);
+  Tensor out =
+      Tensor::empty(checks::check_upsample_nearest2d_backward(grad_out, scale), grad_out.dtype());
   const Shape& s = grad_out.shape();
-  DIFFLAB_CHECK(scale >= 1 && s[2] % scale == 0 && s[3] % scale == 0, op, ": grad_out ", s,
-                " is not an upsampling by scale ", scale);
-  Tensor out = Tensor::empty({s[0], s[1], s[2] / scale, s[3] / scale}, grad_out.dtype());
   if (out.numel() == 0) return out;
   Tensor g = grad_out.contiguous();
   DIFFLAB_DISPATCH_FLOAT(g.dtype(), op, [&] {
@@ -147,11 +137,11 @@ Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale) {
 Tensor avg_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride) {
   OpLabel label_("avg_pool2d");
   DIFFLAB_CUDA_ROUTE(x_in, cuda::avg_pool2d(x_in, kernel, stride));
-  check_4d("avg_pool2d", x_in);
+  check_on_cpu("avg_pool2d", x_in);
+  const Shape os = checks::check_avg_pool2d(x_in, kernel, stride);
   const Shape& s = x_in.shape();
-  check_pool_params("avg_pool2d", s, kernel, stride);
-  const int64_t Ho = (s[2] - kernel) / stride + 1, Wo = (s[3] - kernel) / stride + 1;
-  Tensor out = Tensor::empty({s[0], s[1], Ho, Wo}, x_in.dtype());
+  const int64_t Ho = os[2], Wo = os[3];
+  Tensor out = Tensor::empty(os, x_in.dtype());
   if (out.numel() == 0) return out;
   Tensor x = x_in.contiguous();
   DIFFLAB_DISPATCH_FLOAT(x.dtype(), "avg_pool2d", [&] {
@@ -166,14 +156,10 @@ Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, int
   OpLabel label_("avg_pool2d_backward");
   DIFFLAB_CUDA_ROUTE(grad_out, cuda::avg_pool2d_backward(grad_out, input_shape, kernel, stride));
   const char* op = "avg_pool2d_backward";
-  check_4d(op, grad_out);
-  check_pool_params(op, input_shape, kernel, stride);
+  check_on_cpu(op, grad_out);
+  const Shape os = checks::check_avg_pool2d_backward(grad_out, input_shape, kernel, stride);
   const Shape& s = input_shape;
-  const int64_t Ho = (s[2] - kernel) / stride + 1, Wo = (s[3] - kernel) / stride + 1;
-  const Shape expect{s[0], s[1], Ho, Wo};
-  DIFFLAB_CHECK(grad_out.shape() == expect, op, ": grad_out ", grad_out.shape(),
-                " does not match the output ", expect, " of avg_pool2d of input ", s, " (kernel ",
-                kernel, ", stride ", stride, ")");
+  const int64_t Ho = os[2], Wo = os[3];
   Tensor dx = Tensor::empty(s, grad_out.dtype());
   if (dx.numel() == 0) return dx;
   Tensor g = grad_out.contiguous();

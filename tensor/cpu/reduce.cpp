@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "tensor/checks/reduce.h"
 #include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
@@ -18,25 +19,8 @@ namespace {
 
 enum class RedOp { sum, max };
 
-
-std::vector<bool> reduce_mask(const Tensor& x, const std::vector<int64_t>& dims, const char* op) {
-  std::vector<bool> mask(x.dim(), dims.empty());
-  for (int64_t d : dims) {
-    int64_t nd = normalize_dim(d, x.dim(), op);
-    DIFFLAB_CHECK(!mask[nd] || dims.empty(), op, ": dim ", d, " repeated in ", Shape(dims));
-    mask[nd] = true;
-  }
-  return mask;
-}
-
-Shape reduced_shape(const Tensor& x, const std::vector<bool>& mask, bool keepdim) {
-  Shape s;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (!mask[d]) s.push_back(x.shape()[d]);
-    else if (keepdim) s.push_back(1);
-  }
-  return s;
-}
+using checks::reduce_mask;
+using checks::reduced_shape;
 
 // Reduces `n` contiguous elements in fixed chunks; partials combined serially.
 template <typename T, RedOp OP>
@@ -116,11 +100,8 @@ Tensor reduce_impl(const Tensor& x, const std::vector<int64_t>& dims, bool keepd
   std::vector<bool> mask = reduce_mask(x, dims, op);
   Shape oshape = reduced_shape(x, mask, keepdim);
   Tensor out = Tensor::empty(oshape, x.dtype(), x.device());
-  int64_t R = 1;
-  for (int64_t d = 0; d < x.dim(); ++d)
-    if (mask[d]) R *= x.shape()[d];
-  if (OP == RedOp::max)
-    DIFFLAB_CHECK(R > 0 || out.numel() == 0, op, ": cannot reduce an empty dim of ", x.shape());
+  const int64_t R = checks::reduced_count(x, mask);
+  if (OP == RedOp::max) checks::check_reducible(op, x, R, out.numel());
   if (out.numel() == 0) return out;
   if (R == 0) {
     out.fill_(0.0);
@@ -181,8 +162,7 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, int6
   DIFFLAB_CUDA_ROUTE(x, cuda::var(x, dims, keepdim, correction));
   Tensor m = mean(x, dims, true);
   int64_t R = x.numel() / std::max<int64_t>(1, m.numel());
-  DIFFLAB_CHECK(R - correction > 0, "var: ", R, " elements per output with correction ",
-                correction, " leave no degrees of freedom (shape ", x.shape(), ")");
+  checks::check_var_dof(x, R, correction);
   Tensor d = binary(BinaryOp::sub, x, m);
   Tensor s = sum(binary(BinaryOp::mul, d, d), dims, keepdim);
   return affine(s, 1.0 / double(R - correction), 0.0);
@@ -197,17 +177,14 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   OpLabel label_("argmax");
   DIFFLAB_CUDA_ROUTE(x, cuda::argmax(x, dim, keepdim));
   DIFFLAB_CHECK(x.device().is_cpu(), "argmax: tensor on ", x.device());
-  int64_t d = normalize_dim(dim, x.dim(), "argmax");
+  int64_t d = 0;
+  const Shape oshape = checks::argmax_shape(x, dim, keepdim, d);
   const int64_t R = x.shape()[d];
-  DIFFLAB_CHECK(R > 0, "argmax: cannot reduce an empty dim of ", x.shape());
   std::vector<int64_t> perm;
   for (int64_t i = 0; i < x.dim(); ++i)
     if (i != d) perm.push_back(i);
   perm.push_back(d);
   Tensor xc = x.permute(perm).contiguous();
-  Shape oshape = x.shape();
-  if (keepdim) oshape[d] = 1;
-  else oshape.erase(oshape.begin() + d);
   Tensor out = Tensor::empty(oshape, DType::i64, x.device());
   int64_t* o = out.data<int64_t>();
   const int64_t rows = out.numel();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "tensor/checks/reduce.h"
 #include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
@@ -89,21 +90,13 @@ void softmax_middim(const T* x, T* y, int64_t outer, int64_t R, int64_t inner) {
 template <bool LOG>
 Tensor softmax_impl(const Tensor& x_in, int64_t dim, const char* op) {
   OpLabel label_(op);
-  DIFFLAB_CHECK(x_in.defined(), op, ": undefined input");
   DIFFLAB_CHECK(x_in.device().is_cpu(), op, ": input on ", x_in.device(),
                 " but the CUDA backend is not built");
-  DIFFLAB_CHECK(is_floating(x_in.dtype()), op, ": input must be f32 or f64, got ", x_in.dtype(),
-                " (shape ", x_in.shape(), ")");
-  // A 0-d tensor is treated as a single-element row (dim 0 or -1).
-  const bool scalar = x_in.dim() == 0;
-  Tensor x = scalar ? x_in.reshape({1}) : x_in.contiguous();
-  const int64_t d = normalize_dim(dim, x.dim(), op);
+  const checks::SoftmaxView v = checks::softmax_view(op, x_in, dim);
+  const Tensor& x = v.x;
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (x.numel() > 0) {
-    const int64_t R = x.shape()[d];
-    int64_t outer = 1, inner = 1;
-    for (int64_t i = 0; i < d; ++i) outer *= x.shape()[i];
-    for (int64_t i = d + 1; i < x.dim(); ++i) inner *= x.shape()[i];
+    const int64_t R = v.R, outer = v.outer, inner = v.inner;
     DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
       using T = scalar_t;
       if (inner == 1)
@@ -112,7 +105,7 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, const char* op) {
         softmax_middim<T, LOG>(x.data<T>(), y.data<T>(), outer, R, inner);
     });
   }
-  return scalar ? y.reshape({}) : y;
+  return v.scalar ? y.reshape({}) : y;
 }
 
 }  // namespace

@@ -5,9 +5,11 @@
 #include <cstring>
 #include <numeric>
 
+#include "tensor/checks/matmul.h"
+#include "tensor/checks/sort.h"
+#include "tensor/cpu/check.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
-#include "tensor/cpu/check.h"
 #include "tensor/ops.h"
 
 namespace difflab::tensor {
@@ -15,16 +17,6 @@ namespace difflab::tensor {
 namespace {
 
 using cpu::check_cpu;
-
-// Moves `d` last: the permutation and its inverse.
-void last_dim_perm(int64_t nd, int64_t d, std::vector<int64_t>& perm, std::vector<int64_t>& inv) {
-  perm.clear();
-  for (int64_t i = 0; i < nd; ++i)
-    if (i != d) perm.push_back(i);
-  perm.push_back(d);
-  inv.assign(size_t(nd), 0);
-  for (int64_t i = 0; i < nd; ++i) inv[perm[i]] = i;
-}
 
 template <typename T>
 bool is_nan(T v) {
@@ -83,17 +75,13 @@ Tensor cumsum_impl(const Tensor& x, int64_t dim, const char* op) {
   OpLabel label_(op);
   DIFFLAB_CUDA_ROUTE(x, REVERSE ? cuda::cumsum_reverse(x, dim) : cuda::cumsum(x, dim));
   check_cpu(op, x, "input");
-  if (x.dim() == 0) {
-    DIFFLAB_CHECK(dim == 0 || dim == -1, op, ": dim ", dim, " is out of range for a 0-d tensor");
-    return cumsum_impl<REVERSE>(x.reshape({1}), 0, op).reshape({});
-  }
-  const int64_t d = normalize_dim(dim, x.dim(), op);
+  const int64_t d = checks::check_cumsum(op, x, dim);
+  if (x.dim() == 0) return cumsum_impl<REVERSE>(x.reshape({1}), d, op).reshape({});
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
-  int64_t outer = 1, inner = 1;
-  for (int64_t j = 0; j < d; ++j) outer *= x.shape()[j];
-  for (int64_t j = d + 1; j < x.dim(); ++j) inner *= x.shape()[j];
+  int64_t outer, inner;
+  checks::outer_inner(x.shape(), d, outer, inner);
   DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
     cumsum_kernel<scalar_t, REVERSE>(xc.data<scalar_t>(), out.data<scalar_t>(), outer, x.shape()[d],
                                      inner);
@@ -241,25 +229,15 @@ std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch) {
   return off;
 }
 
-// Row-major last two dims (batch dims may be strided or broadcast).
-Tensor rows_contiguous(const Tensor& t) {
-  const int64_t r = t.dim();
-  const int64_t rows = t.shape()[r - 2], cols = t.shape()[r - 1];
-  const bool ok =
-      (t.strides()[r - 1] == 1 || cols == 1) && (t.strides()[r - 2] == cols || rows == 1);
-  return ok ? t : t.contiguous();
-}
-
 }  // namespace
 
 std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending) {
   OpLabel label_("sort");
   DIFFLAB_CUDA_ROUTE(x, cuda::sort(x, dim, descending));
   check_cpu("sort", x, "input");
-  DIFFLAB_CHECK(x.dim() >= 1, "sort: input must have at least 1 dim, got ", x.shape());
-  const int64_t d = normalize_dim(dim, x.dim(), "sort");
+  const int64_t d = checks::check_sort(x, dim);
   std::vector<int64_t> perm, inv;
-  last_dim_perm(x.dim(), d, perm, inv);
+  checks::last_dim_perm(x.dim(), d, perm, inv);
   Tensor xp = x.permute(perm).contiguous();
   Tensor vals = Tensor::empty(xp.shape(), x.dtype(), x.device());
   Tensor idx = Tensor::empty(xp.shape(), DType::i64, x.device());
@@ -283,25 +261,12 @@ Tensor cumsum_reverse(const Tensor& x, int64_t dim) {
 Tensor cdist2(const Tensor& a_in, const Tensor& b_in) {
   OpLabel label_("cdist2");
   DIFFLAB_CUDA_ROUTE(a_in, cuda::cdist2(a_in, b_in));
-  check_cpu("cdist2", a_in, "a");
-  check_cpu("cdist2", b_in, "b");
-  DIFFLAB_CHECK(a_in.dtype() == b_in.dtype(), "cdist2: dtype mismatch, a ", a_in.dtype(),
-                a_in.shape(), " vs b ", b_in.dtype(), b_in.shape());
-  DIFFLAB_CHECK(a_in.dim() >= 2 && b_in.dim() >= 2, "cdist2: a ", a_in.shape(), " and b ",
-                b_in.shape(), " must be [..., N, D] and [..., M, D]");
-  DIFFLAB_CHECK(a_in.shape().back() == b_in.shape().back(), "cdist2: a ", a_in.shape(), " and b ",
-                b_in.shape(), " differ in the feature dim (", a_in.shape().back(), " vs ",
-                b_in.shape().back(), ")");
-  Shape ba(a_in.shape().begin(), a_in.shape().end() - 2);
-  Shape bb(b_in.shape().begin(), b_in.shape().end() - 2);
-  Shape batch = broadcast_shapes(ba, bb, "cdist2 (batch dims)");
-  const int64_t N = a_in.shape()[a_in.dim() - 2], M = b_in.shape()[b_in.dim() - 2];
-  const int64_t D = a_in.shape().back();
-  Shape os = batch;
-  os.insert(os.end(), {N, M});
-  Tensor out = Tensor::empty(os, a_in.dtype(), a_in.device());
+  const checks::Cdist2Shapes c = checks::check_cdist2(a_in, b_in, cpu::cpu_rule);
+  const Shape& batch = c.batch;
+  const int64_t N = c.N, M = c.M, D = c.D;
+  Tensor out = Tensor::empty(c.out, a_in.dtype(), a_in.device());
   if (out.numel() == 0) return out;
-  Tensor a = rows_contiguous(a_in), b = rows_contiguous(b_in);
+  Tensor a = checks::rows_contiguous(a_in), b = checks::rows_contiguous(b_in);
   std::vector<int64_t> aoff = batch_offsets(a, batch), boff = batch_offsets(b, batch);
   DIFFLAB_DISPATCH_FLOAT(a.dtype(), "cdist2", [&] {
     cdist2_kernel<scalar_t>(a.data<scalar_t>(), b.data<scalar_t>(), out.data<scalar_t>(), aoff,

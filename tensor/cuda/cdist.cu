@@ -1,5 +1,6 @@
 // cdist2: batched pairwise squared Euclidean distances, summed from direct differences like the
 // CPU (never ||a||² + ||b||² - 2ab, so a distance is never negative), in 64 x 64 output tiles.
+#include "tensor/checks/matmul.h"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/ops.h"
 #include "tensor/op_label.h"
@@ -64,14 +65,7 @@ __global__ void __launch_bounds__(256)
   }
 }
 
-// Row-major last two dims (batch dims may be strided or broadcast).
-Tensor rows_contiguous(const Tensor& t) {
-  const int64_t r = t.dim();
-  const int64_t rows = t.shape()[r - 2], cols = t.shape()[r - 1];
-  const bool ok =
-      (t.strides()[r - 1] == 1 || cols == 1) && (t.strides()[r - 2] == cols || rows == 1);
-  return ok ? t : t.contiguous();
-}
+using checks::rows_contiguous;
 
 // Storage offset of each batch entry's [R, D] block of t when its batch dims are broadcast to
 // `batch`.
@@ -86,25 +80,10 @@ StridedIndex batch_index(const Tensor& t, const Shape& batch) {
 
 Tensor cdist2(const Tensor& a_in, const Tensor& b_in) {
   OpLabel label_("cdist2");
-  DIFFLAB_CHECK(a_in.defined(), "cdist2: a is undefined");
-  DIFFLAB_CHECK(b_in.defined(), "cdist2: b is undefined");
-  DIFFLAB_CHECK(a_in.device() == b_in.device(), "cdist2: inputs on different devices, a ",
-                a_in.desc(), " and b ", b_in.desc());
-  DIFFLAB_CHECK(a_in.dtype() == b_in.dtype(), "cdist2: dtype mismatch, a ", a_in.dtype(),
-                a_in.shape(), " vs b ", b_in.dtype(), b_in.shape());
-  DIFFLAB_CHECK(a_in.dim() >= 2 && b_in.dim() >= 2, "cdist2: a ", a_in.shape(), " and b ",
-                b_in.shape(), " must be [..., N, D] and [..., M, D]");
-  DIFFLAB_CHECK(a_in.shape().back() == b_in.shape().back(), "cdist2: a ", a_in.shape(), " and b ",
-                b_in.shape(), " differ in the feature dim (", a_in.shape().back(), " vs ",
-                b_in.shape().back(), ")");
-  Shape ba(a_in.shape().begin(), a_in.shape().end() - 2);
-  Shape bb(b_in.shape().begin(), b_in.shape().end() - 2);
-  Shape batch = broadcast_shapes(ba, bb, "cdist2 (batch dims)");
-  const int64_t N = a_in.shape()[a_in.dim() - 2], M = b_in.shape()[b_in.dim() - 2];
-  const int64_t D = a_in.shape().back();
-  Shape os = batch;
-  os.insert(os.end(), {N, M});
-  Tensor out = Tensor::empty(os, a_in.dtype(), a_in.device());
+  const checks::Cdist2Shapes c = checks::check_cdist2(a_in, b_in, checks::same_device);
+  const Shape& batch = c.batch;
+  const int64_t N = c.N, M = c.M, D = c.D;
+  Tensor out = Tensor::empty(c.out, a_in.dtype(), a_in.device());
   if (out.numel() == 0) return out;
   cudaStream_t s = prepare(a_in);
   Tensor a = rows_contiguous(a_in), b = rows_contiguous(b_in);

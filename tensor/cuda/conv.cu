@@ -3,9 +3,8 @@
 // chunk of images over the chunk's columns laid out [Cin·kh·kw, images·Ho·Wo], accumulated
 // over the chunks in order. No atomics, and chunking depends only on the shapes: deterministic.
 #include <algorithm>
-#include <sstream>
-#include <string>
 
+#include "tensor/checks/conv.h"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/ops.h"
 #include "tensor/op_label.h"
@@ -18,72 +17,8 @@ namespace {
 // runs (one at a time).
 constexpr int64_t kColBufferBytes = int64_t(256) << 20;
 
-std::string params_str(const Conv2dParams& p) {
-  std::ostringstream os;
-  os << "stride (" << p.stride_h << ", " << p.stride_w << "), padding (" << p.pad_h << ", "
-     << p.pad_w << "), dilation (" << p.dil_h << ", " << p.dil_w << "), groups " << p.groups;
-  return os.str();
-}
-
-struct ConvGeom {
-  int64_t N, Cin, H, W, Cout, kh, kw, Ho, Wo;
-  int64_t G, Cin_g, Cout_g;
-  int64_t Kg;  // rows of the column matrix per group: Cin_g * kh * kw
-  int64_t L;   // output positions per image: Ho * Wo
-  int64_t col_per_image() const { return Cin * kh * kw * L; }
-};
-
-// Validates shapes and parameters exactly like tensor/cpu/conv.cpp.
-ConvGeom conv_geometry(const char* op, const Shape& xs, const Shape& ws, const Conv2dParams& p) {
-  DIFFLAB_CHECK(xs.size() == 4, op, ": input must be 4-D [N, C, H, W], got ", xs);
-  DIFFLAB_CHECK(ws.size() == 4, op, ": weight must be 4-D [Cout, Cin/groups, kh, kw], got ", ws);
-  DIFFLAB_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dil_h >= 1 && p.dil_w >= 1 &&
-                    p.pad_h >= 0 && p.pad_w >= 0 && p.groups >= 1,
-                op, ": invalid parameters ", params_str(p), " (input ", xs, ", weight ", ws, ")");
-  for (int64_t d : xs) DIFFLAB_CHECK(d >= 0, op, ": negative size in input shape ", xs);
-  DIFFLAB_CHECK(ws[0] >= 1 && ws[1] >= 1 && ws[2] >= 1 && ws[3] >= 1, op, ": weight ", ws,
-                " has an empty dim");
-  ConvGeom g{};
-  g.N = xs[0], g.Cin = xs[1], g.H = xs[2], g.W = xs[3];
-  g.Cout = ws[0], g.kh = ws[2], g.kw = ws[3], g.G = p.groups;
-  DIFFLAB_CHECK(g.Cout % g.G == 0, op, ": weight ", ws, " has ", g.Cout,
-                " output channels, not divisible by groups ", g.G);
-  DIFFLAB_CHECK(g.Cin == ws[1] * g.G, op, ": input ", xs, " has ", g.Cin, " channels but weight ",
-                ws, " expects ", ws[1] * g.G, " (groups ", g.G, ")");
-  g.Cin_g = g.Cin / g.G;
-  g.Cout_g = g.Cout / g.G;
-  const int64_t ekh = p.dil_h * (g.kh - 1) + 1, ekw = p.dil_w * (g.kw - 1) + 1;
-  DIFFLAB_CHECK(g.H + 2 * p.pad_h >= ekh && g.W + 2 * p.pad_w >= ekw, op, ": input ", xs,
-                " padded by (", p.pad_h, ", ", p.pad_w, ") is smaller than the dilated kernel (",
-                ekh, ", ", ekw, ") of weight ", ws, " (", params_str(p), ")");
-  g.Ho = (g.H + 2 * p.pad_h - ekh) / p.stride_h + 1;
-  g.Wo = (g.W + 2 * p.pad_w - ekw) / p.stride_w + 1;
-  g.Kg = g.Cin_g * g.kh * g.kw;
-  g.L = g.Ho * g.Wo;
-  return g;
-}
-
-// `first` is the routed input; every other tensor must sit on its device.
-void check_tensor(const char* op, const char* what, const Tensor& t, const Tensor& first,
-                  const char* first_what) {
-  DIFFLAB_CHECK(t.defined(), op, ": ", what, " is undefined");
-  DIFFLAB_CHECK(t.device() == first.device(), op, ": inputs on different devices, ", first_what,
-                " ", first.desc(), " and ", what, " ", t.desc());
-  DIFFLAB_CHECK(is_floating(t.dtype()), op, ": ", what, " ", t.shape(), " must be f32 or f64, got ",
-                t.dtype());
-}
-
-void check_same_dtype(const char* op, const char* wa, const Tensor& a, const char* wb,
-                      const Tensor& b) {
-  DIFFLAB_CHECK(a.dtype() == b.dtype(), op, ": dtype mismatch, ", wa, " ", a.dtype(), a.shape(),
-                " vs ", wb, " ", b.dtype(), b.shape());
-}
-
-// 1x1 kernels with unit stride and no padding read the input directly as the column matrix.
-bool is_pointwise(const ConvGeom& g, const Conv2dParams& p) {
-  return g.kh == 1 && g.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
-         p.pad_w == 0;
-}
+using checks::ConvGeom;
+using checks::is_pointwise;
 
 // Images per chunk when each image needs `per_image` scratch elements.
 int64_t chunk_images(const ConvGeom& g, int64_t per_image, size_t elem) {
@@ -198,18 +133,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
               const Conv2dParams& p) {
   const char* op = "conv2d";
   OpLabel label_(op);
-  check_tensor(op, "input", x_in, x_in, "input");
-  check_tensor(op, "weight", w_in, x_in, "input");
-  check_same_dtype(op, "input", x_in, "weight", w_in);
-  const ConvGeom g = conv_geometry(op, x_in.shape(), w_in.shape(), p);
-  Tensor bias;
-  if (bias_in.defined()) {
-    check_tensor(op, "bias", bias_in, x_in, "input");
-    check_same_dtype(op, "input", x_in, "bias", bias_in);
-    DIFFLAB_CHECK(bias_in.dim() == 1 && bias_in.size(0) == g.Cout, "conv2d: bias ", bias_in.shape(),
-                  " does not match weight ", w_in.shape(), " (expected [", g.Cout, "])");
-    bias = bias_in.contiguous();
-  }
+  const ConvGeom g = checks::check_conv2d(x_in, w_in, bias_in, p, checks::same_device);
+  Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   Tensor out = Tensor::empty({g.N, g.Cout, g.Ho, g.Wo}, x_in.dtype(), x_in.device());
   if (out.numel() == 0) return out;
   cudaStream_t s = prepare(x_in);
@@ -244,14 +169,8 @@ Tensor conv2d_input_grad(const Tensor& grad_out, const Tensor& w_in, const Shape
                          const Conv2dParams& p) {
   const char* op = "conv2d_input_grad";
   OpLabel label_(op);
-  check_tensor(op, "grad_out", grad_out, grad_out, "grad_out");
-  check_tensor(op, "weight", w_in, grad_out, "grad_out");
-  check_same_dtype(op, "grad_out", grad_out, "weight", w_in);
-  const ConvGeom g = conv_geometry(op, input_shape, w_in.shape(), p);
-  const Shape expect{g.N, g.Cout, g.Ho, g.Wo};
-  DIFFLAB_CHECK(grad_out.shape() == expect, op, ": grad_out ", grad_out.shape(),
-                " does not match the output ", expect, " of conv2d of input ", input_shape,
-                " with weight ", w_in.shape(), " (", params_str(p), ")");
+  const ConvGeom g =
+      checks::check_conv2d_input_grad(grad_out, w_in, input_shape, p, checks::same_device);
   Tensor dx = Tensor::empty(input_shape, grad_out.dtype(), grad_out.device());
   if (dx.numel() == 0) return dx;
   if (g.L == 0) {
@@ -290,14 +209,8 @@ Tensor conv2d_weight_grad(const Tensor& grad_out, const Tensor& x_in, const Shap
                           const Conv2dParams& p) {
   const char* op = "conv2d_weight_grad";
   OpLabel label_(op);
-  check_tensor(op, "grad_out", grad_out, grad_out, "grad_out");
-  check_tensor(op, "input", x_in, grad_out, "grad_out");
-  check_same_dtype(op, "grad_out", grad_out, "input", x_in);
-  const ConvGeom g = conv_geometry(op, x_in.shape(), weight_shape, p);
-  const Shape expect{g.N, g.Cout, g.Ho, g.Wo};
-  DIFFLAB_CHECK(grad_out.shape() == expect, op, ": grad_out ", grad_out.shape(),
-                " does not match the output ", expect, " of conv2d of input ", x_in.shape(),
-                " with weight ", weight_shape, " (", params_str(p), ")");
+  const ConvGeom g =
+      checks::check_conv2d_weight_grad(grad_out, x_in, weight_shape, p, checks::same_device);
   Tensor dw = Tensor::empty(weight_shape, grad_out.dtype(), grad_out.device());
   if (g.N == 0 || g.L == 0 || g.Cin == 0) {
     dw.zero_();

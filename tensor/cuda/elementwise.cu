@@ -3,6 +3,7 @@
 // with no index arithmetic, in float4 loads and stores for aligned f32.
 #include <cmath>
 
+#include "tensor/checks/elementwise.h"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/ops.h"
 #include "tensor/op_label.h"
@@ -204,7 +205,7 @@ Tensor pow_scalar(const Tensor& x, double p) {
   return run_map("pow", x, {Map::pow, UnaryOp::neg, p, 0});
 }
 Tensor clamp(const Tensor& x, double lo, double hi) {
-  DIFFLAB_CHECK(lo <= hi, "clamp: lower bound ", lo, " exceeds upper bound ", hi);
+  checks::check_clamp_bounds(lo, hi);
   return run_map("clamp", x, {Map::clamp, UnaryOp::neg, lo, hi});
 }
 Tensor affine(const Tensor& x, double scale, double shift) {
@@ -218,13 +219,9 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_name(op);
   OpLabel label_(name);
   check_same_device(name, a, b);
-  DIFFLAB_CHECK(a.dtype() == b.dtype(), name, ": dtype mismatch, ", a.dtype(), a.shape(), " vs ",
-                b.dtype(), b.shape());
+  checks::check_same_dtype(name, a, b);
+  checks::check_binary_dtype(name, op, a.dtype());
   const bool cmp = op >= BinaryOp::eq;
-  const bool is_float = a.dtype() == DType::f32 || a.dtype() == DType::f64;
-  DIFFLAB_CHECK(is_float || cmp || op == BinaryOp::add || op == BinaryOp::sub ||
-                    op == BinaryOp::mul,
-                name, ": not defined for dtype ", a.dtype());
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = Tensor::empty(shape, cmp ? DType::u8 : a.dtype(), a.device());
   const int64_t n = out.numel();
@@ -269,10 +266,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   OpLabel label_("where");
   check_same_device("where", cond, a);
   check_same_device("where", a, b);
-  DIFFLAB_CHECK(cond.dtype() == DType::u8, "where: condition must be u8, got ", cond.dtype());
-  DIFFLAB_CHECK(a.dtype() == b.dtype(), "where: dtype mismatch, ", a.dtype(), " vs ", b.dtype());
-  Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(),
-                                 "where");
+  const Shape shape = checks::check_where(cond, a, b);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   const int64_t n = out.numel();
   if (n == 0) return out;

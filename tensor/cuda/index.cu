@@ -1,9 +1,10 @@
 // Joining and indexing on the device: cat, index_select, gather, scatter_add, index_add,
-// embedding, one_hot, with the checks of tensor/cpu/index.cpp. Index values are validated by a
+// embedding, one_hot, with the checks of tensor/checks/index.h. Index values are validated by a
 // small kernel before use (the first bad one is reported, as on the CPU); the accumulating ops
 // give every output element to one thread that adds its contributions in index order.
 #include <array>
 
+#include "tensor/checks/index.h"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/ops.h"
 #include "tensor/factory.h"
@@ -17,22 +18,7 @@ namespace {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
        i += int64_t(gridDim.x) * blockDim.x)
 
-void check_defined(const char* op, const Tensor& t, const char* what) {
-  DIFFLAB_CHECK(t.defined(), op, ": ", what, " is undefined");
-}
-
-// `t` must be defined and on the device of `ref` (the op's first operand).
-void check_same_device(const char* op, const Tensor& ref, const char* refname, const Tensor& t,
-                       const char* what) {
-  check_defined(op, t, what);
-  DIFFLAB_CHECK(t.device() == ref.device(), op, ": inputs on different devices, ", refname, " ",
-                ref.desc(), " and ", what, " ", t.desc());
-}
-
-void check_index_dtype(const char* op, const Tensor& index) {
-  DIFFLAB_CHECK(index.dtype() == DType::i64, op, ": index must have dtype i64, got ", index.dtype(),
-                " ", index.shape());
-}
+using checks::outer_inner;
 
 // Lowest position i with idx[i] outside [0, size), or ~0 when there is none.
 __global__ void first_bad_index(int64_t n, const int64_t* idx, int64_t size,
@@ -62,19 +48,7 @@ void check_index_range(const char* op, const Tensor& index, int64_t size, int64_
   if (pos == ~0ULL) return;
   int64_t v = 0;
   copy_to_host(&v, index.data<int64_t>() + pos, sizeof(v), dev);
-  if (size == 0)
-    DIFFLAB_FAIL(op, ": index ", v, " is out of range for dim ", dim, " of size 0 in ", shape,
-                 " (no valid index)");
-  DIFFLAB_FAIL(op, ": index ", v, " is out of range for dim ", dim, " of size ", size, " in ",
-               shape, " (valid range [0, ", size - 1, "])");
-}
-
-// Sizes before and after `dim` (the [outer, n, inner] view of a contiguous tensor).
-void outer_inner(const Shape& s, int64_t dim, int64_t& outer, int64_t& inner) {
-  outer = 1;
-  inner = 1;
-  for (int64_t d = 0; d < dim; ++d) outer *= s[d];
-  for (int64_t d = dim + 1; d < int64_t(s.size()); ++d) inner *= s[d];
+  checks::fail_index_range(op, v, size, dim, shape);
 }
 
 // The lines of a shape along `dim` (every coordinate but dim's), for K operands with their own
@@ -182,12 +156,7 @@ __global__ void one_hot_kernel(int64_t n, T* out, const int64_t* idx, int64_t cl
 
 Tensor index_select_impl(const char* op, const Tensor& x, int64_t dim, const Tensor& index) {
   OpLabel label_(op);
-  check_defined(op, x, "input");
-  check_same_device(op, x, "input", index, "index");
-  check_index_dtype(op, index);
-  DIFFLAB_CHECK(index.dim() == 1, op, ": index must be 1-D, got ", index.shape());
-  DIFFLAB_CHECK(x.dim() >= 1, op, ": input must have at least 1 dim, got ", x.shape());
-  const int64_t d = normalize_dim(dim, x.dim(), op);
+  const int64_t d = checks::check_index_select(op, x, dim, index, checks::same_device);
   Tensor idx = index.contiguous();
   check_index_range(op, idx, x.shape()[d], d, x.shape());
   Shape os = x.shape();
@@ -208,49 +177,19 @@ Tensor index_select_impl(const char* op, const Tensor& x, int64_t dim, const Ten
   return out;
 }
 
-// Checks the index of gather/scatter_add against the tensor it indexes (`x`, sizes may only
-// exceed the index's outside `dim`) and returns `dim` normalised.
-int64_t check_gather_shapes(const char* op, const Tensor& x, const char* xname, int64_t dim,
-                            const Tensor& index) {
-  check_index_dtype(op, index);
-  DIFFLAB_CHECK(index.dim() == x.dim(), op, ": index ", index.shape(),
-                " must have as many dims as ", xname, " ", x.shape());
-  DIFFLAB_CHECK(x.dim() >= 1, op, ": ", xname, " must have at least 1 dim, got ", x.shape());
-  const int64_t d = normalize_dim(dim, x.dim(), op);
-  for (int64_t j = 0; j < x.dim(); ++j)
-    DIFFLAB_CHECK(j == d || index.shape()[j] <= x.shape()[j], op, ": index ", index.shape(),
-                  " is larger than ", xname, " ", x.shape(), " in dim ", j, " (dim ", d,
-                  " is the indexed one)");
-  return d;
-}
-
 }  // namespace
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   OpLabel label_("cat");
-  DIFFLAB_CHECK(!xs.empty(), "cat: expected at least one tensor");
+  int64_t d = 0;
+  const Shape os = checks::check_cat(
+      xs, dim,
+      [](const Tensor& t, size_t i, const Tensor& first) {
+        DIFFLAB_CHECK(t.device() == first.device(), "cat: tensor ", i, " ", t.desc(),
+                      " is on a different device from tensor 0 ", first.desc());
+      },
+      d);
   const Tensor& ref = xs[0];
-  for (size_t i = 0; i < xs.size(); ++i) {
-    DIFFLAB_CHECK(xs[i].defined(), "cat: tensor ", i, " is undefined");
-    DIFFLAB_CHECK(xs[i].device() == ref.device(), "cat: tensor ", i, " ", xs[i].desc(),
-                  " is on a different device from tensor 0 ", ref.desc());
-  }
-  DIFFLAB_CHECK(ref.dim() >= 1, "cat: tensor 0 is zero-dimensional and cannot be concatenated");
-  const int64_t d = normalize_dim(dim, ref.dim(), "cat");
-  int64_t total = 0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    const Tensor& x = xs[i];
-    DIFFLAB_CHECK(x.dtype() == ref.dtype(), "cat: tensor ", i, " has dtype ", x.dtype(),
-                  " but tensor 0 has dtype ", ref.dtype());
-    bool ok = x.dim() == ref.dim();
-    for (int64_t j = 0; ok && j < x.dim(); ++j)
-      if (j != d && x.shape()[j] != ref.shape()[j]) ok = false;
-    DIFFLAB_CHECK(ok, "cat: tensor ", i, " has shape ", x.shape(), " but tensor 0 has shape ",
-                  ref.shape(), "; they must match in every dim except dim ", d);
-    total += x.shape()[d];
-  }
-  Shape os = ref.shape();
-  os[d] = total;
   Tensor out = Tensor::empty(os, ref.dtype(), ref.device());
   // One strided copy kernel per input into its slice of out, all on the device's stream.
   int64_t off = 0;
@@ -268,9 +207,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   OpLabel label_("gather");
-  check_defined("gather", x, "input");
-  check_same_device("gather", x, "input", index, "index");
-  const int64_t d = check_gather_shapes("gather", x, "input", dim, index);
+  const int64_t d = checks::check_gather(x, dim, index, checks::same_device);
   Tensor idx = index.contiguous();
   check_index_range("gather", idx, x.shape()[d], d, x.shape());
   Tensor out = Tensor::empty(idx.shape(), x.dtype(), x.device());
@@ -291,17 +228,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 
 Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const Tensor& src) {
   OpLabel label_("scatter_add");
-  check_defined("scatter_add", base, "base");
-  check_same_device("scatter_add", base, "base", index, "index");
-  check_same_device("scatter_add", base, "base", src, "src");
-  DIFFLAB_CHECK(base.dtype() == src.dtype(), "scatter_add: base ", base.dtype(), base.shape(),
-                " and src ", src.dtype(), src.shape(), " differ in dtype");
-  const int64_t d = check_gather_shapes("scatter_add", base, "base", dim, index);
-  DIFFLAB_CHECK(src.dim() == index.dim(), "scatter_add: src ", src.shape(), " and index ",
-                index.shape(), " differ in rank");
-  for (int64_t j = 0; j < src.dim(); ++j)
-    DIFFLAB_CHECK(index.shape()[j] <= src.shape()[j], "scatter_add: index ", index.shape(),
-                  " is larger than src ", src.shape(), " in dim ", j);
+  const int64_t d = checks::check_scatter_add(base, dim, index, src, checks::same_device);
   Tensor idx = index.contiguous();
   check_index_range("scatter_add", idx, base.shape()[d], d, base.shape());
   Tensor out = base.clone();
@@ -322,17 +249,8 @@ Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const T
 
 Tensor index_add(const Tensor& src, int64_t dim, const Tensor& index, int64_t size) {
   OpLabel label_("index_add");
-  check_defined("index_add", src, "src");
-  check_same_device("index_add", src, "src", index, "index");
-  check_index_dtype("index_add", index);
-  DIFFLAB_CHECK(index.dim() == 1, "index_add: index must be 1-D, got ", index.shape());
-  DIFFLAB_CHECK(src.dim() >= 1, "index_add: src must have at least 1 dim, got ", src.shape());
-  DIFFLAB_CHECK(size >= 0, "index_add: negative output size ", size);
-  const int64_t d = normalize_dim(dim, src.dim(), "index_add");
-  DIFFLAB_CHECK(index.numel() == src.shape()[d], "index_add: index ", index.shape(),
-                " must have one entry per slice of src ", src.shape(), " along dim ", d);
-  Shape os = src.shape();
-  os[d] = size;
+  int64_t d = 0;
+  const Shape os = checks::check_index_add(src, dim, index, size, checks::same_device, d);
   Tensor idx = index.contiguous();
   check_index_range("index_add", idx, size, d, os);
   Tensor out = zeros(os, src.dtype(), src.device());
@@ -353,11 +271,7 @@ Tensor index_add(const Tensor& src, int64_t dim, const Tensor& index, int64_t si
 
 Tensor embedding(const Tensor& weight, const Tensor& index) {
   OpLabel label_("embedding");
-  check_defined("embedding", weight, "weight");
-  check_same_device("embedding", weight, "weight", index, "index");
-  DIFFLAB_CHECK(weight.dim() == 2, "embedding: weight must be [num_embeddings, dim], got ",
-                weight.shape());
-  check_index_dtype("embedding", index);
+  checks::check_embedding(weight, index, checks::same_device);
   Tensor rows = index_select_impl("embedding", weight, 0, index.reshape({-1}));
   Shape os = index.shape();
   os.push_back(weight.shape()[1]);
@@ -366,8 +280,7 @@ Tensor embedding(const Tensor& weight, const Tensor& index) {
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
   OpLabel label_("one_hot");
-  check_defined("one_hot", index, "index");
-  check_index_dtype("one_hot", index);
+  checks::check_one_hot(index, checks::same_device);
   Tensor idx = index.contiguous();
   const int64_t n = idx.numel();
   cudaStream_t s = prepare(idx);

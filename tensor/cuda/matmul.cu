@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "tensor/checks/matmul.h"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/ops.h"
 #include "tensor/op_label.h"
@@ -134,22 +135,12 @@ void gemm_impl(const GemmSpec& s, double alpha, const Tensor& a, const Tensor& b
   }
 }
 
-// BLAS layout of the last two dims of t: returns false if neither dim has unit stride.
-bool blas_layout(const Tensor& t, bool& trans, int64_t& ld) {
-  const int64_t r = t.dim();
-  const int64_t rows = t.shape()[r - 2], cols = t.shape()[r - 1];
-  const int64_t s0 = t.strides()[r - 2], s1 = t.strides()[r - 1];
-  if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(1, cols)) {
-    trans = false;
-    ld = std::max<int64_t>(1, s0);
-    return true;
-  }
-  if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(1, rows)) {
-    trans = true;
-    ld = std::max<int64_t>(1, s1);
-    return true;
-  }
-  return false;
+using checks::blas_layout;
+
+// The device rule of checks::check_matmul: both inputs on one device.
+void on_one_device(const Tensor& a, const Tensor& b) {
+  DIFFLAB_CHECK(a.device() == b.device(), "matmul: inputs on different devices, ", a.desc(),
+                " and ", b.desc());
 }
 
 // A batch dim of the product after merging: its size and the element strides of a, b, out.
@@ -194,28 +185,11 @@ void gemm(const GemmSpec& s, double alpha, const Tensor& a, const Tensor& b, dou
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   OpLabel label_("matmul");
-  DIFFLAB_CHECK(a_in.defined() && b_in.defined(), "matmul: undefined input");
-  DIFFLAB_CHECK(a_in.device() == b_in.device(), "matmul: inputs on different devices, ",
-                a_in.desc(), " and ", b_in.desc());
-  DIFFLAB_CHECK(a_in.dtype() == b_in.dtype(), "matmul: dtype mismatch, ", a_in.dtype(),
-                a_in.shape(), " vs ", b_in.dtype(), b_in.shape());
-  DIFFLAB_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: inputs must have at least 1 dim, got ",
-                a_in.shape(), " and ", b_in.shape());
-  Tensor a = a_in.dim() == 1 ? a_in.unsqueeze(0) : a_in;
-  Tensor b = b_in.dim() == 1 ? b_in.unsqueeze(1) : b_in;
-  const int64_t M = a.shape()[a.dim() - 2], K = a.shape()[a.dim() - 1];
-  const int64_t K2 = b.shape()[b.dim() - 2], N = b.shape()[b.dim() - 1];
-  DIFFLAB_CHECK(K == K2, "matmul: inner dims differ, ", a_in.shape(), " @ ", b_in.shape(), " (", K,
-                " vs ", K2, ")");
-  Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
-  Shape batch = broadcast_shapes(ba, bb, "matmul (batch dims)");
-  Shape ea = batch, eb = batch, os = batch;
-  ea.insert(ea.end(), {M, K});
-  eb.insert(eb.end(), {K, N});
-  os.insert(os.end(), {M, N});
-  a = a.expand(ea);
-  b = b.expand(eb);
-  Tensor out = Tensor::empty(os, a.dtype(), a.device());
+  checks::MatmulShapes m = checks::check_matmul(a_in, b_in, on_one_device);
+  Tensor a = m.a, b = m.b;
+  const int64_t M = m.M, K = m.K, N = m.N;
+  const Shape& batch = m.batch;
+  Tensor out = Tensor::empty(m.out, a.dtype(), a.device());
   if (out.numel() > 0) {
     if (K == 0) {
       out.fill_(0.0);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "tensor/checks/norm.h"
 #include "tensor/cuda/block_reduce.cuh"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/ops.h"
@@ -18,85 +19,8 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// ---- checks, as in tensor/cpu/norm.cpp, with "on x's device" in place of "on the CPU" ----
-
-void check_float(const char* op, const char* what, const Tensor& t, const Tensor& x) {
-  DIFFLAB_CHECK(t.defined(), op, ": ", what, " is undefined");
-  DIFFLAB_CHECK(t.device() == x.device(), op, ": ", what, " on ", t.device(), " but input on ",
-                x.device());
-  DIFFLAB_CHECK(is_floating(t.dtype()), op, ": ", what, " must be f32 or f64, got ", t.dtype());
-}
-
-void check_param(const char* op, const char* what, const Tensor& p, const Tensor& x,
-                 const Shape& shape, const char* expect) {
-  if (!p.defined()) return;
-  DIFFLAB_CHECK(p.shape() == shape, op, ": ", what, " ", p.shape(), " does not match input ",
-                x.shape(), " (expected ", shape, ", ", expect, ")");
-  DIFFLAB_CHECK(p.dtype() == x.dtype(), op, ": ", what, " has dtype ", p.dtype(),
-                " but input has dtype ", x.dtype());
-  DIFFLAB_CHECK(p.device() == x.device(), op, ": ", what, " on ", p.device(), " but input on ",
-                x.device());
-}
-
-void check_stats(const char* op, const Tensor& mean, const Tensor& rstd, const Tensor& x,
-                 const Shape& shape) {
-  check_float(op, "mean", mean, x);
-  check_float(op, "rstd", rstd, x);
-  DIFFLAB_CHECK(mean.shape() == shape && rstd.shape() == shape, op, ": mean ", mean.shape(),
-                " and rstd ", rstd.shape(), " must both be ", shape, " for input ", x.shape());
-  DIFFLAB_CHECK(mean.dtype() == x.dtype() && rstd.dtype() == x.dtype(), op, ": mean (",
-                mean.dtype(), ") and rstd (", rstd.dtype(), ") must have the input dtype ",
-                x.dtype());
-}
-
-void check_grad_out(const char* op, const Tensor& g, const Tensor& x) {
-  check_float(op, "grad_out", g, x);
-  DIFFLAB_CHECK(g.shape() == x.shape(), op, ": grad_out ", g.shape(), " does not match input ",
-                x.shape());
-  DIFFLAB_CHECK(g.dtype() == x.dtype(), op, ": grad_out has dtype ", g.dtype(),
-                " but input has dtype ", x.dtype());
-}
-
-struct GroupDims {
-  int64_t N, C, HW;
-};
-
-GroupDims check_group_norm(const char* op, const Tensor& x, int64_t groups, const Tensor& weight,
-                           const Tensor& bias) {
-  check_float(op, "input", x, x);
-  DIFFLAB_CHECK(x.dim() >= 2, op, ": input must be [N, C, *] (at least 2 dims), got ", x.shape());
-  const int64_t C = x.shape()[1];
-  DIFFLAB_CHECK(groups >= 1, op, ": groups must be positive, got ", groups, " for input ",
-                x.shape());
-  DIFFLAB_CHECK(C % groups == 0, op, ": input ", x.shape(), " has ", C,
-                " channels, not divisible by ", groups, " groups");
-  check_param(op, "weight", weight, x, {C}, "one per channel");
-  check_param(op, "bias", bias, x, {C}, "one per channel");
-  const int64_t N = x.shape()[0];
-  const int64_t HW = (N * C) > 0 ? x.numel() / (N * C) : 0;
-  return {N, C, HW};
-}
-
-struct RowDims {
-  int64_t rows, D;
-  Shape trailing;
-};
-
-RowDims check_layer_norm(const char* op, const Tensor& x, int64_t normalized_ndim,
-                         const Tensor& weight, const Tensor& bias) {
-  check_float(op, "input", x, x);
-  DIFFLAB_CHECK(normalized_ndim >= 1 && normalized_ndim <= x.dim(), op,
-                ": cannot normalise the last ", normalized_ndim, " dims of input ", x.shape(),
-                " (rank ", x.dim(), ")");
-  Shape trailing(x.shape().end() - normalized_ndim, x.shape().end());
-  check_param(op, "weight", weight, x, trailing, "the normalised trailing dims");
-  check_param(op, "bias", bias, x, trailing, "the normalised trailing dims");
-  const int64_t D = shape_numel(trailing);
-  const int64_t rows =
-      D > 0 ? x.numel() / D
-            : shape_numel(Shape(x.shape().begin(), x.shape().end() - normalized_ndim));
-  return {rows, D, trailing};
-}
+using checks::GroupDims;
+using checks::RowDims;
 
 template <typename T>
 const T* ptr_or_null(const Tensor& t) {
@@ -342,7 +266,7 @@ NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, con
                       double eps) {
   OpLabel label_("group_norm");
   const char* op = "group_norm";
-  GroupDims d = check_group_norm(op, x, groups, weight, bias);
+  GroupDims d = checks::check_group_norm(op, x, groups, weight, bias, checks::norm_same_device);
   Tensor xc = x.contiguous();
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
   Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
@@ -361,9 +285,8 @@ std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x,
                                         const Tensor& weight) {
   OpLabel label_("group_norm_backward");
   const char* op = "group_norm_backward";
-  GroupDims d = check_group_norm(op, x, groups, weight, Tensor());
-  check_grad_out(op, grad_out, x);
-  check_stats(op, mean, rstd, x, {d.N, groups});
+  GroupDims d = checks::check_group_norm(op, x, groups, weight, Tensor(), checks::norm_same_device);
+  checks::check_norm_backward(op, grad_out, x, mean, rstd, {d.N, groups}, checks::norm_same_device);
   Tensor gc = grad_out.contiguous(), xc = x.contiguous();
   Tensor mc = mean.contiguous(), rc = rstd.contiguous();
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
@@ -412,7 +335,8 @@ NormOutput layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& we
                       const Tensor& bias, double eps) {
   OpLabel label_("layer_norm");
   const char* op = "layer_norm";
-  RowDims d = check_layer_norm(op, x, normalized_ndim, weight, bias);
+  RowDims d =
+      checks::check_layer_norm(op, x, normalized_ndim, weight, bias, checks::norm_same_device);
   Tensor xc = x.contiguous();
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
   Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
@@ -430,9 +354,9 @@ std::vector<Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& x,
                                         const Tensor& rstd, const Tensor& weight) {
   OpLabel label_("layer_norm_backward");
   const char* op = "layer_norm_backward";
-  RowDims d = check_layer_norm(op, x, normalized_ndim, weight, Tensor());
-  check_grad_out(op, grad_out, x);
-  check_stats(op, mean, rstd, x, {d.rows});
+  RowDims d =
+      checks::check_layer_norm(op, x, normalized_ndim, weight, Tensor(), checks::norm_same_device);
+  checks::check_norm_backward(op, grad_out, x, mean, rstd, {d.rows}, checks::norm_same_device);
   Tensor gc = grad_out.contiguous(), xc = x.contiguous();
   Tensor mc = mean.contiguous(), rc = rstd.contiguous();
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();

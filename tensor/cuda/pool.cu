@@ -1,5 +1,6 @@
 // Nearest-neighbour upsampling, average pooling and their adjoints: one thread per output
 // element, each a gather summed in the CPU's fixed order (accumulated in f64), so no atomics.
+#include "tensor/checks/pool.h"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/ops.h"
 #include "tensor/op_label.h"
@@ -7,19 +8,6 @@
 namespace difflab::tensor::cuda {
 
 namespace {
-
-void check_4d(const char* op, const Tensor& t) {
-  DIFFLAB_CHECK(t.defined(), op, ": undefined input");
-  DIFFLAB_CHECK(t.dim() == 4, op, ": expected a 4-D [N, C, H, W] tensor, got ", t.shape());
-}
-
-void check_pool_params(const char* op, const Shape& in, int64_t kernel, int64_t stride) {
-  DIFFLAB_CHECK(kernel >= 1 && stride >= 1, op, ": kernel ", kernel, " and stride ", stride,
-                " must be positive (input ", in, ")");
-  DIFFLAB_CHECK(in.size() == 4, op, ": expected a 4-D [N, C, H, W] input shape, got ", in);
-  DIFFLAB_CHECK(in[2] >= kernel && in[3] >= kernel, op, ": input ", in,
-                " is smaller than the kernel ", kernel);
-}
 
 // out [NC, H*s, W*s] from x [NC, H, W].
 template <typename T>
@@ -93,11 +81,9 @@ __global__ void avg_pool_backward_kernel(int64_t total, const T* g, T* dx, int64
 Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale) {
   const char* op = "upsample_nearest2d";
   OpLabel label_(op);
-  check_4d(op, x_in);
-  DIFFLAB_CHECK(scale >= 1, "upsample_nearest2d: scale ", scale, " must be >= 1 (input ",
-                x_in.shape(), ")");
+  Tensor out =
+      Tensor::empty(checks::check_upsample_nearest2d(x_in, scale), x_in.dtype(), x_in.device());
   const Shape& s = x_in.shape();
-  Tensor out = Tensor::empty({s[0], s[1], s[2] * scale, s[3] * scale}, x_in.dtype(), x_in.device());
   if (out.numel() == 0) return out;
   cudaStream_t st = prepare(x_in);
   Tensor x = x_in.contiguous();
@@ -114,12 +100,9 @@ Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale) {
 Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale) {
   const char* op = "upsample_nearest2d_backward";
   OpLabel label_(op);
-  check_4d(op, grad_out);
+  Tensor out = Tensor::empty(checks::check_upsample_nearest2d_backward(grad_out, scale),
+                             grad_out.dtype(), grad_out.device());
   const Shape& s = grad_out.shape();
-  DIFFLAB_CHECK(scale >= 1 && s[2] % scale == 0 && s[3] % scale == 0, op, ": grad_out ", s,
-                " is not an upsampling by scale ", scale);
-  Tensor out =
-      Tensor::empty({s[0], s[1], s[2] / scale, s[3] / scale}, grad_out.dtype(), grad_out.device());
   if (out.numel() == 0) return out;
   cudaStream_t st = prepare(grad_out);
   Tensor g = grad_out.contiguous();
@@ -136,11 +119,10 @@ Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale) {
 Tensor avg_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride) {
   const char* op = "avg_pool2d";
   OpLabel label_(op);
-  check_4d(op, x_in);
+  const Shape os = checks::check_avg_pool2d(x_in, kernel, stride);
   const Shape& s = x_in.shape();
-  check_pool_params(op, s, kernel, stride);
-  const int64_t Ho = (s[2] - kernel) / stride + 1, Wo = (s[3] - kernel) / stride + 1;
-  Tensor out = Tensor::empty({s[0], s[1], Ho, Wo}, x_in.dtype(), x_in.device());
+  const int64_t Ho = os[2], Wo = os[3];
+  Tensor out = Tensor::empty(os, x_in.dtype(), x_in.device());
   if (out.numel() == 0) return out;
   cudaStream_t st = prepare(x_in);
   Tensor x = x_in.contiguous();
@@ -159,14 +141,9 @@ Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, int
                            int64_t stride) {
   const char* op = "avg_pool2d_backward";
   OpLabel label_(op);
-  check_4d(op, grad_out);
-  check_pool_params(op, input_shape, kernel, stride);
+  const Shape os = checks::check_avg_pool2d_backward(grad_out, input_shape, kernel, stride);
   const Shape& s = input_shape;
-  const int64_t Ho = (s[2] - kernel) / stride + 1, Wo = (s[3] - kernel) / stride + 1;
-  const Shape expect{s[0], s[1], Ho, Wo};
-  DIFFLAB_CHECK(grad_out.shape() == expect, op, ": grad_out ", grad_out.shape(),
-                " does not match the output ", expect, " of avg_pool2d of input ", s, " (kernel ",
-                kernel, ", stride ", stride, ")");
+  const int64_t Ho = os[2], Wo = os[3];
   Tensor dx = Tensor::empty(s, grad_out.dtype(), grad_out.device());
   if (dx.numel() == 0) return dx;
   cudaStream_t st = prepare(grad_out);

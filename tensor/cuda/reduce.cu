@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "tensor/checks/reduce.h"
 #include "tensor/cuda/block_reduce.cuh"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/ops.h"
@@ -278,39 +279,11 @@ void reduce_into(const char* op, const View& v, const Tensor& out, const Tensor&
   });
 }
 
-// ---- shapes and checks, as in tensor/cpu/reduce.cpp ----
+// ---- checks (the shapes and the shared ones are in tensor/checks/reduce.h) ----
 
-std::vector<bool> reduce_mask(const Tensor& x, const std::vector<int64_t>& dims, const char* op) {
-  std::vector<bool> mask(x.dim(), dims.empty());
-  for (int64_t d : dims) {
-    int64_t nd = normalize_dim(d, x.dim(), op);
-    DIFFLAB_CHECK(!mask[nd] || dims.empty(), op, ": dim ", d, " repeated in ", Shape(dims));
-    mask[nd] = true;
-  }
-  return mask;
-}
-
-Shape reduced_shape(const Tensor& x, const std::vector<bool>& mask, bool keepdim) {
-  Shape s;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (!mask[d])
-      s.push_back(x.shape()[d]);
-    else if (keepdim)
-      s.push_back(1);
-  }
-  return s;
-}
-
-int64_t reduced_count(const Tensor& x, const std::vector<bool>& mask) {
-  int64_t R = 1;
-  for (int64_t d = 0; d < x.dim(); ++d)
-    if (mask[d]) R *= x.shape()[d];
-  return R;
-}
-
-void check_defined(const char* op, const Tensor& x) {
-  DIFFLAB_CHECK(x.defined(), op, ": input is undefined");
-}
+using checks::reduce_mask;
+using checks::reduced_count;
+using checks::reduced_shape;
 
 // The CPU's dispatch error, raised before any copy is made.
 void check_float(const char* op, const Tensor& x) {
@@ -321,7 +294,7 @@ void check_float(const char* op, const Tensor& x) {
 // sum and mean: R = 0 gives zeros (the CPU's mean of nothing is its sum, 0).
 Tensor sum_or_mean(const char* op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
                    bool is_mean) {
-  check_defined(op, x);
+  checks::check_defined(op, x, "input");
   const std::vector<bool> mask = reduce_mask(x, dims, op);
   Tensor out = Tensor::empty(reduced_shape(x, mask, keepdim), x.dtype(), x.device());
   const int64_t R = reduced_count(x, mask);
@@ -353,13 +326,12 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, int64_t correction) {
   OpLabel label_("var");
-  check_defined("var", x);
+  checks::check_defined("var", x, "input");
   const std::vector<bool> mask = reduce_mask(x, dims, "var");
   const Shape oshape = reduced_shape(x, mask, keepdim);
   // The CPU's count: elements per output, taken as numel / max(1, outputs).
   const int64_t R = x.numel() / std::max<int64_t>(1, shape_numel(oshape));
-  DIFFLAB_CHECK(R - correction > 0, "var: ", R, " elements per output with correction ", correction,
-                " leave no degrees of freedom (shape ", x.shape(), ")");
+  checks::check_var_dof(x, R, correction);
   Tensor out = Tensor::empty(oshape, x.dtype(), x.device());
   if (out.numel() == 0) return out;
   if (R == 0) {
@@ -378,11 +350,11 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, int6
 
 Tensor amax(const Tensor& x, int64_t dim, bool keepdim) {
   OpLabel label_("amax");
-  check_defined("amax", x);
+  checks::check_defined("amax", x, "input");
   const std::vector<bool> mask = reduce_mask(x, {dim}, "amax");
   Tensor out = Tensor::empty(reduced_shape(x, mask, keepdim), x.dtype(), x.device());
   const int64_t R = reduced_count(x, mask);
-  DIFFLAB_CHECK(R > 0 || out.numel() == 0, "amax: cannot reduce an empty dim of ", x.shape());
+  checks::check_reducible("amax", x, R, out.numel());
   if (out.numel() == 0) return out;
   check_float("amax", x);
   reduce_into<Red::maxidx, Pre::none, Post::none>("amax", make_view(x, mask), out, Tensor(),
@@ -392,15 +364,9 @@ Tensor amax(const Tensor& x, int64_t dim, bool keepdim) {
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   OpLabel label_("argmax");
-  check_defined("argmax", x);
-  const int64_t d = normalize_dim(dim, x.dim(), "argmax");
-  DIFFLAB_CHECK(x.shape()[d] > 0, "argmax: cannot reduce an empty dim of ", x.shape());
-  Shape oshape = x.shape();
-  if (keepdim)
-    oshape[d] = 1;
-  else
-    oshape.erase(oshape.begin() + d);
-  Tensor out = Tensor::empty(oshape, DType::i64, x.device());
+  checks::check_defined("argmax", x, "input");
+  int64_t d = 0;
+  Tensor out = Tensor::empty(checks::argmax_shape(x, dim, keepdim, d), DType::i64, x.device());
   check_float("argmax", x);
   if (out.numel() == 0) return out;
   std::vector<bool> mask(x.dim(), false);
@@ -412,11 +378,11 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
 
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   OpLabel label_("logsumexp");
-  check_defined("logsumexp", x);
+  checks::check_defined("logsumexp", x, "input");
   const std::vector<bool> mask = reduce_mask(x, dims, "logsumexp");
   Tensor out = Tensor::empty(reduced_shape(x, mask, keepdim), x.dtype(), x.device());
   const int64_t R = reduced_count(x, mask);
-  DIFFLAB_CHECK(R > 0 || out.numel() == 0, "logsumexp: cannot reduce an empty dim of ", x.shape());
+  checks::check_reducible("logsumexp", x, R, out.numel());
   check_float("logsumexp", x);
   if (out.numel() == 0) return out;
   const View v = make_view(x, mask);

@@ -4,6 +4,7 @@
 // kernel); a wide inner size uses one thread per column walking the dim in order instead.
 #include <cmath>
 
+#include "tensor/checks/reduce.h"
 #include "tensor/cuda/block_reduce.cuh"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/ops.h"
@@ -84,19 +85,11 @@ __global__ void softmax_cols(const T* x, T* y, int64_t outer, int64_t R, int64_t
 template <bool LOG>
 Tensor softmax_impl(const Tensor& x_in, int64_t dim, const char* op) {
   OpLabel label_(op);
-  DIFFLAB_CHECK(x_in.defined(), op, ": undefined input");
-  DIFFLAB_CHECK(is_floating(x_in.dtype()), op, ": input must be f32 or f64, got ", x_in.dtype(),
-                " (shape ", x_in.shape(), ")");
-  // A 0-d tensor is treated as a single-element row (dim 0 or -1).
-  const bool scalar = x_in.dim() == 0;
-  Tensor x = scalar ? x_in.reshape({1}) : x_in.contiguous();
-  const int64_t d = normalize_dim(dim, x.dim(), op);
+  const checks::SoftmaxView v = checks::softmax_view(op, x_in, dim);
+  const Tensor& x = v.x;
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (x.numel() > 0) {
-    const int64_t R = x.shape()[d];
-    int64_t outer = 1, inner = 1;
-    for (int64_t i = 0; i < d; ++i) outer *= x.shape()[i];
-    for (int64_t i = d + 1; i < x.dim(); ++i) inner *= x.shape()[i];
+    const int64_t R = v.R, outer = v.outer, inner = v.inner;
     cudaStream_t s = prepare(x);
     DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
       using T = scalar_t;
@@ -111,7 +104,7 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, const char* op) {
     });
     DIFFLAB_CUDA_LAUNCHED(op);
   }
-  return scalar ? y.reshape({}) : y;
+  return v.scalar ? y.reshape({}) : y;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // index order. The sorted dim is moved last and made contiguous first.
 #include <type_traits>
 
+#include "tensor/checks/sort.h"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/ops.h"
 #include "tensor/op_label.h"
@@ -14,16 +15,6 @@ namespace {
 #define DIFFLAB_GRID_LOOP(i, n)                                             \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
        i += int64_t(gridDim.x) * blockDim.x)
-
-// Moves `d` last: the permutation and its inverse.
-void last_dim_perm(int64_t nd, int64_t d, std::vector<int64_t>& perm, std::vector<int64_t>& inv) {
-  perm.clear();
-  for (int64_t i = 0; i < nd; ++i)
-    if (i != d) perm.push_back(i);
-  perm.push_back(d);
-  inv.assign(size_t(nd), 0);
-  for (int64_t i = 0; i < nd; ++i) inv[perm[i]] = i;
-}
 
 template <typename T>
 __device__ bool is_nan(T v) {
@@ -110,18 +101,13 @@ __global__ void cumsum_kernel(int64_t total, const T* x, T* out, int64_t n, int6
 template <bool REVERSE>
 Tensor cumsum_impl(const Tensor& x, int64_t dim, const char* op) {
   OpLabel label_(op);
-  DIFFLAB_CHECK(x.defined(), op, ": input is undefined");
-  if (x.dim() == 0) {
-    DIFFLAB_CHECK(dim == 0 || dim == -1, op, ": dim ", dim, " is out of range for a 0-d tensor");
-    return cumsum_impl<REVERSE>(x.reshape({1}), 0, op).reshape({});
-  }
-  const int64_t d = normalize_dim(dim, x.dim(), op);
+  const int64_t d = checks::check_cumsum(op, x, dim);
+  if (x.dim() == 0) return cumsum_impl<REVERSE>(x.reshape({1}), d, op).reshape({});
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
-  int64_t outer = 1, inner = 1;
-  for (int64_t j = 0; j < d; ++j) outer *= x.shape()[j];
-  for (int64_t j = d + 1; j < x.dim(); ++j) inner *= x.shape()[j];
+  int64_t outer, inner;
+  checks::outer_inner(x.shape(), d, outer, inner);
   const int64_t total = outer * inner;
   cudaStream_t s = prepare(x);
   DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
@@ -136,11 +122,9 @@ Tensor cumsum_impl(const Tensor& x, int64_t dim, const char* op) {
 
 std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending) {
   OpLabel label_("sort");
-  DIFFLAB_CHECK(x.defined(), "sort: input is undefined");
-  DIFFLAB_CHECK(x.dim() >= 1, "sort: input must have at least 1 dim, got ", x.shape());
-  const int64_t d = normalize_dim(dim, x.dim(), "sort");
+  const int64_t d = checks::check_sort(x, dim);
   std::vector<int64_t> perm, inv;
-  last_dim_perm(x.dim(), d, perm, inv);
+  checks::last_dim_perm(x.dim(), d, perm, inv);
   Tensor xp = x.permute(perm).contiguous();
   // Ping-pong buffers; after the passes, vals/idx name the ones holding the result.
   Tensor vals = Tensor::empty(xp.shape(), x.dtype(), x.device());
