@@ -49,15 +49,19 @@ Metrics vector_sample_metrics(const DdpmData& data, const Tensor& samples, bool 
 ImageJudge make_image_judge(const DdpmData& data, const std::string& data_name,
                             int64_t reference_n) {
   ImageJudge j;
-  ImageSet train{data.train, data.train_labels}, test{data.test, data.test_labels};
-  j.classifier = load_or_train_classifier(data_name, train, test, data.num_classes);
-  j.test_features = classify(*j.classifier.net, data.test).features;
+  // Vectors that encode images are judged as the images they decode to.
+  const Tensor& train_x = data.decode ? data.train_images : data.train;
+  const Tensor& test_x = data.decode ? data.test_images : data.test;
+  ImageSet train{train_x, data.train_labels}, test{test_x, data.test_labels};
+  j.classifier = load_or_train_classifier(data.decode ? data.image_set : data_name, train, test,
+                                          data.num_classes);
+  j.test_features = classify(*j.classifier.net, test_x).features;
   j.test_stats = feature_stats(j.test_features);
-  const int64_t n = std::min(reference_n, data.train.size(0));
+  const int64_t n = std::min(reference_n, train_x.size(0));
   // Evenly spaced train images: the split keeps file order, which is grouped by class.
-  const int64_t stride = std::max<int64_t>(1, data.train.size(0) / n);
+  const int64_t stride = std::max<int64_t>(1, train_x.size(0) / n);
   Tensor idx = tensor::arange(0, double(n * stride), double(stride), DType::i64);
-  Tensor ref = classify(*j.classifier.net, tensor::index_select(data.train, 0, idx)).features;
+  Tensor ref = classify(*j.classifier.net, tensor::index_select(train_x, 0, idx)).features;
   j.data_frechet = frechet_distance(feature_stats(ref), j.test_stats);
   j.data_kid = kernel_inception_distance(ref, j.test_features).mean;
   return j;

@@ -1,16 +1,20 @@
 #include "experiments/ddpm_setup.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 #include "experiments/command.h"
 #include "experiments/data/color_mnist.h"
 #include "experiments/data/fashion_mnist.h"
 #include "experiments/data/mnist.h"
+#include "experiments/data/pca.h"
 #include "experiments/data/ring_mog.h"
 #include "experiments/data/toy2d.h"
 #include "nn/mlp_score.h"
 #include "nn/unet.h"
 #include "tensor/factory.h"
+#include "tensor/ops.h"
 #include "tensor/random.h"
 
 namespace difflab::experiments {
@@ -19,8 +23,9 @@ Config ddpm_config() {
   Config c;
   c.declare_string("data.name", "ring8",
                    {"ring8", "checkerboard", "two_moons", "swiss_roll", "ring_mog", "mnist",
-                    "color_mnist", "fashion_mnist"},
-                   "data set")
+                    "color_mnist", "fashion_mnist", "mnist_pca"},
+                   "data set (mnist_pca: MNIST as data.pca_dim principal-component coordinates)")
+      .declare_int("data.pca_dim", 50, 1, 784, "principal components kept (mnist_pca)")
       .declare_int("data.n_train", 20000, 16, 10000000, "training points (vector data sets)")
       .declare_int("data.n_test", 5000, 16, 10000000, "held-out points (vector data sets)")
       .declare_int("data.dim", 8, 2, 4096, "dimension of ring_mog")
@@ -104,6 +109,32 @@ DdpmData load_ddpm_data(const Config& cfg) {
   DdpmData d;
   const std::string name = cfg.get_string("data.name");
   const uint64_t seed = uint64_t(cfg.get_int("seed"));
+  if (name == "mnist_pca") {
+    auto m = load_mnist();
+    ImageSet train = m.train, test = m.test;
+    const int64_t limit = cfg.get_int("data.limit_train");
+    if (limit > 0 && limit < train.size())
+      train = subset(train, tensor::arange(0, double(limit), 1, DType::i64));
+    auto pca = std::make_shared<Pca>(fit_pca(train.images, cfg.get_int("data.pca_dim")));
+    d.train = pca->encode(train.images), d.test = pca->encode(test.images);
+    d.train_labels = train.labels, d.test_labels = test.labels;
+    d.num_classes = 10;
+    // The data-vs-data level of the vector metrics: evenly spaced training rows (independent of
+    // the test set; the file order is grouped by class).
+    const int64_t nref = std::min(d.train.size(0), d.test.size(0));
+    const int64_t stride = d.train.size(0) / nref;
+    d.reference = tensor::index_select(
+        d.train, 0, tensor::arange(0, double(nref * stride), double(stride), DType::i64));
+    d.decode = [pca](const Tensor& coords) { return pca->decode(coords); };
+    d.train_images = train.images, d.test_images = test.images, d.image_set = "mnist";
+    char kept[32];
+    std::snprintf(kept, sizeof kept, "%.1f%%", 100.0 * pca->explained);
+    d.description = "mnist_pca: " + std::to_string(train.size()) + " train / " +
+                    std::to_string(test.size()) + " held-out images as " +
+                    std::to_string(d.train.size(1)) + " principal-component coordinates (" +
+                    kept + " of the pixel variance, fitted on the train split)";
+    return d;
+  }
   if (name == "mnist" || name == "color_mnist" || name == "fashion_mnist") {
     d.images = true;
     ImageSet train, test;

@@ -3,6 +3,7 @@
 // Fashion-MNIST), the score network (MLP for vectors, U-Net for images) and the diffusion
 // settings (schedule, parameterization, loss weighting).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,12 @@ struct DdpmData {
   // the reference "data vs data" level for the sample metrics (undefined for images).
   tensor::Tensor reference;
   std::string description;
+  // Vectors that encode images (mnist_pca: principal-component coordinates): the map back to
+  // images in [−1, 1], the image splits and the image set's name, for the image metrics.
+  // Empty for every other data set.
+  std::function<tensor::Tensor(const tensor::Tensor&)> decode;
+  tensor::Tensor train_images, test_images;
+  std::string image_set;
 };
 DdpmData load_ddpm_data(const Config& cfg);
 

@@ -26,8 +26,9 @@ void declare_vector_training_keys(Config& c, int64_t default_steps, int64_t defa
                                   double default_lr) {
   c.declare_string("data.name", "checkerboard",
                    {"ring8", "checkerboard", "two_moons", "swiss_roll", "ring_mog", "mnist",
-                    "fashion_mnist"},
-                   "data set")
+                    "fashion_mnist", "mnist_pca"},
+                   "data set (mnist_pca: MNIST as data.pca_dim principal-component coordinates)")
+      .declare_int("data.pca_dim", 50, 1, 784, "principal components kept (mnist_pca)")
       .declare_int("data.n_train", 20000, 16, 10000000, "training points")
       .declare_int("data.n_test", 5000, 16, 10000000, "held-out points")
       .declare_int("data.dim", 8, 2, 4096, "dimension of ring_mog")
@@ -83,7 +84,7 @@ int run_vector_training(const Config& cfg, const CommandArgs& args, const std::s
   }
 
   std::unique_ptr<ImageJudge> judge;
-  if (data.images)
+  if (data.images || data.decode)
     judge = std::make_unique<ImageJudge>(
         make_image_judge(data, cfg.get_string("data.name"), cfg.get_int("eval.n")));
   std::map<int64_t, std::string> scatters;  // PNG per evaluation: scatter plot or image grid
@@ -95,14 +96,22 @@ int run_vector_training(const Config& cfg, const CommandArgs& args, const std::s
     if (use_ema) ema.swap();
     Metrics m = data.images ? image_sample_metrics(*judge, x)
                             : vector_sample_metrics(data, x, step == 0);
+    if (data.decode) {  // coordinates of images: the image metrics of what they decode to
+      for (auto& kv : image_sample_metrics(*judge, data.decode(x))) m.push_back(kv);
+      if (step == 0)  // the best this space allows: train images projected and decoded
+        for (auto& [k, v] : image_sample_metrics(*judge, data.decode(data.reference)))
+          if (k == "frechet") m.emplace_back("frechet_pca_reconstruction", v);
+    }
     std::fprintf(stderr, "\neval @ step %lld:", (long long)step);
     for (auto& [k, v] : m) {
       run.log_metric(step, k, v);
       std::fprintf(stderr, " %s %.5g", k.c_str(), v);
     }
     std::fprintf(stderr, "\n");
-    scatters[step] = data.images ? png_grid(x.slice(0, 0, std::min<int64_t>(64, x.size(0))), 8)
-                                 : scatter_png(x);
+    const Tensor grid = x.slice(0, 0, std::min<int64_t>(64, x.size(0)));
+    scatters[step] = data.images   ? png_grid(grid, 8)
+                     : data.decode ? png_grid(data.decode(grid), 8)
+                                   : scatter_png(x);
     write_file_atomic(run.sample_path("step" + std::to_string(step)), scatters[step]);
   };
   std::vector<std::string> names;

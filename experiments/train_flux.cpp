@@ -31,9 +31,10 @@ int run_train_flux(const CommandArgs& args) {
   const std::string dir = default_run_dir("flux", args);
   Config cfg = command_config(flux_config(), args, dir, args.resume);
   apply_threads(cfg);
-  DIFFLAB_CHECK(cfg.get_string("data.name") != "mnist" && cfg.get_string("data.name") != "fashion_mnist",
-                "train-flux: data.name '", cfg.get_string("data.name"),
-                "' is an image set; flux matching here fits vector data (the 2-D toys, ring_mog)");
+  const std::string name = cfg.get_string("data.name");
+  DIFFLAB_CHECK(name != "mnist" && name != "fashion_mnist" && name != "color_mnist",
+                "train-flux: data.name '", name, "' is an image set; flux matching here fits "
+                "vector data (the 2-D toys, ring_mog, or mnist_pca: MNIST in PCA coordinates)");
   DdpmData data = load_ddpm_data(cfg);
   // The field network: an MLP from R^D to R^D.
   nn::MLPGeneratorConfig mc;

@@ -1,6 +1,7 @@
 // Data sets: the MNIST cache (format, errors, fixed stratified split; the real cache when
 // scripts/fetch_mnist.sh has run), ColorMNIST, Fashion-MNIST's IDX reader (the Debian package's
-// files when installed), the 2-D toys, Gaussian mixtures and the Ring/Raw MoG, batch iteration.
+// files when installed), the 2-D toys, Gaussian mixtures and the Ring/Raw MoG, batch iteration,
+// PCA coordinates of images.
 #include <unistd.h>
 #include <zlib.h>
 
@@ -14,10 +15,13 @@
 #include "experiments/data/color_mnist.h"
 #include "experiments/data/fashion_mnist.h"
 #include "experiments/data/mnist.h"
+#include "experiments/data/pca.h"
 #include "experiments/data/ring_mog.h"
 #include "experiments/data/toy2d.h"
 #include "experiments/io.h"
 #include "tensor/factory.h"
+#include "tensor/ops.h"
+#include "tensor/random.h"
 #include "tests/support/check_message.h"
 
 using namespace difflab;
@@ -472,3 +476,41 @@ BOOST_AUTO_TEST_CASE(bad_iterator_settings_are_named) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(pca_of_low_rank_images_round_trips) {
+  // 200 images [1, 4, 4] spanned by 3 fixed directions with variances 9, 4, 1, plus a mean.
+  tensor::Generator g(3);
+  Tensor basis = tensor::randn({3, 16}, DType::f64, &g);
+  Tensor coef = tensor::binary(tensor::BinaryOp::mul, tensor::randn({200, 3}, DType::f64, &g),
+                               tensor::from_vector(std::vector<double>{3, 2, 1}, {1, 3}, DType::f64));
+  Tensor mean = tensor::affine(tensor::rand({1, 16}, DType::f64, &g), 0.2, -0.1);
+  Tensor x = tensor::binary(tensor::BinaryOp::add, tensor::matmul(coef, basis), mean);
+  x = tensor::affine(x, 0.05, 0.0);  // inside [-1, 1], so decode's clamp changes nothing
+  Tensor images = x.reshape({200, 1, 4, 4}).to(DType::f32);
+
+  Pca p = fit_pca(images, 3);
+  BOOST_TEST(p.explained > 0.999999);  // rank 3: three components hold all the variance
+  auto var = p.variances.to_vector<double>();
+  BOOST_TEST((var[0] >= var[1] && var[1] >= var[2] && var[2] > 0));
+  // Orthonormal components.
+  Tensor gram = tensor::matmul(p.components, p.components.transpose(0, 1));
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      BOOST_TEST(std::abs(gram.select(0, i).select(0, j).item() - (i == j ? 1.0 : 0.0)) < 1e-10);
+  // In-span images come back to f32 rounding; coordinates have unit mean variance.
+  Tensor c = p.encode(images);
+  BOOST_TEST(c.shape() == (tensor::Shape{200, 3}));
+  Tensor back = p.decode(c);
+  BOOST_TEST(back.shape() == images.shape());
+  Tensor diff = tensor::binary(tensor::BinaryOp::sub, back, images).reshape({-1});
+  const double err = tensor::amax(tensor::unary(tensor::UnaryOp::abs, diff), 0).item();
+  BOOST_TEST(err < 1e-5);
+  const double mean_var = tensor::mean(tensor::var(c.to(DType::f64), {0}), {}).item();
+  BOOST_TEST(std::abs(mean_var - 1.0) < 1e-4);
+
+  BOOST_CHECK_EXCEPTION(fit_pca(images, 17), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"fit_pca", "17 components"});
+  });
+  BOOST_CHECK_EXCEPTION(p.decode(tensor::zeros({2, 4})), difflab::Error,
+                        [](const difflab::Error& e) { return message_has(e, {"Pca::decode", "[N, 3]"}); });
+}

@@ -115,6 +115,12 @@ BOOST_AUTO_TEST_CASE(tiny_flux_matching_run_improves_held_out_mmd) {
                      << ", after 300 flux-matching steps " << after);
   BOOST_TEST(after < 0.5 * before);
   BOOST_TEST(fs::exists(d + "/checkpoints/model.safetensors"));
+  CommandArgs images = a;
+  images.run_dir = fresh_temp_dir("flux_images");
+  images.sets = {"data.name=fashion_mnist"};
+  BOOST_CHECK_EXCEPTION(run_train_flux(images), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"train-flux", "'fashion_mnist' is an image set", "mnist_pca"});
+  });
 }
 
 BOOST_AUTO_TEST_CASE(drift_compare_tabulates_every_method_and_keeps_finished_runs) {
