@@ -87,6 +87,25 @@ Metrics image_sample_metrics(const ImageJudge& judge, const Tensor& samples,
   return out;
 }
 
+bool judged_as_images(const DdpmData& data) { return data.images || bool(data.decode); }
+
+Metrics sample_metrics(const DdpmData& data, const ImageJudge* judge, const Tensor& samples,
+                       const Tensor& requested_labels, bool reference_level) {
+  DIFFLAB_CHECK(!judged_as_images(data) || judge, "sample_metrics: image samples need a judge");
+  if (data.images) return image_sample_metrics(*judge, samples, requested_labels);
+  Metrics m = vector_sample_metrics(data, samples, reference_level);
+  if (data.decode)
+    for (auto& kv : image_sample_metrics(*judge, data.decode(samples), requested_labels))
+      m.push_back(kv);
+  return m;
+}
+
+std::string samples_png(const DdpmData& data, const Tensor& samples, int64_t grid, int64_t nrow) {
+  if (!judged_as_images(data)) return scatter_png(samples);
+  Tensor head = samples.slice(0, 0, std::min(grid, samples.size(0)));
+  return png_grid(data.images ? head : data.decode(head), nrow);
+}
+
 std::string scatter_png(const Tensor& points, double extent, int64_t size) {
   DIFFLAB_CHECK(points.dim() == 2 && points.size(1) >= 2, "scatter_png: expected points [N, D>=2], got ",
                 points.shape());

@@ -34,6 +34,20 @@ ImageJudge make_image_judge(const DdpmData& data, const std::string& data_name,
 Metrics image_sample_metrics(const ImageJudge& judge, const tensor::Tensor& samples,
                              const tensor::Tensor& requested_labels = tensor::Tensor());
 
+// Whether a data set's samples are judged by the LeNet: images, or vectors that decode to
+// images (mnist_pca).
+bool judged_as_images(const DdpmData& data);
+// The held-out metrics of `samples`: image metrics for images; vector metrics for vectors
+// (`reference_level` as above), followed by the image metrics of what they decode to when they
+// encode images. `judge` is needed whenever judged_as_images(data).
+Metrics sample_metrics(const DdpmData& data, const ImageJudge* judge, const tensor::Tensor& samples,
+                       const tensor::Tensor& requested_labels = tensor::Tensor(),
+                       bool reference_level = true);
+// PNG bytes showing samples: a grid of the first `grid` images, `nrow` per row (vectors that
+// encode images are decoded first), or a 2-D scatter of vectors.
+std::string samples_png(const DdpmData& data, const tensor::Tensor& samples, int64_t grid,
+                        int64_t nrow = 8);
+
 // A 2-D scatter of the first two coordinates rendered as a PNG density image.
 std::string scatter_png(const tensor::Tensor& points, double extent = 2.5, int64_t size = 256);
 

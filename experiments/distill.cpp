@@ -150,8 +150,7 @@ struct Evaluator {
     for (int64_t r = 0; r < reps; ++r) {
       Tensor xr = sample(model, sampler, steps, r);
       Tensor labels = model.num_classes > 0 ? cycle_labels(n, model.num_classes) : Tensor();
-      Metrics m = data.images ? image_sample_metrics(*judge, xr, labels)
-                              : vector_sample_metrics(data, xr, tag.rfind("reference", 0) == 0);
+      Metrics m = sample_metrics(data, judge, xr, labels, tag.rfind("reference", 0) == 0);
       for (auto& [k, v] : m) {
         if (!values.count(k)) keys.push_back(k);
         values[k].push_back(v);
@@ -175,12 +174,8 @@ struct Evaluator {
       }
     }
     std::fprintf(stderr, "\n");
-    const int64_t g = std::min<int64_t>(cfg.get_int("eval.grid"), n);
-    const std::string png = run.sample_path(distill_sample_name(tag, suffix));
-    if (data.images)
-      write_png_grid(png, x.slice(0, 0, g), 8);
-    else
-      write_file_atomic(png, scatter_png(x));
+    write_file_atomic(run.sample_path(distill_sample_name(tag, suffix)),
+                      samples_png(data, x, cfg.get_int("eval.grid")));
     return x;
   }
 };
@@ -285,7 +280,7 @@ int run_distill(const CommandArgs& args_in) {
   auto write_timing = [&] { write_file_atomic(run.path("timing.json"), timing.dump(1)); };
 
   std::unique_ptr<ImageJudge> judge;
-  if (data.images)
+  if (judged_as_images(data))
     judge = std::make_unique<ImageJudge>(
         make_image_judge(data, tcfg.get_string("data.name"), cfg.get_int("eval.n")));
   Evaluator eval{cfg, data, judge.get(), run};

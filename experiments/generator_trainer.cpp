@@ -84,7 +84,7 @@ int run_vector_training(const Config& cfg, const CommandArgs& args, const std::s
   }
 
   std::unique_ptr<ImageJudge> judge;
-  if (data.images || data.decode)
+  if (judged_as_images(data))
     judge = std::make_unique<ImageJudge>(
         make_image_judge(data, cfg.get_string("data.name"), cfg.get_int("eval.n")));
   std::map<int64_t, std::string> scatters;  // PNG per evaluation: scatter plot or image grid
@@ -94,24 +94,17 @@ int run_vector_training(const Config& cfg, const CommandArgs& args, const std::s
     if (use_ema) ema.swap();
     Tensor x = task.sample(cfg.get_int("eval.n"), eval_gen).to(tensor::Device::cpu());
     if (use_ema) ema.swap();
-    Metrics m = data.images ? image_sample_metrics(*judge, x)
-                            : vector_sample_metrics(data, x, step == 0);
-    if (data.decode) {  // coordinates of images: the image metrics of what they decode to
-      for (auto& kv : image_sample_metrics(*judge, data.decode(x))) m.push_back(kv);
-      if (step == 0)  // the best this space allows: train images projected and decoded
-        for (auto& [k, v] : image_sample_metrics(*judge, data.decode(data.reference)))
-          if (k == "frechet") m.emplace_back("frechet_pca_reconstruction", v);
-    }
+    Metrics m = sample_metrics(data, judge.get(), x, Tensor(), step == 0);
+    if (data.decode && step == 0)  // the best this space allows: train images projected, decoded
+      for (auto& [k, v] : image_sample_metrics(*judge, data.decode(data.reference)))
+        if (k == "frechet") m.emplace_back("frechet_pca_reconstruction", v);
     std::fprintf(stderr, "\neval @ step %lld:", (long long)step);
     for (auto& [k, v] : m) {
       run.log_metric(step, k, v);
       std::fprintf(stderr, " %s %.5g", k.c_str(), v);
     }
     std::fprintf(stderr, "\n");
-    const Tensor grid = x.slice(0, 0, std::min<int64_t>(64, x.size(0)));
-    scatters[step] = data.images   ? png_grid(grid, 8)
-                     : data.decode ? png_grid(data.decode(grid), 8)
-                                   : scatter_png(x);
+    scatters[step] = samples_png(data, x, 64);
     write_file_atomic(run.sample_path("step" + std::to_string(step)), scatters[step]);
   };
   std::vector<std::string> names;

@@ -72,11 +72,8 @@ int run_sample(const CommandArgs& args) {
     if (l.model.num_classes > 0) s.labels = cycle_labels(n, l.model.num_classes);
     Tensor x = generate(l.model, n, s);
     std::string name = "sample_" + l.tag + (l.model.num_classes > 0 ? "_w" + format_number(w) : "");
-    if (l.data.images)
-      write_png_grid(run.sample_path(name), x,
-                     l.model.num_classes > 0 ? l.model.num_classes : 8);
-    else
-      write_file_atomic(run.sample_path(name), scatter_png(x));
+    write_file_atomic(run.sample_path(name),
+                      samples_png(l.data, x, n, l.model.num_classes > 0 ? l.model.num_classes : 8));
     nn::save_safetensors(run.path("samples/" + name + ".safetensors"), {{"samples", x}},
                          {{"sampler", l.tag}, {"guidance", format_number(w)}});
     std::printf("%s\n", run.sample_path(name).c_str());
@@ -91,19 +88,16 @@ int run_eval(const CommandArgs& args) {
   RunLock lock(dir);
   RunFolder run(dir);
   std::unique_ptr<ImageJudge> judge;
-  if (l.data.images) judge = std::make_unique<ImageJudge>(make_image_judge(l.data, l.cfg.get_string("data.name"), l.cfg.get_int("eval.n")));
+  if (judged_as_images(l.data)) judge = std::make_unique<ImageJudge>(make_image_judge(l.data, l.cfg.get_string("data.name"), l.cfg.get_int("eval.n")));
   const int64_t n = l.cfg.get_int("eval.n");
   std::map<double, std::string> grids;
   for (double w : guidances(l)) {
     SampleSettings s = settings(l.cfg, w);
     if (l.model.num_classes > 0) s.labels = cycle_labels(n, l.model.num_classes);
     Tensor x = generate(l.model, n, s);
-    const int64_t g = std::min<int64_t>(l.cfg.get_int("sample.grid"), n);
-    grids[w] = l.data.images
-                   ? png_grid(x.slice(0, 0, g), l.model.num_classes > 0 ? l.model.num_classes : 8)
-                   : scatter_png(x);
-    Metrics m = l.data.images ? image_sample_metrics(*judge, x, s.labels)
-                              : vector_sample_metrics(l.data, x);
+    grids[w] = samples_png(l.data, x, l.cfg.get_int("sample.grid"),
+                           l.model.num_classes > 0 ? l.model.num_classes : 8);
+    Metrics m = sample_metrics(l.data, judge.get(), x, s.labels);
     std::string suffix = "[" + l.tag + "]" + (l.model.num_classes > 0 ? "@w" + format_number(w) : "");
     std::printf("eval %s step %lld %s:", dir.c_str(), (long long)l.step, suffix.c_str());
     for (auto& [k, v] : m) {

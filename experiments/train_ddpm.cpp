@@ -65,19 +65,13 @@ Metrics evaluate(RunFolder& run, int64_t step, const Config& cfg, const DdpmData
   const int64_t n = cfg.get_int("eval.n");
   if (model.num_classes > 0) s.labels = cycle_labels(n, model.num_classes);
   Tensor samples = generate(model, n, s);
-  Metrics m = data.images ? image_sample_metrics(*judge, samples, s.labels)
-                          : vector_sample_metrics(data, samples);
+  Metrics m = sample_metrics(data, judge, samples, s.labels);
   std::string suffix = tag ? "@w" + format_number(w) : "";
   for (auto& [k, v] : m) run.log_metric(step, k + suffix, v);
   std::string name = "step" + std::to_string(step) + (tag ? "_w" + format_number(w) : "");
-  if (data.images) {
-    int64_t g = std::min<int64_t>(cfg.get_int("sample.grid"), n);
-    *grid_png = write_png_grid(run.sample_path(name), samples.slice(0, 0, g),
-                               model.num_classes > 0 ? model.num_classes : 8);
-  } else {
-    *grid_png = scatter_png(samples);
-    write_file_atomic(run.sample_path(name), *grid_png);
-  }
+  *grid_png = samples_png(data, samples, cfg.get_int("sample.grid"),
+                          model.num_classes > 0 ? model.num_classes : 8);
+  write_file_atomic(run.sample_path(name), *grid_png);
   return m;
 }
 
@@ -143,7 +137,7 @@ int run_train_ddpm(const CommandArgs& args) {
   }
 
   std::unique_ptr<ImageJudge> judge;
-  if (data.images) {
+  if (judged_as_images(data)) {
     judge = std::make_unique<ImageJudge>(make_image_judge(data, cfg.get_string("data.name"), cfg.get_int("eval.n")));
     run.log_metric(0, "classifier_test_accuracy", judge->classifier.test_accuracy);
   }
