@@ -45,6 +45,14 @@ const std::vector<ConvCase>& conv_cases() {
       {"1x1 pad 1", {2, 8, 4, 4}, {6, 8, 1, 1}, {1, 1, 1, 1, 1, 1, 1}, true},
       {"kernel as large as the input", {2, 2, 4, 4}, {3, 2, 4, 4}, {1, 1, 0, 0, 1, 1, 1}, true},
       {"pad larger than kernel", {1, 2, 3, 3}, {2, 2, 2, 2}, {1, 1, 3, 3, 1, 1, 1}, false},
+      // Batches of 4 images or more take the image-parallel path (tensor/cpu/conv.cpp); 19
+      // images make its weight gradient sum 16 parts of 1 or 2 images.
+      {"image-parallel 3x3 pad 1 bias", {5, 4, 7, 6}, {5, 4, 3, 3}, {1, 1, 1, 1, 1, 1, 1}, true},
+      {"image-parallel stride 2 groups 2", {6, 6, 9, 8}, {4, 3, 3, 3}, {2, 2, 1, 1, 1, 1, 2},
+       false},
+      {"image-parallel 1x1 direct groups 2", {4, 8, 3, 5}, {6, 4, 1, 1}, {1, 1, 0, 0, 1, 1, 2},
+       true},
+      {"image-parallel 19 images", {19, 3, 5, 5}, {4, 3, 3, 3}, {1, 1, 1, 1, 1, 1, 1}, true},
       // One f64 image's columns (64·9·64·64 doubles = 18.9 MB) exceed half of the 32 MiB
       // buffer, so the batch of 3 runs as 3 chunks.
       {"chunked batch", {3, 64, 64, 64}, {2, 64, 3, 3}, {1, 1, 1, 1, 1, 1, 1}, true},
@@ -260,12 +268,12 @@ BOOST_AUTO_TEST_CASE(conv2d_errors_name_op_and_shapes) {
 
 BOOST_AUTO_TEST_CASE(conv2d_threads_1_vs_2) {
   Generator gen(15);
-  // Large enough that each GEMM (32 x 1024 x 144) is tiled and im2col/col2im run on both
-  // threads.
+  // Batch 2: large enough that each GEMM (32 x 1024 x 144) is tiled and im2col/col2im run on
+  // both threads. Batch 6: the image-parallel path, whose weight gradient sums 6 parts.
   const Conv2dParams p{1, 1, 1, 1, 1, 1, 1};
-  for (DType dt : {DType::f32, DType::f64}) {
-    Tensor x = randn({4, 16, 32, 32}, dt, &gen), w = randn({32, 16, 3, 3}, dt, &gen);
-    Tensor b = randn({32}, dt, &gen), g = randn({4, 32, 32, 32}, dt, &gen);
+  for (auto [dt, n] : {std::pair{DType::f32, 2}, {DType::f64, 2}, {DType::f32, 6}, {DType::f64, 6}}) {
+    Tensor x = randn({n, 16, 32, 32}, dt, &gen), w = randn({32, 16, 3, 3}, dt, &gen);
+    Tensor b = randn({32}, dt, &gen), g = randn({n, 32, 32, 32}, dt, &gen);
     const int saved = get_num_threads();
     set_num_threads(2);
     BOOST_TEST(bit_equal(conv2d(x, w, b, p), conv2d(x, w, b, p)),
@@ -287,7 +295,8 @@ BOOST_AUTO_TEST_CASE(conv2d_threads_1_vs_2) {
       auto [one, two] = at_1_and_2_threads(op.f);
       // The GEMM tiles by shape, not by thread count (tensor/cpu/gemm.h), so the bits agree;
       // tests/tensor_determinism.cpp covers more shapes and 3 threads.
-      BOOST_TEST(bit_equal(one, two), op.name << " " << dt << " differs between 1 and 2 threads by "
+      BOOST_TEST(bit_equal(one, two), op.name << " " << dt << " batch " << n
+                                              << " differs between 1 and 2 threads by "
                                               << rel_diff(two, one));
     }
   }

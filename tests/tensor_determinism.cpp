@@ -6,6 +6,7 @@
 // with broadcasting, transposed and strided operands, and the convolutions' chunked weight
 // gradient summed over images. tests/nn_determinism.cpp checks a whole U-Net training step.
 #include <boost/test/unit_test.hpp>
+#include <omp.h>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -174,7 +175,11 @@ BOOST_AUTO_TEST_CASE(conv2d_and_gradients_bit_identical_across_threads) {
     DType dtype;
   };
   const Case cases[] = {
+      // Batches of 4 or more run image-parallel (whole products per image, the weight
+      // gradient summed in parts); smaller ones cut each product into tiles.
       {"3x3 pad 1", {6, 64, 14, 14}, {64, 64, 3, 3}, {.pad_h = 1, .pad_w = 1}, DType::f32},
+      {"3x3 pad 1 batch 2 (tiled)", {2, 64, 14, 14}, {64, 64, 3, 3}, {.pad_h = 1, .pad_w = 1},
+       DType::f32},
       {"3x3 stride 2",
        {6, 12, 17, 15},
        {24, 12, 3, 3},
@@ -187,14 +192,12 @@ BOOST_AUTO_TEST_CASE(conv2d_and_gradients_bit_identical_across_threads) {
        DType::f32},
       {"1x1", {8, 64, 16, 16}, {96, 64, 1, 1}, {}, DType::f32},
       {"3x3 f64", {4, 8, 14, 14}, {16, 8, 3, 3}, {.pad_h = 1, .pad_w = 1}, DType::f64},
-      // 21 MiB of columns per image: one image per chunk, so the weight gradient is summed over
-      // three chunks (beta = 1 after the first).
+      // 21 MiB of columns per image and a batch of 3: one image per chunk, so the weight
+      // gradient is summed over three chunks (beta = 1 after the first).
       {"3x3 chunked", {3, 64, 96, 96}, {8, 64, 3, 3}, {.pad_h = 1, .pad_w = 1}, DType::f32},
   };
-  // The weight gradient of "3x3 pad 1" is [64, 576] summed over 6 images in 4 tiles; that of
-  // "1x1" is one tile run by a team of 2.
-  BOOST_TEST(tiles(64, 576, 196, 1, 6) == 4);
-  BOOST_TEST(tiles(96, 64, 256, 1, 8) == 1);
+  // The weight gradient of "3x3 pad 1 batch 2" is [64, 576] summed over 2 images in 4 tiles.
+  BOOST_TEST(tiles(64, 576, 196, 1, 2) == 4);
   uint64_t seed = 20;
   for (const Case& c : cases) {
     Tensor x = rand(c.x, seed++, c.dtype), w = rand(c.w, seed++, c.dtype);
@@ -213,4 +216,34 @@ BOOST_AUTO_TEST_CASE(conv2d_and_gradients_bit_identical_across_threads) {
     BOOST_TEST(std::abs(dot(x, dx) - lhs) <= tol, c.name << ": <x, dx> against <conv(x, w), dy>");
     BOOST_TEST(std::abs(dot(w, dw) - lhs) <= tol, c.name << ": <w, dw> against <conv(x, w), dy>");
   }
+}
+
+// gemm_serial is one single-threaded OpenBLAS call: inside a team of 2 it gives the bits of a
+// call at 1 thread; outside a parallel region with 2 threads allowed (where OpenBLAS would split
+// it) it refuses with an error naming itself.
+BOOST_AUTO_TEST_CASE(gemm_serial_is_one_single_threaded_call) {
+  Tensor a = rand({96, 80}, 40), b = rand({80, 112}, 41);
+  const cpu::GemmShape s{.m = 96, .n = 112, .k = 80, .lda = 80, .ldb = 112, .ldc = 112};
+  auto run = [&](Tensor& c) {
+    cpu::gemm_serial<float>(s, 1.0f, a.data<float>(), b.data<float>(), 0.0f, c.data<float>());
+  };
+  const int saved = get_num_threads();
+  set_num_threads(1);
+  Tensor one = zeros({96, 112}, DType::f32);
+  run(one);
+  BOOST_TEST(naive_error(a, b, one) < 1e-6);
+  set_num_threads(2);
+  Tensor two = zeros({96, 112}, DType::f32), other = zeros({96, 112}, DType::f32);
+#pragma omp parallel num_threads(2)
+  {
+    if (omp_get_thread_num() == 0) run(two);
+    else run(other);
+  }
+  BOOST_TEST(bit_equal(one, two));
+  BOOST_TEST(bit_equal(one, other));
+  Tensor outside = zeros({96, 112}, DType::f32);
+  BOOST_CHECK_EXCEPTION(run(outside), difflab::Error, [](const difflab::Error& e) {
+    return std::string(e.what()).find("gemm_serial") != std::string::npos;
+  });
+  set_num_threads(saved);
 }

@@ -1,8 +1,11 @@
 // 2-D convolution as im2col + GEMM, its input gradient (GEMM Wᵀ·dY + col2im) and its weight
-// gradient (GEMM dY·colᵀ summed over the batch in order). The column buffer is bounded by
-// processing the batch in chunks; im2col/col2im are split over (image, input channel) so every
-// element is written by one thread in a fixed order, and the GEMM (tensor/cpu/gemm.h) gives the
-// same bits at any thread count, so the whole convolution does.
+// gradient (GEMM dY·colᵀ summed over the batch in a fixed order). A batch of kImageParallelMin
+// images or more runs image-parallel: one thread does an image's im2col, products and col2im in
+// a row, on its own column buffer, while it is still in cache. A smaller batch is processed in
+// chunks, each product cut into tiles (tensor/cpu/gemm.h). The path and every product's shape
+// depend on the shapes alone, so the convolution gives the same bits at any thread count.
+#include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -19,6 +22,13 @@ namespace {
 
 // Upper bound on the im2col buffer; a single image larger than this still runs (one at a time).
 constexpr int64_t kColBufferBytes = int64_t(32) << 20;
+// Batches of at least this many images run image-parallel.
+constexpr int64_t kImageParallelMin = 4;
+// The image-parallel weight gradient sums the batch in at most this many consecutive parts
+// (threads share out parts), each into its own partial sum, and those use at most this many
+// bytes; the parts are then added in order.
+constexpr int64_t kMaxWeightParts = 16;
+constexpr int64_t kWeightPartBytes = int64_t(16) << 20;
 
 using checks::ConvGeom;
 using checks::is_pointwise;
@@ -41,9 +51,10 @@ void valid_range(int64_t off, int64_t stride, int64_t W, int64_t Wo, int64_t& lo
 // x [B, Cin, H, W] -> col [B, Cin * kh * kw, Ho * Wo]; row (c, ki, kj) holds the input pixels
 // that kernel tap (ki, kj) of channel c sees at every output position (0 in the padding).
 template <typename T>
-void im2col(const T* x, T* col, int64_t B, const ConvGeom& g, const Conv2dParams& p) {
+void im2col(const T* x, T* col, int64_t B, const ConvGeom& g, const Conv2dParams& p,
+            bool threaded = true) {
   const int64_t planes = B * g.Cin, taps = g.kh * g.kw;
-#pragma omp parallel for schedule(static) if (planes * taps * g.L >= cpu::kParallelGrain)
+#pragma omp parallel for schedule(static) if (threaded && planes * taps * g.L >= cpu::kParallelGrain)
   for (int64_t bc = 0; bc < planes; ++bc) {
     const T* xp = x + bc * g.H * g.W;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
@@ -73,12 +84,20 @@ void im2col(const T* x, T* col, int64_t B, const ConvGeom& g, const Conv2dParams
   }
 }
 
+// dst[i] += src[i]; the two never overlap (a column row and an image row), which lets the
+// compiler vectorize.
+template <typename T>
+void add_row(T* __restrict dst, const T* __restrict src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
 // The adjoint of im2col: dx [B, Cin, H, W] = sum of the column entries that read each pixel.
 // One thread owns each (image, channel) plane and adds its taps in a fixed order.
 template <typename T>
-void col2im(const T* col, T* dx, int64_t B, const ConvGeom& g, const Conv2dParams& p) {
+void col2im(const T* col, T* dx, int64_t B, const ConvGeom& g, const Conv2dParams& p,
+            bool threaded = true) {
   const int64_t planes = B * g.Cin, taps = g.kh * g.kw;
-#pragma omp parallel for schedule(static) if (planes * taps * g.L >= cpu::kParallelGrain)
+#pragma omp parallel for schedule(static) if (threaded && planes * taps * g.L >= cpu::kParallelGrain)
   for (int64_t bc = 0; bc < planes; ++bc) {
     T* xp = dx + bc * g.H * g.W;
     std::fill(xp, xp + g.H * g.W, T(0));
@@ -93,7 +112,10 @@ void col2im(const T* col, T* dx, int64_t B, const ConvGeom& g, const Conv2dParam
           if (ih < 0 || ih >= g.H) continue;
           T* xr = xp + ih * g.W;
           const T* r = row + oh * g.Wo;
-          for (int64_t ow = lo; ow < hi; ++ow) xr[ow * p.stride_w + off_w] += r[ow];
+          if (p.stride_w == 1)
+            add_row(xr + lo + off_w, r + lo, hi - lo);
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) xr[ow * p.stride_w + off_w] += r[ow];
         }
       }
     }
@@ -101,8 +123,8 @@ void col2im(const T* col, T* dx, int64_t B, const ConvGeom& g, const Conv2dParam
 }
 
 template <typename T>
-void add_bias(T* y, const T* bias, int64_t N, int64_t C, int64_t L) {
-#pragma omp parallel for schedule(static) if (N * C * L >= cpu::kParallelGrain)
+void add_bias(T* y, const T* bias, int64_t N, int64_t C, int64_t L, bool threaded = true) {
+#pragma omp parallel for schedule(static) if (threaded && N * C * L >= cpu::kParallelGrain)
   for (int64_t nc = 0; nc < N * C; ++nc) {
     T* p = y + nc * L;
     const T b = bias[nc % C];
@@ -202,6 +224,114 @@ void conv2d_weight_grad_impl(const T* dy, const T* x, T* dw, const ConvGeom& g,
   }
 }
 
+// ---- Image-parallel path (batches of kImageParallelMin images or more) ----
+
+bool image_parallel(const ConvGeom& g) { return g.N >= kImageParallelMin; }
+
+// Threads for `count` items: 1 when only one is allowed or the caller is already parallel, else
+// at least 2, so that gemm_serial's calls run inside an active parallel region.
+int item_threads(int64_t count) {
+  if (omp_in_parallel() || omp_get_max_threads() == 1) return 1;
+  return int(std::clamp<int64_t>(count, 2, omp_get_max_threads()));
+}
+
+// f(item, slot) for every item in [0, count); slot < threads names the calling thread's buffers.
+template <typename F>
+void for_items(int64_t count, int threads, F&& f) {
+  if (threads == 1) {
+    for (int64_t i = 0; i < count; ++i) f(i, 0);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t i = 0; i < count; ++i) f(i, omp_get_thread_num());
+}
+
+// One column buffer per thread (none for a pointwise convolution, which reads x directly).
+template <typename T>
+Tensor thread_colbufs(const ConvGeom& g, const Conv2dParams& p, int threads) {
+  if (is_pointwise(g, p)) return Tensor();
+  return Tensor::empty({int64_t(threads) * g.col_per_image()}, DTypeOf<T>::value);
+}
+
+// Image n's column matrix: x itself for a pointwise conv, else im2col into the slot's buffer.
+template <typename T>
+const T* image_columns(const T* x, int64_t n, int slot, const ConvGeom& g, const Conv2dParams& p,
+                       const Tensor& colbufs) {
+  const T* xin = x + n * g.Cin * g.H * g.W;
+  if (!colbufs.defined()) return xin;
+  T* col = colbufs.data<T>() + slot * g.col_per_image();
+  im2col(xin, col, 1, g, p, /*threaded=*/false);
+  return col;
+}
+
+template <typename T>
+void conv2d_forward_images(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g,
+                           const Conv2dParams& p) {
+  const int threads = item_threads(g.N);
+  const Tensor colbufs = thread_colbufs<T>(g, p, threads);
+  const cpu::GemmShape s{.m = g.Cout_g, .n = g.L, .k = g.Kg, .lda = g.Kg, .ldb = g.L, .ldc = g.L};
+  for_items(g.N, threads, [&](int64_t n, int slot) {
+    const T* col = image_columns(x, n, slot, g, p, colbufs);
+    T* yn = y + n * g.Cout * g.L;
+    for (int64_t grp = 0; grp < g.G; ++grp)
+      cpu::gemm_serial<T>(s, T(1), w + grp * g.Cout_g * g.Kg, col + grp * g.Kg * g.L, T(0),
+                          yn + grp * g.Cout_g * g.L);
+    if (bias) add_bias(yn, bias, 1, g.Cout, g.L, /*threaded=*/false);
+  });
+}
+
+template <typename T>
+void conv2d_input_grad_images(const T* dy, const T* w, T* dx, const ConvGeom& g,
+                              const Conv2dParams& p) {
+  const int threads = item_threads(g.N);
+  const Tensor colbufs = thread_colbufs<T>(g, p, threads);
+  const cpu::GemmShape s{
+      .trans_a = true, .m = g.Kg, .n = g.L, .k = g.Cout_g, .lda = g.Kg, .ldb = g.L, .ldc = g.L};
+  for_items(g.N, threads, [&](int64_t n, int slot) {
+    T* dxn = dx + n * g.Cin * g.H * g.W;
+    T* col = colbufs.defined() ? colbufs.data<T>() + slot * g.col_per_image() : dxn;
+    const T* dyn = dy + n * g.Cout * g.L;
+    for (int64_t grp = 0; grp < g.G; ++grp)
+      cpu::gemm_serial<T>(s, T(1), w + grp * g.Cout_g * g.Kg, dyn + grp * g.Cout_g * g.L, T(0),
+                          col + grp * g.Kg * g.L);
+    if (colbufs.defined()) col2im(col, dxn, 1, g, p, /*threaded=*/false);
+  });
+}
+
+template <typename T>
+void conv2d_weight_grad_images(const T* dy, const T* x, T* dw, const ConvGeom& g,
+                               const Conv2dParams& p) {
+  const int64_t numel = g.Cout * g.Kg;
+  const int64_t parts = std::clamp<int64_t>(
+      kWeightPartBytes / std::max<int64_t>(1, numel * int64_t(sizeof(T))), 1,
+      std::min(kMaxWeightParts, g.N));
+  const int threads = item_threads(parts);
+  const Tensor colbufs = thread_colbufs<T>(g, p, threads);
+  const Tensor partials =
+      parts > 1 ? Tensor::empty({parts * numel}, DTypeOf<T>::value) : Tensor();
+  const cpu::GemmShape s{
+      .trans_b = true, .m = g.Cout_g, .n = g.Kg, .k = g.L, .lda = g.L, .ldb = g.L, .ldc = g.Kg};
+  for_items(parts, threads, [&](int64_t q, int slot) {
+    T* acc = parts > 1 ? partials.data<T>() + q * numel : dw;
+    const int64_t n0 = q * g.N / parts, n1 = (q + 1) * g.N / parts;
+    for (int64_t n = n0; n < n1; ++n) {
+      const T* col = image_columns(x, n, slot, g, p, colbufs);
+      const T* dyn = dy + n * g.Cout * g.L;
+      for (int64_t grp = 0; grp < g.G; ++grp)
+        cpu::gemm_serial<T>(s, T(1), dyn + grp * g.Cout_g * g.L, col + grp * g.Kg * g.L,
+                            n == n0 ? T(0) : T(1), acc + grp * g.Cout_g * g.Kg);
+    }
+  });
+  if (parts == 1) return;
+  const T* part = partials.data<T>();
+#pragma omp parallel for schedule(static) if (parts * numel >= cpu::kParallelGrain)
+  for (int64_t i = 0; i < numel; ++i) {
+    T sum = part[i];
+    for (int64_t q = 1; q < parts; ++q) sum += part[q * numel + i];
+    dw[i] = sum;
+  }
+}
+
 Tensor make_colbuf(const ConvGeom& g, const Conv2dParams& p, DType dtype) {
   if (is_pointwise(g, p) || g.N == 0 || g.L == 0) return Tensor();
   const int64_t chunk = chunk_images(g, dtype_size(dtype));
@@ -219,11 +349,14 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
   Tensor out = Tensor::empty({g.N, g.Cout, g.Ho, g.Wo}, x_in.dtype());
   if (out.numel() == 0) return out;
   Tensor x = x_in.contiguous(), w = w_in.contiguous();
-  Tensor colbuf = make_colbuf(g, p, x.dtype());
   DIFFLAB_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
     using T = scalar_t;
-    conv2d_forward_impl<T>(x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
-                           out.data<T>(), g, p, colbuf);
+    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    if (image_parallel(g))
+      conv2d_forward_images<T>(x.data<T>(), w.data<T>(), b, out.data<T>(), g, p);
+    else
+      conv2d_forward_impl<T>(x.data<T>(), w.data<T>(), b, out.data<T>(), g, p,
+                             make_colbuf(g, p, x.dtype()));
   });
   return out;
 }
@@ -241,10 +374,13 @@ Tensor conv2d_input_grad(const Tensor& grad_out, const Tensor& w_in, const Shape
     return dx;
   }
   Tensor dy = grad_out.contiguous(), w = w_in.contiguous();
-  Tensor colbuf = make_colbuf(g, p, dy.dtype());
   DIFFLAB_DISPATCH_FLOAT(dy.dtype(), op, [&] {
     using T = scalar_t;
-    conv2d_input_grad_impl<T>(dy.data<T>(), w.data<T>(), dx.data<T>(), g, p, colbuf);
+    if (image_parallel(g))
+      conv2d_input_grad_images<T>(dy.data<T>(), w.data<T>(), dx.data<T>(), g, p);
+    else
+      conv2d_input_grad_impl<T>(dy.data<T>(), w.data<T>(), dx.data<T>(), g, p,
+                                make_colbuf(g, p, dy.dtype()));
   });
   return dx;
 }
@@ -262,10 +398,13 @@ Tensor conv2d_weight_grad(const Tensor& grad_out, const Tensor& x_in, const Shap
     return dw;
   }
   Tensor dy = grad_out.contiguous(), x = x_in.contiguous();
-  Tensor colbuf = make_colbuf(g, p, dy.dtype());
   DIFFLAB_DISPATCH_FLOAT(dy.dtype(), op, [&] {
     using T = scalar_t;
-    conv2d_weight_grad_impl<T>(dy.data<T>(), x.data<T>(), dw.data<T>(), g, p, colbuf);
+    if (image_parallel(g))
+      conv2d_weight_grad_images<T>(dy.data<T>(), x.data<T>(), dw.data<T>(), g, p);
+    else
+      conv2d_weight_grad_impl<T>(dy.data<T>(), x.data<T>(), dw.data<T>(), g, p,
+                                 make_colbuf(g, p, dy.dtype()));
   });
   return dw;
 }

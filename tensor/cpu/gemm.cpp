@@ -89,6 +89,15 @@ void scale_only(const GemmShape& s, T beta, std::span<T* const> c) {
     }
 }
 
+void check_gemm_shape(const GemmShape& s, int64_t count, int64_t terms) {
+  DIFFLAB_CHECK(s.m >= 0 && s.n >= 0 && s.k >= 0 && count >= 0 && terms >= 0,
+                "gemm: negative size (m ", s.m, ", n ", s.n, ", k ", s.k, ", count ", count,
+                ", terms ", terms, ")");
+  const int64_t big = std::max({s.m, s.n, s.k, s.lda, s.ldb, s.ldc});
+  DIFFLAB_CHECK(big <= INT_MAX, "gemm: size ", big, " (m ", s.m, ", n ", s.n, ", k ", s.k, ", lda ",
+                s.lda, ", ldb ", s.ldb, ", ldc ", s.ldc, ") exceeds the 32-bit BLAS interface");
+}
+
 }  // namespace
 
 GemmGrid gemm_grid(int64_t m, int64_t n, int64_t k, int64_t count, int64_t terms) {
@@ -115,16 +124,11 @@ GemmGrid gemm_grid(int64_t m, int64_t n, int64_t k, int64_t count, int64_t terms
 template <typename T>
 void gemm_batched(const GemmShape& s, T alpha, T beta, int64_t count, int64_t terms,
                   std::span<const T* const> a, std::span<const T* const> b, std::span<T* const> c) {
-  DIFFLAB_CHECK(s.m >= 0 && s.n >= 0 && s.k >= 0 && count >= 0 && terms >= 0,
-                "gemm: negative size (m ", s.m, ", n ", s.n, ", k ", s.k, ", count ", count,
-                ", terms ", terms, ")");
+  check_gemm_shape(s, count, terms);
   DIFFLAB_CHECK(int64_t(a.size()) == count * terms && int64_t(b.size()) == count * terms &&
                     int64_t(c.size()) == count,
                 "gemm: ", a.size(), " A and ", b.size(), " B operands and ", c.size(),
                 " outputs for ", count, " products of ", terms, " terms");
-  const int64_t big = std::max({s.m, s.n, s.k, s.lda, s.ldb, s.ldc});
-  DIFFLAB_CHECK(big <= INT_MAX, "gemm: size ", big, " (m ", s.m, ", n ", s.n, ", k ", s.k, ", lda ",
-                s.lda, ", ldb ", s.ldb, ", ldc ", s.ldc, ") exceeds the 32-bit BLAS interface");
   if (count == 0 || s.m == 0 || s.n == 0) return;
   if (s.k == 0 || terms == 0) return scale_only(s, beta, c);
   blas_threading_init();
@@ -150,11 +154,30 @@ void gemm_batched(const GemmShape& s, T alpha, T beta, int64_t count, int64_t te
   for (int64_t it = 0; it < items; ++it) item(it);
 }
 
+template <typename T>
+void gemm_serial(const GemmShape& s, T alpha, const T* a, const T* b, T beta, T* c) {
+  check_gemm_shape(s, 1, 1);
+  if (s.m == 0 || s.n == 0) return;
+  if (s.k == 0) return scale_only(s, beta, std::span<T* const>(&c, 1));
+  blas_threading_init();
+  const double work = double(s.m) * double(s.n) * double(s.k);
+  DIFFLAB_CHECK(omp_in_parallel() || omp_get_max_threads() == 1 || work <= kBlasSerialWork,
+                "gemm_serial: called outside a parallel region with ", omp_get_max_threads(),
+                " threads allowed, where OpenBLAS would split the ", s.m, " x ", s.n, " x ", s.k,
+                " product over threads (internal error)");
+  blas_call<T>(s.trans_a, s.trans_b, s.m, s.n, s.k, alpha, a, s.lda, b, s.ldb, beta, c, s.ldc);
+}
+
 template void gemm_batched<float>(const GemmShape&, float, float, int64_t, int64_t,
                                   std::span<const float* const>, std::span<const float* const>,
                                   std::span<float* const>);
 template void gemm_batched<double>(const GemmShape&, double, double, int64_t, int64_t,
                                    std::span<const double* const>, std::span<const double* const>,
                                    std::span<double* const>);
+
+template void gemm_serial<float>(const GemmShape&, float, const float*, const float*, float,
+                                 float*);
+template void gemm_serial<double>(const GemmShape&, double, const double*, const double*, double,
+                                  double*);
 
 }  // namespace difflab::tensor::cpu

@@ -32,6 +32,12 @@ template <typename T>
 void gemm_batched(const GemmShape& s, T alpha, T beta, int64_t count, int64_t terms,
                   std::span<const T* const> a, std::span<const T* const> b, std::span<T* const> c);
 
+// One product as one single-threaded OpenBLAS call, for callers that share whole products out
+// over their own threads; its bits depend only on the shape. Must run inside an active parallel
+// region or with one thread allowed (checked): elsewhere OpenBLAS would split the call.
+template <typename T>
+void gemm_serial(const GemmShape& s, T alpha, const T* a, const T* b, T beta, T* c);
+
 template <typename T>
 void gemm(const GemmShape& s, T alpha, const T* a, const T* b, T beta, T* c) {
   gemm_batched<T>(s, alpha, beta, 1, 1, {&a, 1}, {&b, 1}, {&c, 1});
