@@ -48,18 +48,81 @@ void valid_range(int64_t off, int64_t stride, int64_t W, int64_t Wo, int64_t& lo
   hi = std::max(hi, lo);
 }
 
+// dst[i] += src[i]; the two never overlap (a column row and an image row), which lets the
+// compiler vectorize.
+template <typename T>
+void add_row(T* __restrict dst, const T* __restrict src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+// With unit strides and Wo == W, tap (ki, kj)'s column row is the input plane shifted by a
+// constant: output rows [oh_lo, oh_hi) read input elements base + t for t in [0, (oh_hi -
+// oh_lo) W), one contiguous block instead of a short copy per row. Of those, t in [t0, t1) lie
+// inside the plane; entries whose column ow is outside [lo, hi) wrapped around a row edge (they
+// are padding), and so are all entries outside [t0, t1).
+struct FlatTap {
+  int64_t oh_lo, oh_hi, lo, hi, base, t0, t1;
+};
+
+bool flat_taps(const ConvGeom& g, const Conv2dParams& p) {
+  return p.stride_h == 1 && p.stride_w == 1 && g.Wo == g.W;
+}
+
+FlatTap flat_tap(const ConvGeom& g, const Conv2dParams& p, int64_t ki, int64_t kj) {
+  FlatTap t;
+  const int64_t off_w = kj * p.dil_w - p.pad_w, dh = ki * p.dil_h - p.pad_h;  // ih = oh + dh
+  valid_range(off_w, 1, g.W, g.Wo, t.lo, t.hi);
+  t.oh_lo = std::clamp<int64_t>(-dh, 0, g.Ho);
+  t.oh_hi = std::clamp<int64_t>(g.H - dh, t.oh_lo, g.Ho);
+  t.base = (t.oh_lo + dh) * g.W + off_w;
+  const int64_t n = (t.oh_hi - t.oh_lo) * g.W;
+  t.t0 = std::min(n, std::max<int64_t>(0, -t.base));
+  t.t1 = std::max(t.t0, std::min(n, g.H * g.W - t.base));
+  return t;
+}
+
+// Zeroes the wrapped entries (ow outside [lo, hi)) of rows [oh_lo, oh_hi) of a column row. The
+// usual case, one column at one edge (3x3, padding 1), is a strided store per row: a loop over
+// the few columns would become a memset call per row.
+template <typename T>
+void zero_wrapped(T* row, const ConvGeom& g, const FlatTap& t) {
+  const int64_t right = g.Wo - t.hi;
+  if (t.lo + right == 0) return;
+  T* first = row + t.oh_lo * g.Wo;
+  const int64_t rows = t.oh_hi - t.oh_lo;
+  if (t.lo == 1 && right == 0) {
+    for (int64_t r = 0; r < rows; ++r) first[r * g.Wo] = T(0);
+  } else if (t.lo == 0 && right == 1) {
+    for (int64_t r = 0; r < rows; ++r) first[r * g.Wo + g.Wo - 1] = T(0);
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      std::fill(first + r * g.Wo, first + r * g.Wo + t.lo, T(0));
+      std::fill(first + r * g.Wo + t.hi, first + (r + 1) * g.Wo, T(0));
+    }
+  }
+}
+
 // x [B, Cin, H, W] -> col [B, Cin * kh * kw, Ho * Wo]; row (c, ki, kj) holds the input pixels
 // that kernel tap (ki, kj) of channel c sees at every output position (0 in the padding).
 template <typename T>
 void im2col(const T* x, T* col, int64_t B, const ConvGeom& g, const Conv2dParams& p,
             bool threaded = true) {
   const int64_t planes = B * g.Cin, taps = g.kh * g.kw;
+  const bool flat = flat_taps(g, p);
 #pragma omp parallel for schedule(static) if (threaded && planes * taps * g.L >= cpu::kParallelGrain)
   for (int64_t bc = 0; bc < planes; ++bc) {
     const T* xp = x + bc * g.H * g.W;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         T* row = col + (bc * taps + ki * g.kw + kj) * g.L;
+        if (flat) {
+          const FlatTap t = flat_tap(g, p, ki, kj);
+          std::fill(row, row + t.oh_lo * g.Wo, T(0));
+          std::fill(row + t.oh_hi * g.Wo, row + g.L, T(0));
+          std::copy(xp + t.base + t.t0, xp + t.base + t.t1, row + t.oh_lo * g.Wo + t.t0);
+          zero_wrapped(row, g, t);
+          continue;
+        }
         const int64_t off_w = kj * p.dil_w - p.pad_w;
         int64_t lo, hi;
         valid_range(off_w, p.stride_w, g.W, g.Wo, lo, hi);
@@ -84,26 +147,27 @@ void im2col(const T* x, T* col, int64_t B, const ConvGeom& g, const Conv2dParams
   }
 }
 
-// dst[i] += src[i]; the two never overlap (a column row and an image row), which lets the
-// compiler vectorize.
-template <typename T>
-void add_row(T* __restrict dst, const T* __restrict src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
-}
-
 // The adjoint of im2col: dx [B, Cin, H, W] = sum of the column entries that read each pixel.
 // One thread owns each (image, channel) plane and adds its taps in a fixed order.
+// col is scratch: the flat path zeroes its wrapped entries, then adds a tap's rows as one block.
 template <typename T>
-void col2im(const T* col, T* dx, int64_t B, const ConvGeom& g, const Conv2dParams& p,
+void col2im(T* col, T* dx, int64_t B, const ConvGeom& g, const Conv2dParams& p,
             bool threaded = true) {
   const int64_t planes = B * g.Cin, taps = g.kh * g.kw;
+  const bool flat = flat_taps(g, p);
 #pragma omp parallel for schedule(static) if (threaded && planes * taps * g.L >= cpu::kParallelGrain)
   for (int64_t bc = 0; bc < planes; ++bc) {
     T* xp = dx + bc * g.H * g.W;
     std::fill(xp, xp + g.H * g.W, T(0));
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
-        const T* row = col + (bc * taps + ki * g.kw + kj) * g.L;
+        T* row = col + (bc * taps + ki * g.kw + kj) * g.L;
+        if (flat) {
+          const FlatTap t = flat_tap(g, p, ki, kj);
+          zero_wrapped(row, g, t);
+          add_row(xp + t.base + t.t0, row + t.oh_lo * g.Wo + t.t0, t.t1 - t.t0);
+          continue;
+        }
         const int64_t off_w = kj * p.dil_w - p.pad_w;
         int64_t lo, hi;
         valid_range(off_w, p.stride_w, g.W, g.Wo, lo, hi);
