@@ -81,6 +81,15 @@ FlatTap flat_tap(const ConvGeom& g, const Conv2dParams& p, int64_t ki, int64_t k
   return t;
 }
 
+// flat_tap for every tap, in (ki, kj) order; empty when the layout is not flat.
+std::vector<FlatTap> flat_taps_of(const ConvGeom& g, const Conv2dParams& p) {
+  std::vector<FlatTap> taps;
+  if (!flat_taps(g, p)) return taps;
+  for (int64_t ki = 0; ki < g.kh; ++ki)
+    for (int64_t kj = 0; kj < g.kw; ++kj) taps.push_back(flat_tap(g, p, ki, kj));
+  return taps;
+}
+
 // Zeroes the wrapped entries (ow outside [lo, hi)) of rows [oh_lo, oh_hi) of a column row. The
 // usual case, one column at one edge (3x3, padding 1), is a strided store per row: a loop over
 // the few columns would become a memset call per row.
@@ -108,15 +117,15 @@ template <typename T>
 void im2col(const T* x, T* col, int64_t B, const ConvGeom& g, const Conv2dParams& p,
             bool threaded = true) {
   const int64_t planes = B * g.Cin, taps = g.kh * g.kw;
-  const bool flat = flat_taps(g, p);
+  const std::vector<FlatTap> flat = flat_taps_of(g, p);
 #pragma omp parallel for schedule(static) if (threaded && planes * taps * g.L >= cpu::kParallelGrain)
   for (int64_t bc = 0; bc < planes; ++bc) {
     const T* xp = x + bc * g.H * g.W;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         T* row = col + (bc * taps + ki * g.kw + kj) * g.L;
-        if (flat) {
-          const FlatTap t = flat_tap(g, p, ki, kj);
+        if (!flat.empty()) {
+          const FlatTap& t = flat[size_t(ki * g.kw + kj)];
           std::fill(row, row + t.oh_lo * g.Wo, T(0));
           std::fill(row + t.oh_hi * g.Wo, row + g.L, T(0));
           std::copy(xp + t.base + t.t0, xp + t.base + t.t1, row + t.oh_lo * g.Wo + t.t0);
@@ -154,7 +163,7 @@ template <typename T>
 void col2im(T* col, T* dx, int64_t B, const ConvGeom& g, const Conv2dParams& p,
             bool threaded = true) {
   const int64_t planes = B * g.Cin, taps = g.kh * g.kw;
-  const bool flat = flat_taps(g, p);
+  const std::vector<FlatTap> flat = flat_taps_of(g, p);
 #pragma omp parallel for schedule(static) if (threaded && planes * taps * g.L >= cpu::kParallelGrain)
   for (int64_t bc = 0; bc < planes; ++bc) {
     T* xp = dx + bc * g.H * g.W;
@@ -162,8 +171,8 @@ void col2im(T* col, T* dx, int64_t B, const ConvGeom& g, const Conv2dParams& p,
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         T* row = col + (bc * taps + ki * g.kw + kj) * g.L;
-        if (flat) {
-          const FlatTap t = flat_tap(g, p, ki, kj);
+        if (!flat.empty()) {
+          const FlatTap& t = flat[size_t(ki * g.kw + kj)];
           zero_wrapped(row, g, t);
           add_row(xp + t.base + t.t0, row + t.oh_lo * g.Wo + t.t0, t.t1 - t.t0);
           continue;
