@@ -124,6 +124,41 @@ void BM_conv2d_forward_backward(benchmark::State& state) {
 }
 WALL_BENCHMARK(BM_conv2d_forward_backward, kMillisecond);
 
+// ---- the default U-Net's 3x3 convolutions, batch 64: C -> C channels at S x S, the three
+// levels (32 at 28, 64 at 14, 128 at 7) costing the same FLOPs; forward + both gradients ----
+
+void BM_conv2d_unet_level(benchmark::State& state) {
+  const int64_t c = state.range(0), size = state.range(1);
+  Var x(randn({64, c, size, size}, 14), true), w(randn({c, c, 3, 3}, 15), true);
+  Var b(randn({c}, 16), true), gout(randn({64, c, size, size}, 17));
+  const T::Conv2dParams p{.pad_h = 1, .pad_w = 1};
+  for (auto _ : state) {
+    Var y = ag::conv2d(x, w, b, p);
+    auto g = ag::grad({y}, {x, w, b}, {gout});
+    benchmark::DoNotOptimize(g[0].value().raw_data());
+  }
+  set_flops(state, 3.0 * 2.0 * 64 * double(c * c * 9 * size * size));
+}
+WALL_BENCHMARK(BM_conv2d_unet_level, kMillisecond)
+    ->ArgNames({"channels", "size"})
+    ->Args({32, 28})
+    ->Args({64, 14})
+    ->Args({128, 7});
+
+// ---- SiLU forward and its gradient factor on [64, 64, 28, 28] (the logistic function's exp) ----
+
+void BM_silu_and_grad(benchmark::State& state) {
+  Tensor x = randn({64, 64, 28, 28}, 18);
+  for (auto _ : state) {
+    Tensor y = T::unary(T::UnaryOp::silu, x);
+    Tensor d = T::unary(T::UnaryOp::silu_grad, x);
+    benchmark::DoNotOptimize(y.raw_data());
+    benchmark::DoNotOptimize(d.raw_data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * 2 * int64_t(x.nbytes()));
+}
+WALL_BENCHMARK(BM_silu_and_grad, kMillisecond);
+
 // ---- group_norm on [64, 64, 28, 28], 32 groups, affine ----
 
 struct NormSetup {
