@@ -143,6 +143,10 @@ void Report::heading(const std::string& text) { body_ += "<h2>" + html_escape(te
 
 void Report::paragraph(const std::string& text) { body_ += "<p>" + html_escape(text) + "</p>\n"; }
 
+void Report::link(const std::string& text, const std::string& href) {
+  body_ += "<p><a href=\"" + html_escape(href) + "\">" + html_escape(text) + "</a></p>\n";
+}
+
 void Report::table(const std::vector<std::string>& header,
                    const std::vector<std::vector<std::string>>& rows) {
   body_ += "<table><tr>";

@@ -30,6 +30,8 @@ class Report {
   explicit Report(std::string title);
   void heading(const std::string& text);
   void paragraph(const std::string& text);
+  // A paragraph holding one link (e.g. to another run's report.html).
+  void link(const std::string& text, const std::string& href);
   void table(const std::vector<std::string>& header,
              const std::vector<std::vector<std::string>>& rows);
   void plot(const std::vector<Series>& series, const PlotOptions& opt);

@@ -53,8 +53,11 @@ void RunFolder::log_metric(int64_t step, const std::string& metric, double value
 }
 
 std::vector<MetricRow> RunFolder::read_metrics() const {
+  return read_metrics_csv(path("metrics.csv"));
+}
+
+std::vector<MetricRow> read_metrics_csv(const std::string& p) {
   std::vector<MetricRow> rows;
-  std::string p = path("metrics.csv");
   if (!file_exists(p)) return rows;
   std::istringstream in(read_file(p));
   std::string line;

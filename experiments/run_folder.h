@@ -28,7 +28,7 @@ class RunFolder {
 
   // Appends one row to metrics.csv (written through immediately).
   void log_metric(int64_t step, const std::string& metric, double value);
-  // All rows in file order.
+  // All rows in file order (read_metrics_csv on metrics.csv).
   std::vector<MetricRow> read_metrics() const;
   // On resume: drops rows logged after `step` (they will be recomputed identically).
   void truncate_metrics_after(int64_t step);
@@ -36,6 +36,11 @@ class RunFolder {
  private:
   std::string dir_;
 };
+
+// The rows of a metrics.csv in file order (none when the file is missing), without opening a
+// RunFolder, whose constructor creates subfolders: commands that only read finished runs
+// (compare-runs) must leave them untouched.
+std::vector<MetricRow> read_metrics_csv(const std::string& path);
 
 // Exclusive use of a run folder while a command writes it: an flock on <dir>/.lock, released
 // when the process ends however it ends (SIGKILL included), so a second process writing the same

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "experiments/command.h"
+#include "experiments/compare_runs.h"
 #include "experiments/ddpm_setup.h"
 #include "experiments/distill.h"
 #include "experiments/drift_align.h"
@@ -66,6 +67,10 @@ int main(int argc, char** argv) {
       "drift-compare", "drifting (Laplace, Gaussian) against DDPM at 1/4/50 steps on 2-D data");
   add_common(compare, args, seed, threads);
   compare->add_flag("--keys", show_keys, "list every config key with its default and range");
+  auto* gather = app.add_subcommand(
+      "compare-runs", "gather finished run folders (metrics, sample grids) into one page");
+  add_common(gather, args, seed, threads);
+  gather->add_flag("--keys", show_keys, "list every config key with its default and range");
   CLI11_PARSE(app, argc, argv);
   if (seed >= 0) args.seed = seed;
   if (threads >= 0) args.threads = threads;
@@ -76,6 +81,7 @@ int main(int argc, char** argv) {
                     : *drift ? drift_config()
                     : *flux  ? flux_config()
                     : *compare ? drift_compare_config()
+                    : *gather ? compare_runs_config()
                              : ddpm_config();
       std::printf("%s", keys.help().c_str());
       return 0;
@@ -88,6 +94,7 @@ int main(int argc, char** argv) {
     if (*drift) return run_train_drift(args);
     if (*flux) return run_train_flux(args);
     if (*compare) return run_drift_compare(args);
+    if (*gather) return run_compare_runs(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "\ndifflab: error: %s\n", e.what());
     return 1;
