@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "autograd/engine.h"
@@ -61,6 +62,36 @@ void BM_cblas_sgemm(benchmark::State& state) {
   set_flops(state, 2.0 * double(n) * double(n) * double(n));
 }
 WALL_BENCHMARK(BM_cblas_sgemm, kMillisecond)->Arg(256)->Arg(512)->Arg(1024);
+
+// The products of a 3x3 convolution C -> C at S x S as OpenBLAS runs them for `images` images
+// at once (difflab's image-parallel conv2d runs one image per call): forward W [C, 9C] x col
+// [9C, images S^2], input gradient Wᵀ x dY, weight gradient dY x colᵀ. Shows how the short
+// products of the low-resolution levels fall below the 1024³ rate.
+void BM_cblas_conv_gemm(benchmark::State& state) {
+  const int c = int(state.range(0)), n = int(state.range(1) * state.range(1) * state.range(2));
+  const int k = 9 * c;
+  const int64_t kind = state.range(3);  // 0 forward, 1 input gradient, 2 weight gradient
+  Tensor w = randn({c, k}, 1), col = randn({k, n}, 2), dy = randn({c, n}, 3);
+  Tensor out = T::Tensor::empty({kind == 2 ? int64_t(c) * k : int64_t(std::max(c, k)) * n});
+  for (auto _ : state) {
+    if (kind == 0)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, n, k, 1.0f, w.data<float>(), k,
+                  col.data<float>(), n, 0.0f, out.data<float>(), n);
+    else if (kind == 1)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, c, 1.0f, w.data<float>(), k,
+                  dy.data<float>(), n, 0.0f, out.data<float>(), n);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, k, n, 1.0f, dy.data<float>(), n,
+                  col.data<float>(), n, 0.0f, out.data<float>(), k);
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, 2.0 * double(c) * double(n) * double(k));
+}
+WALL_BENCHMARK(BM_cblas_conv_gemm, kMicrosecond)
+    ->ArgNames({"channels", "size", "images", "kind"})
+    ->ArgsProduct({{32}, {28}, {1, 4}, {0, 1, 2}})
+    ->ArgsProduct({{64}, {14}, {1, 4}, {0, 1, 2}})
+    ->ArgsProduct({{128}, {7}, {1, 8}, {0, 1, 2}});
 
 // Attention scores of 8 heads on 14x14 tokens, batch 8: 64 small products [196, 32] x [32, 196].
 void BM_matmul_batched(benchmark::State& state) {
