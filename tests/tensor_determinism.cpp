@@ -191,6 +191,8 @@ BOOST_AUTO_TEST_CASE(conv2d_and_gradients_bit_identical_across_threads) {
        {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 4},
        DType::f32},
       {"1x1", {8, 64, 16, 16}, {96, 64, 1, 1}, {}, DType::f32},
+      // Short planes (7x7) run 8 images per product: groups of 8, 8 and 3.
+      {"7x7 in groups", {19, 32, 7, 7}, {32, 32, 3, 3}, {.pad_h = 1, .pad_w = 1}, DType::f32},
       {"3x3 f64", {4, 8, 14, 14}, {16, 8, 3, 3}, {.pad_h = 1, .pad_w = 1}, DType::f64},
       // 21 MiB of columns per image and a batch of 3: one image per chunk, so the weight
       // gradient is summed over three chunks (beta = 1 after the first).
