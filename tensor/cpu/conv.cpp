@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <climits>
 #include <vector>
 
 #include "tensor/checks/conv.h"
@@ -179,6 +180,15 @@ constexpr int64_t kGroup = 8;
 
 int64_t group_size(const ConvGeom& g) { return g.L < kShortPlane ? std::min(kGroup, g.N) : 1; }
 
+// The products' sizes must fit the 32-bit BLAS interface. gemm_serial checks that too, but
+// from inside the parallel region, where an exception would end the process: check first.
+void check_product_sizes(const ConvGeom& g, int64_t gs) {
+  const int64_t big = std::max({g.Kg, g.Cout_g, gs * g.L});
+  DIFFLAB_CHECK(big <= INT_MAX, "conv2d: a product dimension of ", big,
+                " exceeds the 32-bit BLAS interface (input ", g.N, " x ", g.Cin, " x ", g.H, " x ",
+                g.W, ", ", g.Cout, " output channels)");
+}
+
 // Per-thread scratch: the column matrix of one group of `gi` images (none for a pointwise conv
 // with gi == 1, which reads x directly), and for gi > 1 a [Cout, gi L] matrix for the output or
 // gradient in the wide layout.
@@ -231,6 +241,7 @@ template <typename T>
 void conv2d_forward_images(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g,
                            const Conv2dParams& p) {
   const int64_t gs = group_size(g), groups = ceil_div(g.N, gs);
+  check_product_sizes(g, gs);
   const int threads = item_threads(groups);
   const ThreadBufs<T> bufs(g, p, threads, gs);
   for_items(groups, threads, [&](int64_t q, int slot) {
@@ -251,6 +262,7 @@ template <typename T>
 void conv2d_input_grad_images(const T* dy, const T* w, T* dx, const ConvGeom& g,
                               const Conv2dParams& p) {
   const int64_t gs = group_size(g), groups = ceil_div(g.N, gs);
+  check_product_sizes(g, gs);
   const int threads = item_threads(groups);
   const ThreadBufs<T> bufs(g, p, threads, gs);
   for_items(groups, threads, [&](int64_t q, int slot) {
@@ -277,6 +289,7 @@ void conv2d_weight_grad_images(const T* dy, const T* x, T* dw, const ConvGeom& g
   const int64_t parts = std::clamp<int64_t>(
       kWeightPartBytes / std::max<int64_t>(1, numel * int64_t(sizeof(T))), 1,
       std::min(kMaxWeightParts, groups));
+  check_product_sizes(g, gs);
   const int threads = item_threads(parts);
   const ThreadBufs<T> bufs(g, p, threads, gs);
   const Tensor partials =
