@@ -271,7 +271,8 @@ BOOST_AUTO_TEST_CASE(conv2d_threads_1_vs_2) {
   // Batch 2: large enough that each GEMM (32 x 1024 x 144) is tiled and im2col/col2im run on
   // both threads. Batch 6: the image-parallel path, whose weight gradient sums 6 parts.
   const Conv2dParams p{1, 1, 1, 1, 1, 1, 1};
-  for (auto [dt, n] : {std::pair{DType::f32, 2}, {DType::f64, 2}, {DType::f32, 6}, {DType::f64, 6}}) {
+  for (auto [dt, n] :
+       {std::pair{DType::f32, 2}, {DType::f64, 2}, {DType::f32, 6}, {DType::f64, 6}}) {
     Tensor x = randn({n, 16, 32, 32}, dt, &gen), w = randn({32, 16, 3, 3}, dt, &gen);
     Tensor b = randn({32}, dt, &gen), g = randn({n, 32, 32, 32}, dt, &gen);
     const int saved = get_num_threads();

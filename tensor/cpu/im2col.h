@@ -18,7 +18,8 @@ using checks::ConvGeom;
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Output columns ow whose input column ow * stride + off lies in [0, W): [lo, hi).
-inline void valid_range(int64_t off, int64_t stride, int64_t W, int64_t Wo, int64_t& lo, int64_t& hi) {
+inline void valid_range(int64_t off, int64_t stride, int64_t W, int64_t Wo, int64_t& lo,
+                        int64_t& hi) {
   lo = off >= 0 ? 0 : ceil_div(-off, stride);
   hi = off >= W ? 0 : std::min(Wo, ceil_div(W - off, stride));
   lo = std::min(lo, Wo);
