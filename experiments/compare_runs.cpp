@@ -26,6 +26,13 @@ Config compare_runs_config() {
                       "one label per run, semicolon-separated (default: each folder's name)")
       .declare_string("compare.metrics", "", {},
                       "metrics to tabulate, comma-separated (default: every metric of any run)")
+      .declare_string("compare.views", "", {},
+                      "per run, semicolon-separated: the metric name a column is read from, "
+                      "{} standing for the column's name (\"student/{}@4\" shows a distill "
+                      "run's 4-step student; an empty item means {})")
+      .declare_string("compare.grids", "", {},
+                      "per run, semicolon-separated: the sample grid to show, a PNG path inside "
+                      "the run folder (an empty item means the run's latest grid)")
       .declare_string("compare.title", "Comparison of runs", {}, "title of the page");
   return c;
 }
@@ -34,24 +41,41 @@ namespace {
 
 // What the page shows of one run, all read before anything is written.
 struct RunSummary {
-  std::string dir, label;
-  std::map<std::string, MetricRow> last;  // the last row logged for each metric
-  std::string grid;                       // latest sample grid's path, empty if none
+  std::string dir, label, view;           // view: the run's metric names, "{}" for the column
+  std::map<std::string, MetricRow> last;  // the last row logged for each column's metric
+  std::string grid;                       // the grid shown (compare.grids or the latest), or ""
   nlohmann::json config;                  // null without config.json
 };
 
-// Semicolon-separated labels: unlike parse_names, labels keep their inner spaces and commas
-// ("drifting, Gaussian kernel"); only the ends are trimmed and empty items skipped.
-std::vector<std::string> parse_labels(const std::string& text) {
+// The semicolon-separated items of `text`, each trimmed at its ends, empty items kept.
+std::vector<std::string> split_items(const std::string& text) {
   std::vector<std::string> out;
   size_t start = 0;
   while (start <= text.size()) {
-    size_t end = std::min(text.find(';', start), text.size());
-    std::string item = text.substr(start, end - start);
+    const size_t end = std::min(text.find(';', start), text.size());
+    const std::string item = text.substr(start, end - start);
     const size_t a = item.find_first_not_of(" \t"), b = item.find_last_not_of(" \t");
-    if (a != std::string::npos) out.push_back(item.substr(a, b - a + 1));
+    out.push_back(a == std::string::npos ? "" : item.substr(a, b - a + 1));
     start = end + 1;
   }
+  return out;
+}
+
+// Labels: unlike parse_names, labels keep their inner spaces and commas ("drifting, Gaussian
+// kernel"); empty items are skipped.
+std::vector<std::string> parse_labels(const std::string& text) {
+  std::vector<std::string> out;
+  for (std::string& item : split_items(text))
+    if (!item.empty()) out.push_back(std::move(item));
+  return out;
+}
+
+// One item per run (empty items kept, `name` in the error); an empty text gives n empty items.
+std::vector<std::string> per_run_items(const std::string& text, size_t n, const char* name) {
+  if (text.find_first_not_of(" \t") == std::string::npos) return std::vector<std::string>(n);
+  std::vector<std::string> out = split_items(text);
+  DIFFLAB_CHECK(out.size() == n, name, ": ", out.size(), " items for ", n,
+                " runs in compare.runs (one per run, ';'-separated, empty items allowed)");
   return out;
 }
 
@@ -99,13 +123,32 @@ std::string latest_grid(const std::string& dir) {
       ->string();
 }
 
-RunSummary read_run(const std::string& dir, const std::string& label) {
+// `view` ("" for "{}") maps a column's name to the run's metric name; `grid` ("" for the latest)
+// is a PNG path inside the run folder.
+RunSummary read_run(const std::string& dir, const std::string& label, std::string view,
+                    const std::string& grid) {
   DIFFLAB_CHECK(fs::is_directory(dir), "compare.runs: run folder '", dir, "' does not exist");
   const std::string csv = dir + "/metrics.csv";
   DIFFLAB_CHECK(file_exists(csv), "compare.runs: run folder '", dir,
                 "' has no metrics.csv (not a finished run?)");
-  RunSummary s{dir, label, {}, latest_grid(dir), nullptr};
-  for (const MetricRow& r : read_metrics_csv(csv)) s.last.insert_or_assign(r.metric, r);
+  if (view.empty()) view = "{}";
+  const size_t hole = view.find("{}");
+  DIFFLAB_CHECK(hole != std::string::npos && view.find("{}", hole + 2) == std::string::npos,
+                "compare.views: '", view, "' (for ", dir, ") must hold {} exactly once");
+  const std::string prefix = view.substr(0, hole), suffix = view.substr(hole + 2);
+  std::string grid_path = latest_grid(dir);
+  if (!grid.empty()) {
+    grid_path = dir + "/" + grid;
+    DIFFLAB_CHECK(file_exists(grid_path), "compare.grids: '", grid_path, "' does not exist");
+  }
+  RunSummary s{dir, label, view, {}, grid_path, nullptr};
+  for (const MetricRow& r : read_metrics_csv(csv)) {
+    const std::string& n = r.metric;
+    if (n.size() > prefix.size() + suffix.size() && n.rfind(prefix, 0) == 0 &&
+        n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+      s.last.insert_or_assign(n.substr(prefix.size(), n.size() - prefix.size() - suffix.size()),
+                              r);
+  }
   if (file_exists(dir + "/config.json")) {
     try {
       s.config = nlohmann::json::parse(read_file(dir + "/config.json"));
@@ -139,10 +182,14 @@ int run_compare_runs(const CommandArgs& args) {
     for (const auto& d : dirs) labels.push_back(basename_of(d));
   DIFFLAB_CHECK(labels.size() == dirs.size(), "compare.labels: ", labels.size(), " labels for ",
                 dirs.size(), " runs in compare.runs (one per run, ';'-separated, or none)");
+  const std::vector<std::string> views =
+      per_run_items(cfg.get_string("compare.views"), dirs.size(), "compare.views");
+  const std::vector<std::string> grids =
+      per_run_items(cfg.get_string("compare.grids"), dirs.size(), "compare.grids");
   std::vector<RunSummary> runs;
   std::set<std::string> known;
   for (size_t i = 0; i < dirs.size(); ++i) {
-    runs.push_back(read_run(dirs[i], labels[i]));
+    runs.push_back(read_run(dirs[i], labels[i], views[i], grids[i]));
     DIFFLAB_CHECK(fs::weakly_canonical(dirs[i]) != fs::weakly_canonical(dir),
                   "compare-runs: the output folder '", dir,
                   "' is one of the compared runs; choose another --run");
@@ -162,12 +209,13 @@ int run_compare_runs(const CommandArgs& args) {
   Report rep(cfg.get_string("compare.title"));
   rep.paragraph(
       "Each cell is the last value a run logged for the metric, with the step at which "
-      "it was logged; – marks a metric the run never logged.");
+      "it was logged; – marks a metric the run never logged. A run shown through a view "
+      "(compare.views) reads each column from the metric the view names.");
   std::vector<std::string> header{"run", "folder"};
   header.insert(header.end(), metrics.begin(), metrics.end());
   std::vector<std::vector<std::string>> rows;
   for (const RunSummary& r : runs) {
-    std::vector<std::string> row{r.label, r.dir};
+    std::vector<std::string> row{r.label, r.view == "{}" ? r.dir : r.dir + " (" + r.view + ")"};
     for (const auto& m : metrics) {
       auto it = r.last.find(m);
       row.push_back(it == r.last.end() ? "–"

@@ -2,6 +2,8 @@
 // compare.runs it tabulates the last logged value (and its step) of every chosen metric, embeds
 // the run's latest sample grid and links its own report.html and config. The compared runs are
 // only read, never written; the page goes to its own run folder (default runs/compare-runs).
+// compare.views shows one folder through other metric names (a distill run's students), and
+// compare.grids picks the grid shown.
 #pragma once
 #include "experiments/command.h"
 

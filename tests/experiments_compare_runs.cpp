@@ -2,6 +2,8 @@
 // logged value and step, a dash where a run never logged the metric, the labels, and the
 // highest-step sample grid as the page's only embedded image; the compared runs stay untouched;
 // bad labels, a missing folder and an unknown metric fail by name before anything is written.
+// Views read one run's columns from other metric names (a distill run's "student/<m>@4"), and
+// grids pick the image shown.
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 
@@ -107,4 +109,53 @@ BOOST_AUTO_TEST_CASE(bad_labels_missing_folder_and_unknown_metric_fail_by_name) 
                           return message_has(e, {"compare.metrics", "'fid'"});
                         });
   BOOST_TEST(!fs::exists(base + "/out"));  // every error came before anything was written
+}
+
+// A distill-like run logs "student/frechet@4" and "student/frechet@1": two views of the one
+// folder show each student as its own row under the plain "frechet" column, beside run-a.
+BOOST_AUTO_TEST_CASE(views_and_grids_show_one_run_as_several_rows) {
+  const std::string base = fresh_temp_dir("compare_runs_views");
+  make_runs(base);
+  RunFolder d(base + "/distill");
+  d.log_metric(10, "student/frechet@4", 41.5);
+  d.log_metric(20, "student/frechet@1", 61.5);
+  d.log_metric(20, "ddim/frechet@1", 999.5);
+  const std::string four = write_png_grid(d.sample_path("student_4"), tensor::ones({1, 1, 5, 5}));
+  write_png_grid(d.sample_path("student_1"), tensor::zeros({1, 1, 4, 4}));
+  CommandArgs args;
+  args.run_dir = base + "/out";
+  const std::string dd = base + "/distill";
+  args.sets = {"compare.runs=" + base + "/run-a," + dd + "," + dd,
+               "compare.labels=A; 4-step student; 1-step student",
+               "compare.views= ; student/{}@4 ; student/{}@1",
+               "compare.grids=;samples/student_4.png;", "compare.metrics=frechet"};
+  BOOST_TEST(run_compare_runs(args) == 0);
+  const std::string html = read_file(base + "/out/report.html");
+  BOOST_TEST(html.find("<td>7.25 (step 200)</td>") != std::string::npos);
+  BOOST_TEST(html.find("<td>41.5 (step 10)</td>") != std::string::npos);
+  BOOST_TEST(html.find("<td>61.5 (step 20)</td>") != std::string::npos);
+  BOOST_TEST(html.find("999.5") == std::string::npos);  // ddim/ is outside both views
+  BOOST_TEST(html.find("(student/{}@4)</td>") != std::string::npos);
+  BOOST_TEST(html.find(base64_encode(four)) != std::string::npos);
+
+  // Wrong counts, a view without {} and a missing grid fail by name.
+  auto with = [&](const std::string& set) {
+    CommandArgs a = args;
+    a.run_dir = base + "/bad";
+    a.sets.push_back(set);
+    return a;
+  };
+  BOOST_CHECK_EXCEPTION(run_compare_runs(with("compare.views=;student/{}@4")), difflab::Error,
+                        [](const difflab::Error& e) {
+                          return message_has(e, {"compare.views", "2 items", "3 runs"});
+                        });
+  BOOST_CHECK_EXCEPTION(run_compare_runs(with("compare.views=;student/frechet@4;")),
+                        difflab::Error, [](const difflab::Error& e) {
+                          return message_has(e, {"compare.views", "student/frechet@4", "{}"});
+                        });
+  BOOST_CHECK_EXCEPTION(run_compare_runs(with("compare.grids=;;samples/nope.png")),
+                        difflab::Error, [](const difflab::Error& e) {
+                          return message_has(e, {"compare.grids", "samples/nope.png"});
+                        });
+  BOOST_TEST(!fs::exists(base + "/bad"));
 }
