@@ -239,11 +239,6 @@ int run_distill(const CommandArgs& args_in) {
 
   std::vector<int64_t> rounds;  // student step counts
   for (int64_t n = n0 / 2; n >= n_end; n /= 2) rounds.push_back(n);
-  const int64_t base_updates = cfg.get_int("distill.updates");
-  auto updates_of = [&](int64_t n) {
-    return n <= 2 ? int64_t(double(base_updates) * cfg.get_double("distill.last_rounds_factor"))
-                  : base_updates;
-  };
 
   // Resumable state: the student mid-round, its optimizer, the generator and data cursor.
   const std::string state_path = run.checkpoint_path("state");
@@ -318,7 +313,7 @@ int run_distill(const CommandArgs& args_in) {
   }
 
   for (int64_t n : rounds) {
-    const int64_t K = updates_of(n);
+    const int64_t K = distill_round_updates(cfg, n);
     // Rounds finished (and evaluated) before the interruption.
     if (resuming && (n > resume_round || (n == resume_round && resume_update == K))) continue;
     const std::string tag = "@" + std::to_string(n);

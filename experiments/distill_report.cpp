@@ -17,6 +17,11 @@ std::string distill_sample_name(const std::string& tag, const std::string& suffi
   return s;
 }
 
+int64_t distill_round_updates(const Config& cfg, int64_t n) {
+  const int64_t base = cfg.get_int("distill.updates");
+  return n <= 2 ? int64_t(double(base) * cfg.get_double("distill.last_rounds_factor")) : base;
+}
+
 namespace {
 
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
@@ -127,23 +132,37 @@ void write_distill_report(const RunFolder& run, const Config& cfg, const Config&
 
   rep.heading("Cost");
   double chain = 0, evals = 0;
+  int64_t chain_updates = 0;
   std::vector<std::vector<std::string>> cost;
   for (int64_t n : rounds) {
     const double r = timing.value("round_seconds@" + std::to_string(n), kNan);
     const double e = timing.value("eval_seconds@" + std::to_string(n), kNan);
+    const int64_t u = distill_round_updates(cfg, n);
     chain += std::isfinite(r) ? r : 0, evals += std::isfinite(e) ? e : 0;
-    cost.push_back({std::to_string(n), cell(r), cell(e)});
+    if (std::isfinite(r)) chain_updates += u;
+    cost.push_back({std::to_string(n), std::to_string(u), cell(r), cell(r / double(u)), cell(e)});
   }
-  rep.table({"round to N steps", "training seconds", "evaluation seconds"}, cost);
+  rep.table({"round to N steps", "updates", "training seconds", "seconds per update",
+             "evaluation seconds"},
+            cost);
   const double teacher_s = timing.value("teacher_train_seconds", kNan);
-  rep.paragraph("Whole chain: " + format_duration(chain) + " of distillation updates (" +
-                format_duration(evals) + " more for evaluating the students). Teacher training: " +
-                (std::isfinite(teacher_s) ? format_duration(teacher_s) +
-                                                " (its train-ddpm run, periodic evaluations "
-                                                "included); chain / teacher = " +
-                                                format_number(chain / teacher_s)
-                                          : std::string("not recorded")) +
-                ". Salimans & Ho claim the chain costs no more than training the teacher.");
+  const int64_t teacher_steps = tcfg.get_int("train.steps");
+  rep.paragraph(
+      "Whole chain: " + std::to_string(chain_updates) + " updates in " + format_duration(chain) +
+      " (" + format_duration(evals) + " more for evaluating the students). Teacher training: " +
+      std::to_string(teacher_steps) + " steps of batch " +
+      std::to_string(tcfg.get_int("train.batch")) + " in " +
+      (std::isfinite(teacher_s) ? format_duration(teacher_s) +
+                                      " (its train-ddpm run, periodic evaluations included); "
+                                      "chain / teacher = " +
+                                      format_number(chain / teacher_s) + " in time, " +
+                                      format_number(double(chain_updates) /
+                                                    double(teacher_steps)) +
+                                      " in updates"
+                                : std::string("a time not recorded")) +
+      ". A distillation update runs the teacher twice without gradients besides the student's "
+      "training step. The times are wall clock: other load on the machine, and pauses, count. "
+      "Salimans & Ho claim the chain costs no more than training the teacher.");
   if (!loss.x.empty()) {
     rep.heading("Distillation loss");
     rep.plot({loss}, {"loss (mean over each logging window; the step count halves at each "

@@ -71,7 +71,8 @@ BOOST_AUTO_TEST_CASE(tiny_chain_beats_plain_ddim_on_held_out_data) {
   // The distilled 4-step sampler stays close to the teacher's 64-step DDIM it started from.
   BOOST_TEST(m["student/mmd@4"] < 1.3 * m["ddim/mmd@64"]);
   const std::string report = read_file(d + "/report.html");
-  for (const char* s : {"Quality against sampling steps", "chain / teacher", "student, 1 steps"})
+  for (const char* s : {"Quality against sampling steps", "chain / teacher", " in updates",
+                        "seconds per update", "student, 1 steps"})
     BOOST_TEST(report.find(s) != std::string::npos, "report.html lacks '" << s << "'");
   auto timing = nlohmann::json::parse(read_file(d + "/timing.json"));
   BOOST_TEST(timing.value("teacher_train_seconds", 0.0) > 0.0);
