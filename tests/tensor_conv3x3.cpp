@@ -1,6 +1,6 @@
-// The direct 3x3 convolution (tensor/cpu/conv3x3.h): the kernel in f32 against the f64 im2col
-// path on shapes with channel and position tails; conv2d and conv2d_input_grad taking it where
-// it pays and not elsewhere; the same bits at 1, 2 and 3 threads; no leak from one image's
+// The direct 3x3 convolution (tensor/cpu/conv3x3.h): the kernels in f32 against the f64 im2col
+// path on shapes with channel and position tails; conv2d and both its gradients taking them
+// where they pay and not elsewhere; the same bits at 1, 2 and 3 threads; no leak from one image's
 // scratch into the next. Skipped, saying so, in a build without AVX-512F.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -55,12 +55,13 @@ struct Case {
 
 }  // namespace
 
-// The kernel itself, image by image, on every case: forward with bias, and the input gradient
-// from the transposed, flipped packing.
+// The kernels themselves on every case: forward with bias and the input gradient (from the
+// transposed, flipped packing) image by image, the weight gradient over the images.
 BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_and_position_tails) {
   if (!built()) return;
-  // cout 5, 17: a partial block of 8 channels; H (W + 2) not a multiple of 16, and blocks of
-  // 1, 2 and 3 vectors; 1-wide and 1-high planes; the U-Net's three levels.
+  // cout 5, 17: a partial block of 8 channels, and of 3 for the weight gradient (5 = 3 + 2,
+  // 17 = 15 + 2, 70 = 69 + 1 as cout of the input gradient); H (W + 2) not a multiple of 16,
+  // and blocks of 1, 2 and 3 vectors; 1-wide and 1-high planes; the U-Net's three levels.
   const Case cases[] = {{2, 3, 5, 5, 9},    {1, 1, 1, 1, 1},     {2, 7, 17, 7, 7},
                         {2, 4, 8, 20, 1},   {2, 6, 9, 1, 40},    {1, 32, 32, 28, 28},
                         {1, 64, 64, 14, 14}, {1, 128, 128, 7, 7}, {2, 70, 3, 11, 13}};
@@ -87,9 +88,15 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_and_position_tails) {
       cpu::conv3x3_image(bwd, g32.data<float>() + n * c.cout * plane, pb.data(), nullptr,
                          dx.data<float>() + n * c.cin * plane, scratch.data());
     }
+    // The weight gradient over all the case's images at once.
+    Tensor dw = Tensor::empty({c.cout, c.cin, 3, 3}, DType::f32);
+    std::vector<float> wscratch(fwd.weight_grad_scratch_floats(c.n));
+    cpu::conv3x3_weight_grad(fwd, x32.data<float>(), g32.data<float>(), c.n, dw.data<float>(),
+                             wscratch.data());
     BOOST_TEST_CONTEXT("cin " << c.cin << " cout " << c.cout << " " << c.h << "x" << c.w) {
       BOOST_TEST(rel_diff(y, conv2d(x, w, b, kSame)) <= 1e-5);
       BOOST_TEST(rel_diff(dx, conv2d_input_grad(g, w, x.shape(), kSame)) <= 1e-5);
+      BOOST_TEST(rel_diff(dw, conv2d_weight_grad(g, x, w.shape(), kSame)) <= 1e-5);
     }
   }
 }
@@ -111,13 +118,16 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_direct_path_where_it_pays) {
            g32 = g.to(DType::f32);
     auto fwd = [&] { return conv2d(x32, w32, b32, kSame); };
     auto bwd = [&] { return conv2d_input_grad(g32, w32, x.shape(), kSame); };
-    Tensor y = with_direct(true, fwd), dx = with_direct(true, bwd);
+    auto wgt = [&] { return conv2d_weight_grad(g32, x32, w.shape(), kSame); };
+    Tensor y = with_direct(true, fwd), dx = with_direct(true, bwd), dw = with_direct(true, wgt);
     BOOST_TEST_CONTEXT("n " << c.n << " cin " << c.cin << " " << c.h << "x" << c.w) {
       BOOST_TEST(rel_diff(y, conv2d(x, w, b, kSame)) <= 1e-5);
       BOOST_TEST(rel_diff(dx, conv2d_input_grad(g, w, x.shape(), kSame)) <= 1e-5);
-      // The kernel's sums differ in order from im2col + GEMM's: the bits tell the path.
+      BOOST_TEST(rel_diff(dw, conv2d_weight_grad(g, x, w.shape(), kSame)) <= 1e-5);
+      // The kernels' sums differ in order from im2col + GEMM's: the bits tell the path.
       BOOST_TEST(bit_equal(y, with_direct(false, fwd)) == !direct);
       BOOST_TEST(bit_equal(dx, with_direct(false, bwd)) == !direct);
+      BOOST_TEST(bit_equal(dw, with_direct(false, wgt)) == !direct);
     }
   }
 }
@@ -125,19 +135,21 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_direct_path_where_it_pays) {
 BOOST_AUTO_TEST_CASE(direct_3x3_same_bits_at_1_2_and_3_threads) {
   if (!built()) return;
   Generator gen(32);
-  Tensor x = randn({7, 16, 14, 14}, DType::f32, &gen), w = randn({24, 16, 3, 3}, DType::f32, &gen);
-  Tensor b = randn({24}, DType::f32, &gen), g = randn({7, 24, 14, 14}, DType::f32, &gen);
+  Tensor x = randn({19, 16, 14, 14}, DType::f32, &gen), w = randn({24, 16, 3, 3}, DType::f32, &gen);
+  Tensor b = randn({24}, DType::f32, &gen), g = randn({19, 24, 14, 14}, DType::f32, &gen);
   const int saved = get_num_threads();
-  Tensor y[3], dx[3];
+  Tensor y[3], dx[3], dw[3];
   for (int t = 1; t <= 3; ++t) {
     set_num_threads(t);
     y[t - 1] = conv2d(x, w, b, kSame);
     dx[t - 1] = conv2d_input_grad(g, w, x.shape(), kSame);
+    dw[t - 1] = conv2d_weight_grad(g, x, w.shape(), kSame);
   }
   set_num_threads(saved);
   for (int t = 1; t < 3; ++t) {
     BOOST_TEST(bit_equal(y[0], y[t]), "conv2d at 1 and " << t + 1 << " threads");
     BOOST_TEST(bit_equal(dx[0], dx[t]), "conv2d_input_grad at 1 and " << t + 1 << " threads");
+    BOOST_TEST(bit_equal(dw[0], dw[t]), "conv2d_weight_grad at 1 and " << t + 1 << " threads");
   }
 }
 

@@ -283,13 +283,28 @@ void conv2d_input_grad_images(const T* dy, const T* w, T* dx, const ConvGeom& g,
   });
 }
 
+// Parts of the batch's weight gradient: `items` groups of images, `bytes` per partial sum.
+int64_t weight_parts(int64_t bytes, int64_t items) {
+  return std::clamp<int64_t>(kWeightPartBytes / std::max<int64_t>(1, bytes), 1,
+                             std::min(kMaxWeightParts, items));
+}
+
+// dw = the partial sums added in order.
+template <typename T>
+void sum_parts(const T* part, int64_t parts, int64_t numel, T* dw) {
+#pragma omp parallel for schedule(static) if (parts * numel >= cpu::kParallelGrain)
+  for (int64_t i = 0; i < numel; ++i) {
+    T sum = part[i];
+    for (int64_t q = 1; q < parts; ++q) sum += part[q * numel + i];
+    dw[i] = sum;
+  }
+}
+
 template <typename T>
 void conv2d_weight_grad_images(const T* dy, const T* x, T* dw, const ConvGeom& g,
                                const Conv2dParams& p) {
   const int64_t numel = g.Cout * g.Kg, gs = group_size(g), groups = ceil_div(g.N, gs);
-  const int64_t parts = std::clamp<int64_t>(
-      kWeightPartBytes / std::max<int64_t>(1, numel * int64_t(sizeof(T))), 1,
-      std::min(kMaxWeightParts, groups));
+  const int64_t parts = weight_parts(numel * int64_t(sizeof(T)), groups);
   check_product_sizes(g, gs);
   const int threads = item_threads(parts);
   const ThreadBufs<T> bufs(g, p, threads, gs);
@@ -310,14 +325,7 @@ void conv2d_weight_grad_images(const T* dy, const T* x, T* dw, const ConvGeom& g
                             q == q0 ? T(0) : T(1), acc + grp * g.Cout_g * g.Kg);
     }
   });
-  if (parts == 1) return;
-  const T* part = partials.data<T>();
-#pragma omp parallel for schedule(static) if (parts * numel >= cpu::kParallelGrain)
-  for (int64_t i = 0; i < numel; ++i) {
-    T sum = part[i];
-    for (int64_t q = 1; q < parts; ++q) sum += part[q * numel + i];
-    dw[i] = sum;
-  }
+  if (parts > 1) sum_parts(partials.data<T>(), parts, numel, dw);
 }
 
 // ---- Direct 3x3 path (tensor/cpu/conv3x3.h): f32, stride 1, padding 1, one group ----
@@ -352,6 +360,24 @@ void conv3x3_images(const float* in, const float* w, const float* bias, float* o
     cpu::conv3x3_image(plan, in + n * plan.cin * g.L, packed.data<float>(), bias,
                        out + n * plan.cout * g.L, scratch.data<float>() + slot * per);
   });
+}
+
+// dw from dy and x in parts of consecutive images, as conv2d_weight_grad_images does.
+void conv3x3_weight_grad_images(const float* dy, const float* x, float* dw, const ConvGeom& g) {
+  const cpu::Conv3x3Plan plan{.cin = g.Cin, .cout = g.Cout, .H = g.H, .W = g.W};
+  const int64_t numel = g.Cout * g.Cin * 9;
+  const int64_t parts = weight_parts(numel * int64_t(sizeof(float)), g.N);
+  const int threads = item_threads(parts);
+  const int64_t per = plan.weight_grad_scratch_floats(ceil_div(g.N, parts));
+  const Tensor scratch = Tensor::empty({threads * per}, DType::f32);
+  const Tensor partials = parts > 1 ? Tensor::empty({parts * numel}, DType::f32) : Tensor();
+  for_items(parts, threads, [&](int64_t part, int slot) {
+    const int64_t n0 = part * g.N / parts, n1 = (part + 1) * g.N / parts;
+    cpu::conv3x3_weight_grad(plan, x + n0 * g.Cin * g.L, dy + n0 * g.Cout * g.L, n1 - n0,
+                             parts > 1 ? partials.data<float>() + part * numel : dw,
+                             scratch.data<float>() + slot * per);
+  });
+  if (parts > 1) sum_parts(partials.data<float>(), parts, numel, dw);
 }
 
 Tensor make_colbuf(const ConvGeom& g, const Conv2dParams& p, DType dtype) {
@@ -430,6 +456,10 @@ Tensor conv2d_weight_grad(const Tensor& grad_out, const Tensor& x_in, const Shap
     return dw;
   }
   Tensor dy = grad_out.contiguous(), x = x_in.contiguous();
+  if (direct_3x3(g, p, dy.dtype())) {
+    conv3x3_weight_grad_images(dy.data<float>(), x.data<float>(), dw.data<float>(), g);
+    return dw;
+  }
   DIFFLAB_DISPATCH_FLOAT(dy.dtype(), op, [&] {
     using T = scalar_t;
     if (image_parallel(g))
