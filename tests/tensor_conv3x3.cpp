@@ -91,14 +91,32 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_and_position_tails) {
     // The weight gradient over all the case's images at once.
     Tensor dw = Tensor::empty({c.cout, c.cin, 3, 3}, DType::f32);
     std::vector<float> wscratch(fwd.weight_grad_scratch_floats(c.n));
-    cpu::conv3x3_weight_grad(fwd, x32.data<float>(), g32.data<float>(), c.n, dw.data<float>(),
-                             wscratch.data());
+    cpu::conv3x3_weight_grad(fwd, x32.data<float>(), g32.data<float>(), c.n, false,
+                             dw.data<float>(), wscratch.data());
     BOOST_TEST_CONTEXT("cin " << c.cin << " cout " << c.cout << " " << c.h << "x" << c.w) {
       BOOST_TEST(rel_diff(y, conv2d(x, w, b, kSame)) <= 1e-5);
       BOOST_TEST(rel_diff(dx, conv2d_input_grad(g, w, x.shape(), kSame)) <= 1e-5);
       BOOST_TEST(rel_diff(dw, conv2d_weight_grad(g, x, w.shape(), kSame)) <= 1e-5);
     }
   }
+}
+
+// The weight gradient of 3 images as 1 image, then 2 more added onto it (how conv2d splits a
+// part of the batch whose scratch would be too large).
+BOOST_AUTO_TEST_CASE(weight_gradient_accumulates_over_calls) {
+  if (!built()) return;
+  Generator gen(36);
+  Tensor x = randn({3, 5, 9, 14}, DType::f64, &gen), g = randn({3, 7, 9, 14}, DType::f64, &gen);
+  Tensor x32 = x.to(DType::f32), g32 = g.to(DType::f32);
+  const cpu::Conv3x3Plan plan{.cin = 5, .cout = 7, .H = 9, .W = 14};
+  std::vector<float> scratch(plan.weight_grad_scratch_floats(2));
+  Tensor dw = Tensor::empty({7, 5, 3, 3}, DType::f32);
+  const int64_t xi = 5 * 9 * 14, gi = 7 * 9 * 14;
+  cpu::conv3x3_weight_grad(plan, x32.data<float>(), g32.data<float>(), 1, false, dw.data<float>(),
+                           scratch.data());
+  cpu::conv3x3_weight_grad(plan, x32.data<float>() + xi, g32.data<float>() + gi, 2, true,
+                           dw.data<float>(), scratch.data());
+  BOOST_TEST(rel_diff(dw, conv2d_weight_grad(g, x, {7, 5, 3, 3}, kSame)) <= 1e-5);
 }
 
 // conv2d takes the kernel for batches of 4 or more where it wastes at most a fifth of its

@@ -364,20 +364,27 @@ void conv3x3_images(const float* in, const float* w, const float* bias, float* o
   });
 }
 
-// dw from dy and x in parts of consecutive images, as conv2d_weight_grad_images does.
+// dw from dy and x in parts of consecutive images, as conv2d_weight_grad_images does; a part's
+// images go through the kernel at most `chunk` at a time (chunk fixed by the shape), so that
+// each thread's scratch stays under kColBufferBytes.
 void conv3x3_weight_grad_images(const float* dy, const float* x, float* dw, const ConvGeom& g) {
   const cpu::Conv3x3Plan plan{.cin = g.Cin, .cout = g.Cout, .H = g.H, .W = g.W};
   const int64_t numel = g.Cout * g.Cin * 9;
   const int64_t parts = weight_parts(numel * int64_t(sizeof(float)), g.N);
+  const int64_t per_image = plan.weight_grad_scratch_floats(1);
+  const int64_t chunk = std::clamp<int64_t>(
+      kColBufferBytes / (per_image * int64_t(sizeof(float))), 1, ceil_div(g.N, parts));
   const int threads = item_threads(parts);
-  const int64_t per = plan.weight_grad_scratch_floats(ceil_div(g.N, parts));
+  const int64_t per = chunk * per_image;
   const Tensor scratch = Tensor::empty({threads * per}, DType::f32);
   const Tensor partials = parts > 1 ? Tensor::empty({parts * numel}, DType::f32) : Tensor();
   for_items(parts, threads, [&](int64_t part, int slot) {
     const int64_t n0 = part * g.N / parts, n1 = (part + 1) * g.N / parts;
-    cpu::conv3x3_weight_grad(plan, x + n0 * g.Cin * g.L, dy + n0 * g.Cout * g.L, n1 - n0,
-                             parts > 1 ? partials.data<float>() + part * numel : dw,
-                             scratch.data<float>() + slot * per);
+    float* acc = parts > 1 ? partials.data<float>() + part * numel : dw;
+    for (int64_t n = n0; n < n1; n += chunk)
+      cpu::conv3x3_weight_grad(plan, x + n * g.Cin * g.L, dy + n * g.Cout * g.L,
+                               std::min(chunk, n1 - n), /*accumulate=*/n > n0, acc,
+                               scratch.data<float>() + slot * per);
   });
   if (parts > 1) sum_parts(partials.data<float>(), parts, numel, dw);
 }

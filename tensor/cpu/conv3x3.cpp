@@ -149,7 +149,6 @@ void conv3x3_image(const Conv3x3Plan& plan, const float* x, const float* packed,
   }
 }
 
-
 namespace {
 
 // The sum of v's lanes by halving, a fixed order (GCC 12's _mm512_reduce_add_ps trips
@@ -166,7 +165,7 @@ inline float lane_sum(__m512 v) {
 // positions in order, then across lanes.
 template <int CO>
 void weight_rows(const Conv3x3Plan& plan, const float* xp, const float* dyf, int64_t images,
-                 int64_t co, int64_t ci, const int64_t* tap, float* dw) {
+                 int64_t co, int64_t ci, const int64_t* tap, bool accumulate, float* dw) {
   const int64_t L = plan.positions(), P = plan.plane();
   __m512 acc[CO][9];
 #pragma GCC unroll 3
@@ -196,13 +195,16 @@ void weight_rows(const Conv3x3Plan& plan, const float* xp, const float* dyf, int
     }
   }
   for (int j = 0; j < CO; ++j)
-    for (int t = 0; t < 9; ++t) dw[((co + j) * plan.cin + ci) * 9 + t] = lane_sum(acc[j][t]);
+    for (int t = 0; t < 9; ++t) {
+      float& out = dw[((co + j) * plan.cin + ci) * 9 + t];
+      out = accumulate ? out + lane_sum(acc[j][t]) : lane_sum(acc[j][t]);
+    }
 }
 
 }  // namespace
 
 void conv3x3_weight_grad(const Conv3x3Plan& plan, const float* x, const float* dy,
-                         int64_t images, float* dw, float* scratch) {
+                         int64_t images, bool accumulate, float* dw, float* scratch) {
   const int64_t H = plan.H, W = plan.W, Wp = plan.row(), L = plan.positions();
   const int64_t cin = plan.cin, cout = plan.cout;
   float* xp = scratch;
@@ -224,9 +226,10 @@ void conv3x3_weight_grad(const Conv3x3Plan& plan, const float* x, const float* d
   taps(plan, tap);
   for (int64_t ci = 0; ci < cin; ++ci) {
     int64_t co = 0;
-    for (; co + 3 <= cout; co += 3) weight_rows<3>(plan, xp, dyf, images, co, ci, tap, dw);
-    if (cout - co == 2) weight_rows<2>(plan, xp, dyf, images, co, ci, tap, dw);
-    if (cout - co == 1) weight_rows<1>(plan, xp, dyf, images, co, ci, tap, dw);
+    for (; co + 3 <= cout; co += 3)
+      weight_rows<3>(plan, xp, dyf, images, co, ci, tap, accumulate, dw);
+    if (cout - co == 2) weight_rows<2>(plan, xp, dyf, images, co, ci, tap, accumulate, dw);
+    if (cout - co == 1) weight_rows<1>(plan, xp, dyf, images, co, ci, tap, accumulate, dw);
   }
 }
 
@@ -237,7 +240,7 @@ bool conv3x3_built() { return false; }
 void conv3x3_image(const Conv3x3Plan&, const float*, const float*, const float*, float*, float*) {
   DIFFLAB_FAIL("conv3x3_image: this build does not target AVX-512F (conv3x3_built() is false)");
 }
-void conv3x3_weight_grad(const Conv3x3Plan&, const float*, const float*, int64_t, float*,
+void conv3x3_weight_grad(const Conv3x3Plan&, const float*, const float*, int64_t, bool, float*,
                          float*) {
   DIFFLAB_FAIL("conv3x3_weight_grad: this build does not target AVX-512F (conv3x3_built() is "
                "false)");

@@ -42,10 +42,10 @@ void conv3x3_pack_weights(const Conv3x3Plan& plan, const float* w, bool transpos
 void conv3x3_image(const Conv3x3Plan& plan, const float* x, const float* packed,
                    const float* bias, float* y, float* scratch);
 
-// dw [cout, cin, 3, 3] = the weight gradient summed over `images` images of x [cin, H, W] and
-// dy [cout, H, W] (overwritten, not added to). Every product is summed in vector lanes over the
+// dw [cout, cin, 3, 3] = (or += with `accumulate`) the weight gradient summed over `images`
+// images of x [cin, H, W] and dy [cout, H, W]. Every product is summed in vector lanes over the
 // positions and images in order, then across lanes.
 void conv3x3_weight_grad(const Conv3x3Plan& plan, const float* x, const float* dy,
-                         int64_t images, float* dw, float* scratch);
+                         int64_t images, bool accumulate, float* dw, float* scratch);
 
 }  // namespace difflab::tensor::cpu
