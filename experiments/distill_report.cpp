@@ -1,5 +1,6 @@
 #include "experiments/distill_report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -68,13 +69,16 @@ void write_distill_report(const RunFolder& run, const Config& cfg, const Config&
   if (classifier)
     rep.paragraph("LeNet held-out accuracy: " + format_number(classifier->test_accuracy) + ".");
 
-  // Reference samplers of the teacher; the best by m1 is "the teacher's best sampler".
+  // Reference samplers of the teacher; the best by m1 is "the teacher's best sampler". Only
+  // those of eval.reference_samplers: a re-evaluation may drop one, whose old rows remain.
   std::string best_ref;
   double best = kNan;
   std::vector<std::vector<std::string>> ref_rows;
+  const std::vector<std::string> samplers = parse_names(cfg.get_string("eval.reference_samplers"));
   for (auto& [k, v] : last) {
     const std::string tag = k.substr(0, k.find('/'));
     if (k.rfind("reference_", 0) != 0 || k != tag + "/" + m1) continue;
+    if (std::find(samplers.begin(), samplers.end(), tag.substr(10)) == samplers.end()) continue;
     ref_rows.push_back({tag.substr(10) + " " + std::to_string(cfg.get_int("eval.reference_steps")) +
                             " steps",
                         with_sd(tag + "/", m1, ""), with_sd(tag + "/", m2, "")});

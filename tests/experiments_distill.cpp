@@ -176,6 +176,16 @@ BOOST_AUTO_TEST_CASE(eval_only_reevaluates_every_stage_over_several_draws) {
   const std::string report = read_file(d + "/report.html");
   BOOST_TEST(report.find("over 3 independent noise draws") != std::string::npos);
   BOOST_TEST(report.find(" ± ") != std::string::npos);
+  BOOST_TEST(report.find("ddpm 256 steps") != std::string::npos);
+
+  // Re-evaluated without the DDPM reference: its old rows stay in metrics.csv, but the report
+  // lists only the reference samplers asked for.
+  a.sets = {"distill.eval_only=true", "eval.reference_samplers=ddim"};
+  BOOST_TEST(run_distill(a) == 0);
+  BOOST_TEST(final_metrics(d).count("reference_ddpm/mmd") == 1u);
+  const std::string narrowed = read_file(d + "/report.html");
+  BOOST_TEST(narrowed.find("ddpm 256 steps") == std::string::npos);
+  BOOST_TEST(narrowed.find("ddim 256 steps") != std::string::npos);
 
   CommandArgs none = tiny(fresh_temp_dir("distill_reeval_none"));
   none.sets.push_back("distill.eval_only=true");
