@@ -53,6 +53,20 @@ struct Case {
   int64_t n, cin, cout, h, w;
 };
 
+// Random operands of a case in f64 (the reference) and their f32 copies.
+struct Operands {
+  Tensor x, w, b, g, x32, w32, b32, g32;
+  Operands(const Case& c, Generator& gen)
+      : x(randn({c.n, c.cin, c.h, c.w}, DType::f64, &gen)),
+        w(randn({c.cout, c.cin, 3, 3}, DType::f64, &gen)),
+        b(randn({c.cout}, DType::f64, &gen)),
+        g(randn({c.n, c.cout, c.h, c.w}, DType::f64, &gen)),
+        x32(x.to(DType::f32)),
+        w32(w.to(DType::f32)),
+        b32(b.to(DType::f32)),
+        g32(g.to(DType::f32)) {}
+};
+
 }  // namespace
 
 // The kernels themselves on every case: forward with bias and the input gradient (from the
@@ -67,12 +81,9 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_and_position_tails) {
                         {1, 64, 64, 14, 14}, {1, 128, 128, 7, 7}, {2, 70, 3, 11, 13}};
   Generator gen(31);
   for (const Case& c : cases) {
-    Tensor x = randn({c.n, c.cin, c.h, c.w}, DType::f64, &gen);
-    Tensor w = randn({c.cout, c.cin, 3, 3}, DType::f64, &gen);
-    Tensor b = randn({c.cout}, DType::f64, &gen);
-    Tensor g = randn({c.n, c.cout, c.h, c.w}, DType::f64, &gen);
-    Tensor x32 = x.to(DType::f32), w32 = w.to(DType::f32), b32 = b.to(DType::f32),
-           g32 = g.to(DType::f32);
+    const Operands o(c, gen);
+    const Tensor &x = o.x, &w = o.w, &b = o.b, &g = o.g;
+    const Tensor &x32 = o.x32, &w32 = o.w32, &b32 = o.b32, &g32 = o.g32;
     const cpu::Conv3x3Plan fwd{.cin = c.cin, .cout = c.cout, .H = c.h, .W = c.w};
     const cpu::Conv3x3Plan bwd{.cin = c.cout, .cout = c.cin, .H = c.h, .W = c.w};
     std::vector<float> pf(fwd.packed_floats()), pb(bwd.packed_floats());
@@ -128,12 +139,9 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_direct_path_where_it_pays) {
                                          {{4, 16, 16, 7, 7}, false},  {{6, 16, 8, 5, 9}, false}};
   Generator gen(35);
   for (const auto& [c, direct] : cases) {
-    Tensor x = randn({c.n, c.cin, c.h, c.w}, DType::f64, &gen);
-    Tensor w = randn({c.cout, c.cin, 3, 3}, DType::f64, &gen);
-    Tensor b = randn({c.cout}, DType::f64, &gen);
-    Tensor g = randn({c.n, c.cout, c.h, c.w}, DType::f64, &gen);
-    Tensor x32 = x.to(DType::f32), w32 = w.to(DType::f32), b32 = b.to(DType::f32),
-           g32 = g.to(DType::f32);
+    const Operands o(c, gen);
+    const Tensor &x = o.x, &w = o.w, &b = o.b, &g = o.g;
+    const Tensor &x32 = o.x32, &w32 = o.w32, &b32 = o.b32, &g32 = o.g32;
     auto fwd = [&] { return conv2d(x32, w32, b32, kSame); };
     auto bwd = [&] { return conv2d_input_grad(g32, w32, x.shape(), kSame); };
     auto wgt = [&] { return conv2d_weight_grad(g32, x32, w.shape(), kSame); };
