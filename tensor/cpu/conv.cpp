@@ -333,9 +333,9 @@ void conv2d_weight_grad_images(const T* dy, const T* x, T* dw, const ConvGeom& g
 // ---- Direct 3x3 path (tensor/cpu/conv3x3.h): f32, stride 1, padding 1, one group ----
 
 // The direct kernels compute H (W + 2) positions (rounded up to 16) for H W outputs. Where that
-// wastes more than a fifth, im2col + GEMM is faster: at 7x7 (49 of 64) the direct forward ran at
-// 137 GFLOP/s against 145, at 14x14 (196 of 224) at 161 against 130 (BM_conv2d_unet_level_part,
-// one core).
+// wastes more than a fifth they lose their edge: at 7x7 (49 of 64) the direct forward ran at
+// 137 GFLOP/s against im2col + GEMM's 145 and the weight gradient at half its speed; at 14x14
+// (196 of 224) the forward ran at 161 against 130 (BM_conv2d_unet_level_part, one core).
 constexpr double kMinDirectUse = 0.8;
 
 bool direct_3x3(const ConvGeom& g, const Conv2dParams& p, DType dt) {
