@@ -106,6 +106,10 @@ Var avg_pool2d_backward(const Var& grad_out, const Shape& input_shape, int64_t k
 // ---- normalisation and softmax (functions/norm.cpp) ----
 Var group_norm(const Var& x, int64_t groups, const Var& weight = Var(), const Var& bias = Var(),
                double eps = 1e-5);
+// silu(group_norm(x, ...)) in one node: one pass forward, one fused backward, and x saved in
+// place of the norm's output.
+Var group_norm_silu(const Var& x, int64_t groups, const Var& weight = Var(),
+                    const Var& bias = Var(), double eps = 1e-5);
 Var layer_norm(const Var& x, int64_t normalized_ndim, const Var& weight = Var(),
                const Var& bias = Var(), double eps = 1e-5);
 Var softmax(const Var& x, int64_t dim);

@@ -249,6 +249,21 @@ void BM_group_norm_forward_backward(benchmark::State& state) {
 }
 WALL_BENCHMARK(BM_group_norm_forward_backward, kMillisecond);
 
+// silu(group_norm(x)) forward and backward: as two nodes (arg 0) or fused (arg 1).
+void BM_group_norm_silu_forward_backward(benchmark::State& state) {
+  NormSetup s;
+  Var x(s.x, true), w(s.w, true), b(s.b, true), gout(s.gout);
+  const bool fused = state.range(0) == 1;
+  for (auto _ : state) {
+    Var y = fused ? ag::group_norm_silu(x, 32, w, b, 1e-5)
+                  : ag::silu(ag::group_norm(x, 32, w, b, 1e-5));
+    auto g = ag::grad({y}, {x, w, b}, {gout});
+    benchmark::DoNotOptimize(g[0].value().raw_data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(s.x.nbytes()));
+}
+WALL_BENCHMARK(BM_group_norm_silu_forward_backward, kMillisecond)->Arg(0)->Arg(1);
+
 // ---- elementwise chain: sum(silu(x * a + b)), a and b per-channel (broadcast) ----
 
 void BM_elementwise_chain(benchmark::State& state) {

@@ -47,10 +47,10 @@ Var ConvGenerator::forward(const Var& noise) const {
   Var h = ag::reshape(fc_->forward(noise), {noise.size(0), cfg_.channels, base_size_, base_size_});
   for (const Stage& st : stages_) {
     h = ag::upsample_nearest2d(h, 2);
-    h = st.c1->forward(ag::silu(st.n1->forward(h)));
-    h = st.c2->forward(ag::silu(st.n2->forward(h)));
+    h = st.c1->forward(st.n1->forward_silu(h));
+    h = st.c2->forward(st.n2->forward_silu(h));
   }
-  return ag::tanh(out_->forward(ag::silu(out_norm_->forward(h))));
+  return ag::tanh(out_->forward(out_norm_->forward_silu(h)));
 }
 
 }  // namespace difflab::nn

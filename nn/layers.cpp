@@ -123,11 +123,20 @@ GroupNorm::GroupNorm(int64_t groups, int64_t channels, double eps, bool affine)
   }
 }
 
-Var GroupNorm::forward(const Var& x) const {
+void GroupNorm::check_input(const Var& x) const {
   DIFFLAB_CHECK(x.defined() && x.dim() >= 2 && x.size(1) == channels_, "GroupNorm(", groups_, ", ",
                 channels_, "): input ", x.defined() ? shape_of(x) : "undefined", " must be [N, ",
                 channels_, ", ...]");
+}
+
+Var GroupNorm::forward(const Var& x) const {
+  check_input(x);
   return ag::group_norm(x, groups_, weight_, bias_, eps_);
+}
+
+Var GroupNorm::forward_silu(const Var& x) const {
+  check_input(x);
+  return ag::group_norm_silu(x, groups_, weight_, bias_, eps_);
 }
 
 // ---- LayerNorm ----

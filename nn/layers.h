@@ -81,11 +81,13 @@ class Embedding : public Module {
 class GroupNorm : public Module {
  public:
   GroupNorm(int64_t groups, int64_t channels, double eps = 1e-5, bool affine = true);
-  Var forward(const Var& x) const;  // [N, C, *]
+  Var forward(const Var& x) const;       // [N, C, *]
+  Var forward_silu(const Var& x) const;  // silu(forward(x)), fused (ag::group_norm_silu)
   const Var& weight() const { return weight_; }
   const Var& bias() const { return bias_; }
 
  private:
+  void check_input(const Var& x) const;
   int64_t groups_, channels_;
   double eps_;
   Var weight_, bias_;

@@ -29,8 +29,8 @@ Var ResBlock::forward(const Var& x, const Var& e) const {
                 ": embedding ", e.defined() ? e.value().desc() : std::string("undefined"),
                 " must be [", x.size(0), ", ", edim_, "] for input ", x.value().desc());
   Var te = ag::reshape(t_->forward(e), {x.size(0), cout_, 1, 1});
-  Var h = ag::add(c1_->forward(ag::silu(n1_->forward(x))), te);
-  h = ag::silu(n2_->forward(h));
+  Var h = ag::add(c1_->forward(n1_->forward_silu(x)), te);
+  h = n2_->forward_silu(h);
   if (drop_) h = drop_->forward(h);
   h = c2_->forward(h);
   return ag::add(h, skip_ ? skip_->forward(x) : x);

@@ -171,7 +171,7 @@ Var UNet::forward(const Var& x, const Tensor& t, const Tensor& labels) const {
     h = ag::cat({ag::upsample_nearest2d(h, 2), skips[i]}, 1);
     h = up_[i]->blocks(h, e);
   }
-  return out_conv_->forward(ag::silu(out_norm_->forward(h)));
+  return out_conv_->forward(out_norm_->forward_silu(h));
 }
 
 // ---- reference names ----

@@ -1,6 +1,6 @@
-// group_norm / layer_norm / softmax / log_softmax kernels: forward against naive f64 references,
-// the fused backward against the composed (create_graph) backward, numerical stability, error
-// messages, and bit-identical results at 1 and 2 threads.
+// group_norm / group_norm_silu / layer_norm / softmax / log_softmax kernels: forward against
+// naive f64 references, the fused backward against the composed (create_graph) backward,
+// numerical stability, error messages, and bit-identical results at 1 and 2 threads.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
@@ -254,6 +254,24 @@ BOOST_AUTO_TEST_CASE(fused_backward_equals_composed) {
        [](auto& x, auto&, auto& b) { return ag::group_norm(x, 1, ag::Var(), b); },
        false,
        true},
+      {"group_norm_silu affine",
+       {3, 6, 4, 5},
+       {6},
+       [](auto& x, auto& w, auto& b) { return ag::group_norm_silu(x, 3, w, b); },
+       true,
+       true},
+      {"group_norm_silu plain",
+       {2, 4, 9},
+       {4},
+       [](auto& x, auto&, auto&) { return ag::group_norm_silu(x, 2); },
+       false,
+       false},
+      {"group_norm_silu bias only",
+       {2, 4, 9},
+       {4},
+       [](auto& x, auto&, auto& b) { return ag::group_norm_silu(x, 1, ag::Var(), b); },
+       false,
+       true},
       {"layer_norm affine last 1",
        {4, 3, 7},
        {7},
@@ -321,6 +339,43 @@ BOOST_AUTO_TEST_CASE(fused_backward_matches_reference_in_f32) {
   BOOST_TEST(dn[0].defined());
   BOOST_TEST(!dn[1].defined());
   BOOST_TEST(!dn[2].defined());
+}
+
+// group_norm_silu against silu(group_norm(x)) from the separate kernels, in both dtypes; its
+// backward against the chain rule through them (the bias's gradient included).
+BOOST_AUTO_TEST_CASE(group_norm_silu_equals_the_composition) {
+  T::Generator gen(23);
+  for (DType dt : {DType::f64, DType::f32}) {
+    BOOST_TEST_CONTEXT(T::dtype_name(dt)) {
+      const double tol = dt == DType::f64 ? 1e-12 : 1e-5;
+      Tensor x = T::affine(T::randn({3, 8, 5, 7}, dt, &gen), 2.0, 0.5);
+      Tensor w = T::randn({8}, dt, &gen), b = T::randn({8}, dt, &gen);
+      Tensor g = T::randn({3, 8, 5, 7}, dt, &gen);
+      T::NormOutput plain = T::group_norm(x, 4, w, b, 1e-5);
+      T::NormOutput fused = T::group_norm_silu(x, 4, w, b, 1e-5);
+      const Tensor want = T::unary(T::UnaryOp::silu, plain.y);
+      BOOST_TEST(max_abs_diff(fused.y, want) < tol * max_abs(want));
+      BOOST_TEST(bit_equal(fused.mean, plain.mean));
+      BOOST_TEST(bit_equal(fused.rstd, plain.rstd));
+      const Tensor dh = T::binary(T::BinaryOp::mul, g, T::unary(T::UnaryOp::silu_grad, plain.y));
+      std::vector<Tensor> ref = T::group_norm_backward(dh, x, 4, plain.mean, plain.rstd, w);
+      std::vector<Tensor> got =
+          T::group_norm_silu_backward(g, x, 4, fused.mean, fused.rstd, w, b, 1e-5);
+      for (int i = 0; i < 3; ++i)
+        BOOST_TEST(max_abs_diff(got[i], ref[i]) < tol * std::max(1.0, max_abs(ref[i])),
+                   "gradient " << i);
+      // Without parameters only dx is defined, and it is the chain rule's without them.
+      T::NormOutput p0 = T::group_norm(x, 2, Tensor(), Tensor(), 1e-5);
+      T::NormOutput f0 = T::group_norm_silu(x, 2, Tensor(), Tensor(), 1e-5);
+      const Tensor dh0 = T::binary(T::BinaryOp::mul, g, T::unary(T::UnaryOp::silu_grad, p0.y));
+      std::vector<Tensor> got0 =
+          T::group_norm_silu_backward(g, x, 2, f0.mean, f0.rstd, Tensor(), Tensor(), 1e-5);
+      const Tensor ref0 = T::group_norm_backward(dh0, x, 2, p0.mean, p0.rstd, Tensor())[0];
+      BOOST_TEST(max_abs_diff(got0[0], ref0) < tol * std::max(1.0, max_abs(ref0)));
+      BOOST_TEST(!got0[1].defined());
+      BOOST_TEST(!got0[2].defined());
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(softmax_rows_sum_to_one) {
@@ -404,7 +459,12 @@ BOOST_AUTO_TEST_CASE(error_messages) {
                         message_has({"group_norm", "[N, C, *]", "[6]"}));
   BOOST_CHECK_EXCEPTION(T::group_norm(T::zeros({2, 6}, DType::i64), 3, Tensor(), Tensor(), 1e-5),
                         Error, message_has({"group_norm", "f32 or f64", "i64"}));
+  BOOST_CHECK_EXCEPTION(T::group_norm_silu(x, 3, T::ones({6}), T::ones({5}), 1e-5), Error,
+                        message_has({"group_norm_silu", "bias [5]", "[6]"}));
   T::NormOutput o = T::group_norm(x, 3, Tensor(), Tensor(), 1e-5);
+  BOOST_CHECK_EXCEPTION(
+      T::group_norm_silu_backward(x, x, 2, o.mean, o.rstd, Tensor(), Tensor(), 1e-5), Error,
+      message_has({"group_norm_silu_backward", "mean [2, 3]", "[2, 2]"}));
   BOOST_CHECK_EXCEPTION(T::group_norm_backward(x, x, 3, o.mean.reshape({6}), o.rstd, Tensor()),
                         Error, message_has({"group_norm_backward", "mean [6]", "[2, 3]"}));
   BOOST_CHECK_EXCEPTION(T::group_norm_backward(T::zeros({2, 6, 4}), x, 3, o.mean, o.rstd, Tensor()),
@@ -446,6 +506,11 @@ BOOST_AUTO_TEST_CASE(bit_identical_across_thread_counts) {
   check("group_norm fused backward", [&] {
     T::NormOutput o = T::group_norm(x, 8, w, b, 1e-5);
     return T::group_norm_backward(g, x, 8, o.mean, o.rstd, w);
+  });
+  check("group_norm_silu forward and fused backward", [&] {
+    T::NormOutput o = T::group_norm_silu(x, 8, w, b, 1e-5);
+    std::vector<Tensor> d = T::group_norm_silu_backward(g, x, 8, o.mean, o.rstd, w, b, 1e-5);
+    return std::vector<Tensor>{o.y, o.mean, o.rstd, d[0], d[1], d[2]};
   });
   Tensor x2 = x.reshape({256, 1024}), g2 = g.reshape({256, 1024});
   Tensor w2 = T::randn({1024}, DType::f32, &gen);

@@ -1,4 +1,4 @@
-// Differentiable group_norm, layer_norm, softmax, log_softmax.
+// Differentiable group_norm, group_norm_silu, layer_norm, softmax, log_softmax.
 // The norms have two backward paths giving the same first-order gradient: the fused kernel
 // (tensor::*_norm_backward) when no graph is being recorded, and, under create_graph, a composed
 // formula from Var ops that recomputes mean and variance from the saved input, so second
@@ -15,19 +15,21 @@ namespace {
 
 Tensor value_or_none(const Var& v) { return v.defined() ? v.value() : Tensor(); }
 
-// Normalisation backward for x̂ = (x − μ)·rstd over `rdims` (keepdim reductions), given the
-// upstream gradient already multiplied by the weight (gw):
-//   dx = rstd · (gw − mean(gw) − x̂ · mean(gw · x̂)).
-// Returns {dx, x̂}; μ and rstd are recomputed from x with Var ops.
-std::pair<Var, Var> composed_norm_dx(const Var& x, const Var& gw, const std::vector<int64_t>& rdims,
-                                     double eps) {
-  Var mu = mean(x, rdims, true);
-  Var xc = sub(x, mu);
+// x̂ = (x − μ)·rstd over `rdims` (keepdim reductions), μ and rstd recomputed from x with Var ops.
+struct Normalised {
+  Var xhat, rs;
+};
+Normalised composed_normalise(const Var& x, const std::vector<int64_t>& rdims, double eps) {
+  Var xc = sub(x, mean(x, rdims, true));
   Var rs = rsqrt(mean(square(xc), rdims, true) + eps);
-  Var xhat = mul(xc, rs);
-  Var dx =
-      mul(rs, sub(sub(gw, mean(gw, rdims, true)), mul(xhat, mean(mul(gw, xhat), rdims, true))));
-  return {dx, xhat};
+  return {mul(xc, rs), rs};
+}
+
+// Normalisation backward given the upstream gradient already multiplied by the weight (gw):
+//   dx = rstd · (gw − mean(gw) − x̂ · mean(gw · x̂)).
+Var composed_norm_dx(const Normalised& nx, const Var& gw, const std::vector<int64_t>& rdims) {
+  return mul(nx.rs, sub(sub(gw, mean(gw, rdims, true)),
+                        mul(nx.xhat, mean(mul(gw, nx.xhat), rdims, true))));
 }
 
 std::vector<int64_t> range_dims(int64_t from, int64_t to) {
@@ -63,9 +65,10 @@ Var group_norm(const Var& x, int64_t groups, const Var& weight, const Var& bias,
           wshape[1] = C;
           Var gw = has_w ? mul(gy, reshape(c.saved[1], wshape)) : gy;
           const Shape gshape{N, groups, N * groups > 0 ? T::shape_numel(xshape) / (N * groups) : 0};
-          auto [dx, xhat] = composed_norm_dx(reshape(xv, gshape), reshape(gw, gshape), {2}, eps);
-          if (c.needs_input_grad(0)) g[0] = reshape(dx, xshape);
-          if (has_w && c.needs_input_grad(1)) g[1] = sum(mul(gy, reshape(xhat, xshape)), pdims);
+          const Normalised nx = composed_normalise(reshape(xv, gshape), {2}, eps);
+          if (c.needs_input_grad(0))
+            g[0] = reshape(composed_norm_dx(nx, reshape(gw, gshape), {2}), xshape);
+          if (has_w && c.needs_input_grad(1)) g[1] = sum(mul(gy, reshape(nx.xhat, xshape)), pdims);
         } else if (need_x) {
           std::vector<Tensor> r =
               T::group_norm_backward(gy.value(), c.saved[0].value(), groups, c.saved[2].value(),
@@ -79,6 +82,53 @@ Var group_norm(const Var& x, int64_t groups, const Var& weight, const Var& bias,
       });
 }
 
+// silu(group_norm(x)) as one node. It saves x (not the group norm's output) and recomputes the
+// norm's output in its backward; every gradient, the bias's too, goes through σ' of it.
+Var group_norm_silu(const Var& x, int64_t groups, const Var& weight, const Var& bias, double eps) {
+  T::NormOutput f =
+      T::group_norm_silu(x.value(), groups, value_or_none(weight), value_or_none(bias), eps);
+  const bool has_w = weight.defined(), has_b = bias.defined();
+  std::vector<SavedVar> saved{save(x), has_w ? save(weight) : SavedVar{},
+                              has_b ? save(bias) : SavedVar{}, save_tensor(f.mean),
+                              save_tensor(f.rstd)};
+  return make_result(
+      f.y, "group_norm_silu", {x, weight, bias}, std::move(saved),
+      [groups, eps, has_w, has_b, xshape = x.shape()](BackwardContext& c) {
+        std::vector<Var> g(3);
+        const Var& gy = c.grad_output;
+        const bool want_w = has_w && c.needs_input_grad(1), want_b = has_b && c.needs_input_grad(2);
+        if (!GradMode::is_enabled()) {
+          std::vector<Tensor> r = T::group_norm_silu_backward(
+              gy.value(), c.saved[0].value(), groups, c.saved[3].value(), c.saved[4].value(),
+              has_w ? c.saved[1].value() : Tensor(), has_b ? c.saved[2].value() : Tensor(), eps);
+          if (c.needs_input_grad(0)) g[0] = Var(r[0]);
+          if (want_w) g[1] = Var(r[1]);
+          if (want_b) g[2] = Var(r[2]);
+          return g;
+        }
+        // Under create_graph: the same formulas from Var ops, so higher derivatives are exact.
+        const int64_t nd = int64_t(xshape.size());
+        const int64_t N = xshape[0], C = xshape[1];
+        std::vector<int64_t> pdims = range_dims(0, nd);  // reduce all dims but channels
+        pdims.erase(pdims.begin() + 1);
+        Shape wshape(size_t(nd), 1);
+        wshape[1] = C;
+        const Shape gshape{N, groups, N * groups > 0 ? T::shape_numel(xshape) / (N * groups) : 0};
+        const Normalised nx = composed_normalise(reshape(c.saved[0], gshape), {2}, eps);
+        const Var xhat = reshape(nx.xhat, xshape);
+        Var h = has_w ? mul(xhat, reshape(c.saved[1], wshape)) : xhat;
+        if (has_b) h = add(h, reshape(c.saved[2], wshape));
+        const Var dh = mul(gy, silu_grad(h));
+        if (c.needs_input_grad(0)) {
+          const Var gw = has_w ? mul(dh, reshape(c.saved[1], wshape)) : dh;
+          g[0] = reshape(composed_norm_dx(nx, reshape(gw, gshape), {2}), xshape);
+        }
+        if (want_w) g[1] = sum(mul(dh, xhat), pdims);
+        if (want_b) g[2] = sum(dh, pdims);
+        return g;
+      });
+}
+
 Var layer_norm(const Var& x, int64_t normalized_ndim, const Var& weight, const Var& bias,
                double eps) {
   T::NormOutput f =
@@ -88,34 +138,35 @@ Var layer_norm(const Var& x, int64_t normalized_ndim, const Var& weight, const V
   std::vector<SavedVar> saved{
       need_x ? save(x) : SavedVar{}, has_w && need_x ? save(weight) : SavedVar{},
       need_x ? save_tensor(f.mean) : SavedVar{}, need_x ? save_tensor(f.rstd) : SavedVar{}};
-  return make_result(
-      f.y, "layer_norm", {x, weight, bias}, std::move(saved),
-      [normalized_ndim, eps, has_w, has_b, xshape = x.shape()](BackwardContext& c) {
-        std::vector<Var> g(3);
-        const Var& gy = c.grad_output;
-        const int64_t nd = int64_t(xshape.size());
-        const Shape pshape(xshape.end() - normalized_ndim, xshape.end());
-        // Reduce the leading (batch) dims for the parameter gradients; none when the whole
-        // tensor is normalised (sum_to is then the identity).
-        auto to_param = [&pshape](const Var& v) { return sum_to(v, pshape); };
-        const bool need_x = c.needs_input_grad(0) || (has_w && c.needs_input_grad(1));
-        if (need_x && GradMode::is_enabled()) {
-          const Var& xv = c.saved[0];
-          Var gw = has_w ? mul(gy, c.saved[1]) : gy;
-          auto [dx, xhat] = composed_norm_dx(xv, gw, range_dims(nd - normalized_ndim, nd), eps);
-          if (c.needs_input_grad(0)) g[0] = dx;
-          if (has_w && c.needs_input_grad(1)) g[1] = to_param(mul(gy, xhat));
-        } else if (need_x) {
-          std::vector<Tensor> r = T::layer_norm_backward(
-              gy.value(), c.saved[0].value(), normalized_ndim, c.saved[2].value(),
-              c.saved[3].value(), has_w ? c.saved[1].value() : Tensor());
-          if (c.needs_input_grad(0)) g[0] = Var(r[0]);
-          if (has_w && c.needs_input_grad(1)) g[1] = Var(r[1]);
-          if (has_b && c.needs_input_grad(2) && has_w) g[2] = Var(r[2]);
-        }
-        if (has_b && c.needs_input_grad(2) && !g[2].defined()) g[2] = to_param(gy);
-        return g;
-      });
+  return make_result(f.y, "layer_norm", {x, weight, bias}, std::move(saved),
+                     [normalized_ndim, eps, has_w, has_b, xshape = x.shape()](BackwardContext& c) {
+                       std::vector<Var> g(3);
+                       const Var& gy = c.grad_output;
+                       const int64_t nd = int64_t(xshape.size());
+                       const Shape pshape(xshape.end() - normalized_ndim, xshape.end());
+                       // Reduce the leading (batch) dims for the parameter gradients; none when the
+                       // whole tensor is normalised (sum_to is then the identity).
+                       auto to_param = [&pshape](const Var& v) { return sum_to(v, pshape); };
+                       const bool need_x =
+                           c.needs_input_grad(0) || (has_w && c.needs_input_grad(1));
+                       if (need_x && GradMode::is_enabled()) {
+                         const Var& xv = c.saved[0];
+                         Var gw = has_w ? mul(gy, c.saved[1]) : gy;
+                         const std::vector<int64_t> rdims = range_dims(nd - normalized_ndim, nd);
+                         const Normalised nx = composed_normalise(xv, rdims, eps);
+                         if (c.needs_input_grad(0)) g[0] = composed_norm_dx(nx, gw, rdims);
+                         if (has_w && c.needs_input_grad(1)) g[1] = to_param(mul(gy, nx.xhat));
+                       } else if (need_x) {
+                         std::vector<Tensor> r = T::layer_norm_backward(
+                             gy.value(), c.saved[0].value(), normalized_ndim, c.saved[2].value(),
+                             c.saved[3].value(), has_w ? c.saved[1].value() : Tensor());
+                         if (c.needs_input_grad(0)) g[0] = Var(r[0]);
+                         if (has_w && c.needs_input_grad(1)) g[1] = Var(r[1]);
+                         if (has_b && c.needs_input_grad(2) && has_w) g[2] = Var(r[2]);
+                       }
+                       if (has_b && c.needs_input_grad(2) && !g[2].defined()) g[2] = to_param(gy);
+                       return g;
+                     });
 }
 
 Var softmax(const Var& x, int64_t dim) {

@@ -40,13 +40,7 @@ Tensor map_unary(const Tensor& x, F f) {
 
 // float takes the vectorizable exp (within 2 ulp; its clamped ends are far beyond where the
 // logistic function saturates); double keeps std::exp for the gradient checks.
-template <typename T>
-inline T sigmoid_of(T x) {
-  if constexpr (std::is_same_v<T, float>)
-    return 1.0f / (1.0f + cpu::exp_clamped(-x));
-  else
-    return T(1) / (T(1) + std::exp(-x));
-}
+using cpu::sigmoid_of;
 
 constexpr double kInvSqrt2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;

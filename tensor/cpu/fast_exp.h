@@ -5,7 +5,9 @@
 // it serves where those ends do not matter; NaN stays NaN.
 #pragma once
 #include <bit>
+#include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 namespace difflab::tensor::cpu {
 
@@ -25,6 +27,15 @@ inline float exp_clamped(float x) {
   const float scale = std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
   const float y = p * scale;
   return x == x ? y : x;
+}
+
+// The logistic function: exp_clamped in f32, std::exp in f64.
+template <typename T>
+inline T sigmoid_of(T x) {
+  if constexpr (std::is_same_v<T, float>)
+    return 1.0f / (1.0f + exp_clamped(-x));
+  else
+    return T(1) / (T(1) + std::exp(-x));
 }
 
 }  // namespace difflab::tensor::cpu

@@ -4,10 +4,13 @@
 // the batch serially per channel. Results are bit-identical for any thread count.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/checks/norm.h"
 #include "tensor/cpu/check.h"
+#include "tensor/cpu/fast_exp.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/op_label.h"
 #include "tensor/ops.h"
@@ -26,51 +29,70 @@ void on_cpu(const char* op, const Tensor&, const char*, const Tensor& t, const c
       DIFFLAB_HAVE_CUDA ? " while the input is on cpu" : " but the CUDA backend is not built");
 }
 
-// Fixed-order sums over n contiguous elements (8 interleaved accumulators, combined as a tree).
+// Fixed-order sums over n contiguous elements: 8 interleaved double accumulators (element i
+// goes to lane i mod 8, the tail to lane 0), combined as a tree. The lanes are one vector, so
+// the loops compile to packed double arithmetic (GCC does not vectorize the scalar form).
+using V8d = double __attribute__((vector_size(64)));
+
 template <typename T>
-double sum_of(const T* p, int64_t n) {
-  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) a[k] += double(p[i + k]);
-  for (; i < n; ++i) a[0] += double(p[i]);
+V8d load8(const T* p) {
+  if constexpr (std::is_same_v<T, float>) {
+    using V8f = float __attribute__((vector_size(32)));
+    V8f f;
+    std::memcpy(&f, p, sizeof f);
+    return __builtin_convertvector(f, V8d);
+  } else {
+    V8d d;
+    std::memcpy(&d, p, sizeof d);
+    return d;
+  }
+}
+
+double lane_tree(const V8d& a) {
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
 template <typename T>
-double centred_sq_sum(const T* p, int64_t n, double m) {
-  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+double sum_of(const T* p, int64_t n) {
+  V8d a = {};
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) {
-      double d = double(p[i + k]) - m;
-      a[k] += d * d;
-    }
+  for (; i + 8 <= n; i += 8) a += load8(p + i);
+  for (; i < n; ++i) a[0] += double(p[i]);
+  return lane_tree(a);
+}
+
+template <typename T>
+double centred_sq_sum(const T* p, int64_t n, double m) {
+  V8d a = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const V8d d = load8(p + i) - m;
+    a += d * d;
+  }
   for (; i < n; ++i) {
-    double d = double(p[i]) - m;
+    const double d = double(p[i]) - m;
     a[0] += d * d;
   }
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+  return lane_tree(a);
 }
 
 // Σ g and Σ g·(x − m) over n contiguous elements.
 template <typename T>
 void grad_sums(const T* g, const T* x, int64_t n, double m, double& sg, double& sgx) {
-  double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+  V8d a = {}, b = {};
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int k = 0; k < 4; ++k) {
-      double gv = double(g[i + k]);
-      a[k] += gv;
-      b[k] += gv * (double(x[i + k]) - m);
-    }
+  for (; i + 8 <= n; i += 8) {
+    const V8d gv = load8(g + i);
+    a += gv;
+    b += gv * (load8(x + i) - m);
+  }
   for (; i < n; ++i) {
-    double gv = double(g[i]);
+    const double gv = double(g[i]);
     a[0] += gv;
     b[0] += gv * (double(x[i]) - m);
   }
-  sg = (a[0] + a[1]) + (a[2] + a[3]);
-  sgx = (b[0] + b[1]) + (b[2] + b[3]);
+  sg = lane_tree(a);
+  sgx = lane_tree(b);
 }
 
 // Mean and 1/sqrt(biased var + eps) of `rows` contiguous rows of length D, kept in double for
@@ -93,72 +115,107 @@ void row_stats(const T* x, std::vector<double>& mean, std::vector<double>& rstd,
 }
 
 // ---- group norm ----
+// One (sample, group) per iteration: its statistics, then its channels' planes, so the group's
+// data is read from memory once and re-read from cache.
 
+// y = (x − mean)·a + s over one plane, in double: centring first keeps f32 accurate when |mean|
+// is large against the spread. With `silu`, y = h·σ(h) of that h.
 template <typename T>
-void group_norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t N,
-                        int64_t C, int64_t HW, int64_t G, double eps) {
-  std::vector<double> m64, r64;
-  row_stats(x, m64, r64, mean, rstd, N * G, (C / G) * HW, eps);
-  const int64_t cpg = C / G;
-  // y = (x − mean)·a + b per (sample, channel) plane, a = rstd·w, in double: centring first
-  // keeps f32 accurate when |mean| is large against the spread.
-#pragma omp parallel for schedule(static) if (N * C * HW >= cpu::kParallelGrain && N * C > 1)
-  for (int64_t nc = 0; nc < N * C; ++nc) {
-    const int64_t n = nc / C, c = nc % C, g = c / cpg;
-    const double m = m64[n * G + g];
-    const double a = r64[n * G + g] * (w ? double(w[c]) : 1.0);
-    const double s = b ? double(b[c]) : 0.0;
-    const T* px = x + nc * HW;
-    T* py = y + nc * HW;
+void norm_plane(const T* px, T* py, int64_t HW, double m, double a, double s, bool silu) {
+  if (silu) {
+#pragma omp simd
+    for (int64_t i = 0; i < HW; ++i) {
+      const T h = T((double(px[i]) - m) * a + s);
+      py[i] = h * cpu::sigmoid_of(h);
+    }
+  } else {
 #pragma omp simd
     for (int64_t i = 0; i < HW; ++i) py[i] = T((double(px[i]) - m) * a + s);
   }
 }
 
 template <typename T>
-void group_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* rstd, const T* w,
-                              T* dx, T* dw, T* db, int64_t N, int64_t C, int64_t HW, int64_t G) {
-  const int64_t cpg = C / G;
-  const int64_t NC = N * C;
-  const bool par = NC * HW >= cpu::kParallelGrain;
-  // Per (sample, channel): Σ g and Σ g·(x − mean).
-  std::vector<double> sg(static_cast<size_t>(NC)), sgx(static_cast<size_t>(NC));
-#pragma omp parallel for schedule(static) if (par && NC > 1)
-  for (int64_t nc = 0; nc < NC; ++nc) {
-    const int64_t n = nc / C, c = nc % C;
-    grad_sums(gy + nc * HW, x + nc * HW, HW, double(mean[n * G + c / cpg]), sg[nc], sgx[nc]);
-  }
-  // dx = rstd·(w g − mean(w g) − x̂·mean(w g x̂)) over each group, written as
-  // dx = A_c·g + B·(x − mean) + K per (sample, channel).
-  const double D = double(cpg * HW);
-#pragma omp parallel for schedule(static) if (par && NC > 1)
-  for (int64_t nc = 0; nc < NC; ++nc) {
-    const int64_t n = nc / C, c = nc % C, g = c / cpg;
-    const double m = double(mean[n * G + g]), rs = double(rstd[n * G + g]);
-    double s1 = 0, s2 = 0;  // Σ w g, Σ w g (x − mean) over the group, in channel order
-    for (int64_t k = g * cpg; k < (g + 1) * cpg; ++k) {
-      const double wk = w ? double(w[k]) : 1.0;
-      s1 += wk * sg[n * C + k];
-      s2 += wk * sgx[n * C + k];
+void group_norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t N,
+                        int64_t C, int64_t HW, int64_t G, double eps, bool silu) {
+  const int64_t cpg = C / G, D = cpg * HW;
+#pragma omp parallel for schedule(static) if (N * C * HW >= cpu::kParallelGrain && N * G > 1)
+  for (int64_t ng = 0; ng < N * G; ++ng) {
+    const T* p = x + ng * D;
+    const double m = D > 0 ? sum_of(p, D) / double(D) : 0.0;
+    const double v = D > 0 ? centred_sq_sum(p, D, m) / double(D) : 0.0;
+    const double rs = 1.0 / std::sqrt(v + eps);
+    mean[ng] = T(m);
+    rstd[ng] = T(rs);
+    const int64_t c0 = (ng % G) * cpg;
+    for (int64_t k = 0; k < cpg; ++k) {
+      const int64_t c = c0 + k;
+      norm_plane(p + k * HW, y + ng * D + k * HW, HW, m, rs * (w ? double(w[c]) : 1.0),
+                 b ? double(b[c]) : 0.0, silu);
     }
-    const double A = rs * (w ? double(w[c]) : 1.0);
-    const double B = -rs * rs * rs * s2 / D;
-    const double K = -rs * s1 / D;
-    const T* pg = gy + nc * HW;
-    const T* px = x + nc * HW;
-    T* pd = dx + nc * HW;
-    for (int64_t i = 0; i < HW; ++i) pd[i] = T(A * double(pg[i]) + B * (double(px[i]) - m) + K);
   }
-  if (!dw) return;
+}
+
+// With `silu` (group_norm_silu's backward), gy is the gradient of silu(h), h the group norm's
+// output recomputed from x and the bias b: the gradient of h, gy·σ(h)(1 + h(1 − σ(h))), is
+// written into dx by the first pass and read back by the second.
+template <typename T>
+void group_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* rstd, const T* w,
+                              const T* b, bool silu, T* dx, T* dw, T* db, int64_t N, int64_t C,
+                              int64_t HW, int64_t G) {
+  const int64_t cpg = C / G, D = cpg * HW;
+  // Per (sample, channel): Σ g and Σ g·(x − mean), kept for the parameter gradients.
+  std::vector<double> sg(static_cast<size_t>(N * C)), sgx(static_cast<size_t>(N * C));
+#pragma omp parallel for schedule(static) if (N * C * HW >= cpu::kParallelGrain && N * G > 1)
+  for (int64_t ng = 0; ng < N * G; ++ng) {
+    const int64_t n = ng / G, c0 = (ng % G) * cpg;
+    const double m = double(mean[ng]), rs = double(rstd[ng]);
+    const T* gsrc = silu ? dx : gy;  // where the second pass reads the gradient of h
+    for (int64_t k = 0; k < cpg; ++k) {
+      const int64_t c = c0 + k, off = ng * D + k * HW;
+      const T* pg = gy + off;
+      const T* px = x + off;
+      if (silu) {
+        const double a = rs * (w ? double(w[c]) : 1.0), s = b ? double(b[c]) : 0.0;
+        T* pd = dx + off;
+#pragma omp simd
+        for (int64_t i = 0; i < HW; ++i) {
+          const T h = T((double(px[i]) - m) * a + s);
+          const T sig = cpu::sigmoid_of(h);
+          pd[i] = pg[i] * (sig * (T(1) + h * (T(1) - sig)));
+        }
+        pg = pd;
+      }
+      grad_sums(pg, px, HW, m, sg[n * C + c], sgx[n * C + c]);
+    }
+    // dx = rstd·(w g − mean(w g) − x̂·mean(w g x̂)) over the group, written as
+    // dx = A_c·g + B·(x − mean) + K per channel.
+    double s1 = 0, s2 = 0;  // Σ w g, Σ w g (x − mean) over the group, in channel order
+    for (int64_t c = c0; c < c0 + cpg; ++c) {
+      const double wc = w ? double(w[c]) : 1.0;
+      s1 += wc * sg[n * C + c];
+      s2 += wc * sgx[n * C + c];
+    }
+    const double B = -rs * rs * rs * s2 / double(D);
+    const double K = -rs * s1 / double(D);
+    for (int64_t k = 0; k < cpg; ++k) {
+      const int64_t c = c0 + k, off = ng * D + k * HW;
+      const double A = rs * (w ? double(w[c]) : 1.0);
+      const T* pg = gsrc + off;
+      const T* px = x + off;
+      T* pd = dx + off;
+      for (int64_t i = 0; i < HW; ++i) pd[i] = T(A * double(pg[i]) + B * (double(px[i]) - m) + K);
+    }
+  }
   // dweight[c] = Σ_n rstd·Σ g (x − mean), dbias[c] = Σ_n Σ g, in sample order.
+  if (!dw && !db) return;
   for (int64_t c = 0; c < C; ++c) {
     double a = 0, bsum = 0;
     for (int64_t n = 0; n < N; ++n) {
       a += double(rstd[n * G + c / cpg]) * sgx[n * C + c];
       bsum += sg[n * C + c];
     }
-    dw[c] = T(a);
-    db[c] = T(bsum);
+    if (dw) dw[c] = T(a);
+    if (db) db[c] = T(bsum);
   }
 }
 
@@ -247,13 +304,8 @@ T* ptr_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
-}  // namespace
-
-NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
-                      double eps) {
-  OpLabel label_("group_norm");
-  DIFFLAB_CUDA_ROUTE(x, cuda::group_norm(x, groups, weight, bias, eps));
-  const char* op = "group_norm";
+NormOutput group_norm_cpu(const char* op, const Tensor& x, int64_t groups, const Tensor& weight,
+                          const Tensor& bias, double eps, bool silu) {
   GroupDims d = checks::check_group_norm(op, x, groups, weight, bias, on_cpu);
   Tensor xc = x.contiguous();
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
@@ -265,9 +317,43 @@ NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, con
   DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
     using T = scalar_t;
     group_norm_forward<T>(xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc), out.y.data<T>(),
-                          out.mean.data<T>(), out.rstd.data<T>(), d.N, d.C, d.HW, groups, eps);
+                          out.mean.data<T>(), out.rstd.data<T>(), d.N, d.C, d.HW, groups, eps,
+                          silu);
   });
   return out;
+}
+
+// {dx, dweight, dbias}; the parameter gradients are computed where want_dw / want_db.
+std::vector<Tensor> group_norm_backward_cpu(const char* op, const Tensor& grad_out,
+                                            const Tensor& x, int64_t groups, const Tensor& mean,
+                                            const Tensor& rstd, const Tensor& weight,
+                                            const Tensor& bias, bool silu, bool want_dw,
+                                            bool want_db) {
+  GroupDims d = checks::check_group_norm(op, x, groups, weight, bias, on_cpu);
+  checks::check_norm_backward(op, grad_out, x, mean, rstd, {d.N, groups}, on_cpu);
+  Tensor gc = grad_out.contiguous(), xc = x.contiguous();
+  Tensor mc = mean.contiguous(), rc = rstd.contiguous();
+  Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
+  Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor dw = want_dw ? Tensor::empty({d.C}, x.dtype(), x.device()) : Tensor();
+  Tensor db = want_db ? Tensor::empty({d.C}, x.dtype(), x.device()) : Tensor();
+  DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    using T = scalar_t;
+    group_norm_backward_impl<T>(gc.data<T>(), xc.data<T>(), mc.data<T>(), rc.data<T>(),
+                                ptr_or_null<T>(wc), ptr_or_null<T>(bc), silu, dx.data<T>(),
+                                ptr_or_null<T>(dw), ptr_or_null<T>(db), d.N, d.C, d.HW, groups);
+  });
+  return {dx, dw, db};
+}
+
+}  // namespace
+
+NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
+                      double eps) {
+  OpLabel label_("group_norm");
+  DIFFLAB_CUDA_ROUTE(x, cuda::group_norm(x, groups, weight, bias, eps));
+  return group_norm_cpu("group_norm", x, groups, weight, bias, eps, false);
 }
 
 std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x, int64_t groups,
@@ -275,25 +361,43 @@ std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x,
                                         const Tensor& weight) {
   OpLabel label_("group_norm_backward");
   DIFFLAB_CUDA_ROUTE(x, cuda::group_norm_backward(grad_out, x, groups, mean, rstd, weight));
-  const char* op = "group_norm_backward";
-  GroupDims d = checks::check_group_norm(op, x, groups, weight, Tensor(), on_cpu);
-  checks::check_norm_backward(op, grad_out, x, mean, rstd, {d.N, groups}, on_cpu);
-  Tensor gc = grad_out.contiguous(), xc = x.contiguous();
-  Tensor mc = mean.contiguous(), rc = rstd.contiguous();
-  Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
-  Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-  Tensor dw, db;
-  if (weight.defined()) {
-    dw = Tensor::empty({d.C}, x.dtype(), x.device());
-    db = Tensor::empty({d.C}, x.dtype(), x.device());
+  const bool w = weight.defined();
+  return group_norm_backward_cpu("group_norm_backward", grad_out, x, groups, mean, rstd, weight,
+                                 Tensor(), false, w, w);
+}
+
+// On CUDA both are composed from the group norm and elementwise kernels (no fused kernel yet).
+NormOutput group_norm_silu(const Tensor& x, int64_t groups, const Tensor& weight,
+                           const Tensor& bias, double eps) {
+  OpLabel label_("group_norm_silu");
+  if (x.defined() && !x.device().is_cpu()) {
+    NormOutput out = group_norm(x, groups, weight, bias, eps);
+    out.y = unary(UnaryOp::silu, out.y);
+    return out;
   }
-  DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
-    using T = scalar_t;
-    group_norm_backward_impl<T>(gc.data<T>(), xc.data<T>(), mc.data<T>(), rc.data<T>(),
-                                ptr_or_null<T>(wc), dx.data<T>(), ptr_or_null<T>(dw),
-                                ptr_or_null<T>(db), d.N, d.C, d.HW, groups);
-  });
-  return {dx, dw, db};
+  return group_norm_cpu("group_norm_silu", x, groups, weight, bias, eps, true);
+}
+
+std::vector<Tensor> group_norm_silu_backward(const Tensor& grad_out, const Tensor& x,
+                                             int64_t groups, const Tensor& mean,
+                                             const Tensor& rstd, const Tensor& weight,
+                                             const Tensor& bias, double eps) {
+  OpLabel label_("group_norm_silu_backward");
+  if (x.defined() && !x.device().is_cpu()) {
+    const Tensor h = group_norm(x, groups, weight, bias, eps).y;
+    const Tensor dh = binary(BinaryOp::mul, grad_out, unary(UnaryOp::silu_grad, h));
+    std::vector<Tensor> r = group_norm_backward(dh, x, groups, mean, rstd, weight);
+    if (!weight.defined()) r[1] = Tensor();
+    r[2] = Tensor();
+    if (bias.defined()) {  // Σ over every dim but the channels
+      std::vector<int64_t> dims{0};
+      for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+      r[2] = sum(dh, dims);
+    }
+    return r;
+  }
+  return group_norm_backward_cpu("group_norm_silu_backward", grad_out, x, groups, mean, rstd,
+                                 weight, bias, true, weight.defined(), bias.defined());
 }
 
 NormOutput layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight,

@@ -1,6 +1,6 @@
-// Op-table cases: group_norm, layer_norm (with and without affine parameters), softmax and
-// log_softmax. Every case also runs the second-order check, which exercises the composed
-// (create_graph) backward of the norms; the first-order check exercises the fused kernels.
+// Op-table cases: group_norm, group_norm_silu, layer_norm (with and without affine parameters),
+// softmax and log_softmax. Every case also runs the second-order check, which exercises the
+// composed (create_graph) backward of the norms; the first-order check exercises the fused kernels.
 #include "autograd/functions.h"
 #include "tests/support/op_table.h"
 
@@ -33,6 +33,27 @@ std::vector<OpCase> norm_softmax_cases() {
   c.push_back({"group_norm_3d_eps",
                {{{3, 4, 5}}, {{4}}, {{4}}},
                [](V x) { return group_norm(x[0], 2, x[1], x[2], 1e-2); },
+               true});
+
+  // The fused group_norm + SiLU: with and without each affine parameter (the bias's gradient
+  // goes through σ' too), and a 3-D input.
+  c.push_back({"group_norm_silu_affine",
+               {{xs}, {{4}}, {{4}}},
+               [](V x) { return group_norm_silu(x[0], 2, x[1], x[2]); },
+               true});
+  c.push_back(
+      {"group_norm_silu_plain", {{xs}}, [](V x) { return group_norm_silu(x[0], 4); }, true});
+  c.push_back({"group_norm_silu_weight_only",
+               {{xs}, {{4}}},
+               [](V x) { return group_norm_silu(x[0], 1, x[1]); },
+               true});
+  c.push_back({"group_norm_silu_bias_only",
+               {{xs}, {{4}}},
+               [](V x) { return group_norm_silu(x[0], 2, Var(), x[1]); },
+               true});
+  c.push_back({"group_norm_silu_3d_eps",
+               {{{3, 4, 5}}, {{4}}, {{4}}},
+               [](V x) { return group_norm_silu(x[0], 2, x[1], x[2], 1e-2); },
                true});
 
   const Shape ls{2, 3, 4};
