@@ -85,7 +85,8 @@ struct NormOutput {
 NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
                       double eps);
 // Fused first-order backward; returns {dx, dweight, dbias} (dweight/dbias undefined when the
-// weight is undefined).
+// weight is undefined). The CPU kernel checks `mean` but recomputes it from x in double: saved in
+// f32 it has lost the bits that matter when |mean| dwarfs the spread.
 std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x, int64_t groups,
                                         const Tensor& mean, const Tensor& rstd,
                                         const Tensor& weight);

@@ -118,19 +118,31 @@ void row_stats(const T* x, std::vector<double>& mean, std::vector<double>& rstd,
 // One (sample, group) per iteration: its statistics, then its channels' planes, so the group's
 // data is read from memory once and re-read from cache.
 
-// y = (x − mean)·a + s over one plane, in double: centring first keeps f32 accurate when |mean|
-// is large against the spread. With `silu`, y = h·σ(h) of that h.
+// x − m in T's precision. For f32, m = hi + lo (hi = float(m)): x − hi is exact where x is close
+// to m, where cancellation would otherwise cost accuracy, and subtracting lo restores the bits m
+// lost in rounding. So f32 planes are normalised in f32 arithmetic (twice the lanes of f64)
+// without the error of centring on a rounded mean when |mean| is large against the spread.
+template <typename T>
+struct Centre {
+  T hi, lo;
+  explicit Centre(double m) : hi(T(m)), lo(T(m - double(T(m)))) {}
+  T operator()(T x) const { return (x - hi) - lo; }
+};
+
+// y = (x − mean)·a + s over one plane; with `silu`, y = h·σ(h) of that h.
 template <typename T>
 void norm_plane(const T* px, T* py, int64_t HW, double m, double a, double s, bool silu) {
+  const Centre<T> c(m);
+  const T af = T(a), sf = T(s);
   if (silu) {
 #pragma omp simd
     for (int64_t i = 0; i < HW; ++i) {
-      const T h = T((double(px[i]) - m) * a + s);
+      const T h = c(px[i]) * af + sf;
       py[i] = h * cpu::sigmoid_of(h);
     }
   } else {
 #pragma omp simd
-    for (int64_t i = 0; i < HW; ++i) py[i] = T((double(px[i]) - m) * a + s);
+    for (int64_t i = 0; i < HW; ++i) py[i] = c(px[i]) * af + sf;
   }
 }
 
@@ -159,7 +171,7 @@ void group_norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rs
 // output recomputed from x and the bias b: the gradient of h, gy·σ(h)(1 + h(1 − σ(h))), is
 // written into dx by the first pass and read back by the second.
 template <typename T>
-void group_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* rstd, const T* w,
+void group_norm_backward_impl(const T* gy, const T* x, const T* rstd, const T* w,
                               const T* b, bool silu, T* dx, T* dw, T* db, int64_t N, int64_t C,
                               int64_t HW, int64_t G) {
   const int64_t cpg = C / G, D = cpg * HW;
@@ -168,18 +180,21 @@ void group_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* r
 #pragma omp parallel for schedule(static) if (N * C * HW >= cpu::kParallelGrain && N * G > 1)
   for (int64_t ng = 0; ng < N * G; ++ng) {
     const int64_t n = ng / G, c0 = (ng % G) * cpg;
-    const double m = double(mean[ng]), rs = double(rstd[ng]);
+    // The mean again from x, in double as the forward had it: rounded to f32, the saved mean
+    // would be off by up to half its ulp, all of the spread when |mean| dwarfs it.
+    const double m = D > 0 ? sum_of(x + ng * D, D) / double(D) : 0.0, rs = double(rstd[ng]);
     const T* gsrc = silu ? dx : gy;  // where the second pass reads the gradient of h
     for (int64_t k = 0; k < cpg; ++k) {
       const int64_t c = c0 + k, off = ng * D + k * HW;
       const T* pg = gy + off;
       const T* px = x + off;
       if (silu) {
-        const double a = rs * (w ? double(w[c]) : 1.0), s = b ? double(b[c]) : 0.0;
+        const Centre<T> ctr(m);
+        const T a = T(rs * (w ? double(w[c]) : 1.0)), s = T(b ? double(b[c]) : 0.0);
         T* pd = dx + off;
 #pragma omp simd
         for (int64_t i = 0; i < HW; ++i) {
-          const T h = T((double(px[i]) - m) * a + s);
+          const T h = ctr(px[i]) * a + s;
           const T sig = cpu::sigmoid_of(h);
           pd[i] = pg[i] * (sig * (T(1) + h * (T(1) - sig)));
         }
@@ -197,13 +212,16 @@ void group_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* r
     }
     const double B = -rs * rs * rs * s2 / double(D);
     const double K = -rs * s1 / double(D);
+    const Centre<T> ctr(m);
+    const T Bt = T(B), Kt = T(K);
     for (int64_t k = 0; k < cpg; ++k) {
       const int64_t c = c0 + k, off = ng * D + k * HW;
-      const double A = rs * (w ? double(w[c]) : 1.0);
+      const T A = T(rs * (w ? double(w[c]) : 1.0));
       const T* pg = gsrc + off;
       const T* px = x + off;
       T* pd = dx + off;
-      for (int64_t i = 0; i < HW; ++i) pd[i] = T(A * double(pg[i]) + B * (double(px[i]) - m) + K);
+#pragma omp simd
+      for (int64_t i = 0; i < HW; ++i) pd[i] = A * pg[i] + Bt * ctr(px[i]) + Kt;
     }
   }
   // dweight[c] = Σ_n rstd·Σ g (x − mean), dbias[c] = Σ_n Σ g, in sample order.
@@ -332,7 +350,7 @@ std::vector<Tensor> group_norm_backward_cpu(const char* op, const Tensor& grad_o
   GroupDims d = checks::check_group_norm(op, x, groups, weight, bias, on_cpu);
   checks::check_norm_backward(op, grad_out, x, mean, rstd, {d.N, groups}, on_cpu);
   Tensor gc = grad_out.contiguous(), xc = x.contiguous();
-  Tensor mc = mean.contiguous(), rc = rstd.contiguous();
+  Tensor rc = rstd.contiguous();  // the mean is recomputed from x (group_norm_backward_impl)
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
   Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
   Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -340,7 +358,7 @@ std::vector<Tensor> group_norm_backward_cpu(const char* op, const Tensor& grad_o
   Tensor db = want_db ? Tensor::empty({d.C}, x.dtype(), x.device()) : Tensor();
   DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
     using T = scalar_t;
-    group_norm_backward_impl<T>(gc.data<T>(), xc.data<T>(), mc.data<T>(), rc.data<T>(),
+    group_norm_backward_impl<T>(gc.data<T>(), xc.data<T>(), rc.data<T>(),
                                 ptr_or_null<T>(wc), ptr_or_null<T>(bc), silu, dx.data<T>(),
                                 ptr_or_null<T>(dw), ptr_or_null<T>(db), d.N, d.C, d.HW, groups);
   });
