@@ -107,7 +107,7 @@ Var avg_pool2d_backward(const Var& grad_out, const Shape& input_shape, int64_t k
 Var group_norm(const Var& x, int64_t groups, const Var& weight = Var(), const Var& bias = Var(),
                double eps = 1e-5);
 // silu(group_norm(x, ...)) in one node: one pass forward, one fused backward, and x saved in
-// place of the norm's output.
+// place of the norm's output. On CUDA, group_norm then silu (no fused kernel yet).
 Var group_norm_silu(const Var& x, int64_t groups, const Var& weight = Var(),
                     const Var& bias = Var(), double eps = 1e-5);
 Var layer_norm(const Var& x, int64_t normalized_ndim, const Var& weight = Var(),

@@ -90,15 +90,16 @@ NormOutput group_norm(const Tensor& x, int64_t groups, const Tensor& weight, con
 std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x, int64_t groups,
                                         const Tensor& mean, const Tensor& rstd,
                                         const Tensor& weight);
-// silu(group_norm(x)) in one pass over x, with group_norm's mean and rstd.
+// silu(group_norm(x)) in one pass over x, with group_norm's mean and rstd. CPU only (no CUDA
+// kernel yet; ag::group_norm_silu composes group_norm and silu on CUDA).
 NormOutput group_norm_silu(const Tensor& x, int64_t groups, const Tensor& weight,
                            const Tensor& bias, double eps);
 // Its fused first-order backward, the group norm's output recomputed from x: {dx, dweight,
-// dbias}, each parameter's gradient undefined when the parameter is.
+// dbias}, each parameter's gradient undefined when the parameter is. CPU only.
 std::vector<Tensor> group_norm_silu_backward(const Tensor& grad_out, const Tensor& x,
                                              int64_t groups, const Tensor& mean,
                                              const Tensor& rstd, const Tensor& weight,
-                                             const Tensor& bias, double eps);
+                                             const Tensor& bias);
 // Normalises over the last `normalized_ndim` dims; weight/bias of that trailing shape.
 NormOutput layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight,
                       const Tensor& bias, double eps);

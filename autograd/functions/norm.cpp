@@ -83,8 +83,11 @@ Var group_norm(const Var& x, int64_t groups, const Var& weight, const Var& bias,
 }
 
 // silu(group_norm(x)) as one node. It saves x (not the group norm's output) and recomputes the
-// norm's output in its backward; every gradient, the bias's too, goes through σ' of it.
+// norm's output in its backward; every gradient, the bias's too, goes through σ' of it. On CUDA
+// (no fused kernel yet) it is the two nodes group_norm and silu.
 Var group_norm_silu(const Var& x, int64_t groups, const Var& weight, const Var& bias, double eps) {
+  if (x.defined() && !x.value().device().is_cpu())
+    return silu(group_norm(x, groups, weight, bias, eps));
   T::NormOutput f =
       T::group_norm_silu(x.value(), groups, value_or_none(weight), value_or_none(bias), eps);
   const bool has_w = weight.defined(), has_b = bias.defined();
@@ -100,7 +103,7 @@ Var group_norm_silu(const Var& x, int64_t groups, const Var& weight, const Var& 
         if (!GradMode::is_enabled()) {
           std::vector<Tensor> r = T::group_norm_silu_backward(
               gy.value(), c.saved[0].value(), groups, c.saved[3].value(), c.saved[4].value(),
-              has_w ? c.saved[1].value() : Tensor(), has_b ? c.saved[2].value() : Tensor(), eps);
+              has_w ? c.saved[1].value() : Tensor(), has_b ? c.saved[2].value() : Tensor());
           if (c.needs_input_grad(0)) g[0] = Var(r[0]);
           if (want_w) g[1] = Var(r[1]);
           if (want_b) g[2] = Var(r[2]);

@@ -384,36 +384,26 @@ std::vector<Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x,
                                  Tensor(), false, w, w);
 }
 
-// On CUDA both are composed from the group norm and elementwise kernels (no fused kernel yet).
+// CPU only: there is no CUDA kernel yet (ag::group_norm_silu composes group_norm and silu there).
+void cpu_only(const char* op, const Tensor& x) {
+  DIFFLAB_CHECK(!x.defined() || x.device().is_cpu(), op, ": input on ", x.device(),
+                ": there is no CUDA kernel yet (ag::group_norm_silu composes group_norm and silu "
+                "on CUDA)");
+}
+
 NormOutput group_norm_silu(const Tensor& x, int64_t groups, const Tensor& weight,
                            const Tensor& bias, double eps) {
   OpLabel label_("group_norm_silu");
-  if (x.defined() && !x.device().is_cpu()) {
-    NormOutput out = group_norm(x, groups, weight, bias, eps);
-    out.y = unary(UnaryOp::silu, out.y);
-    return out;
-  }
+  cpu_only("group_norm_silu", x);
   return group_norm_cpu("group_norm_silu", x, groups, weight, bias, eps, true);
 }
 
 std::vector<Tensor> group_norm_silu_backward(const Tensor& grad_out, const Tensor& x,
                                              int64_t groups, const Tensor& mean,
                                              const Tensor& rstd, const Tensor& weight,
-                                             const Tensor& bias, double eps) {
+                                             const Tensor& bias) {
   OpLabel label_("group_norm_silu_backward");
-  if (x.defined() && !x.device().is_cpu()) {
-    const Tensor h = group_norm(x, groups, weight, bias, eps).y;
-    const Tensor dh = binary(BinaryOp::mul, grad_out, unary(UnaryOp::silu_grad, h));
-    std::vector<Tensor> r = group_norm_backward(dh, x, groups, mean, rstd, weight);
-    if (!weight.defined()) r[1] = Tensor();
-    r[2] = Tensor();
-    if (bias.defined()) {  // Σ over every dim but the channels
-      std::vector<int64_t> dims{0};
-      for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
-      r[2] = sum(dh, dims);
-    }
-    return r;
-  }
+  cpu_only("group_norm_silu_backward", x);
   return group_norm_backward_cpu("group_norm_silu_backward", grad_out, x, groups, mean, rstd,
                                  weight, bias, true, weight.defined(), bias.defined());
 }
