@@ -103,6 +103,7 @@ std::vector<Tensor> group_norm_silu_backward(const Tensor& grad_out, const Tenso
 // Normalises over the last `normalized_ndim` dims; weight/bias of that trailing shape.
 NormOutput layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight,
                       const Tensor& bias, double eps);
+// As group_norm_backward: the CPU kernel recomputes the means from x in double.
 std::vector<Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& x,
                                         int64_t normalized_ndim, const Tensor& mean,
                                         const Tensor& rstd, const Tensor& weight);

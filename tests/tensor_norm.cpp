@@ -161,7 +161,8 @@ BOOST_AUTO_TEST_CASE(group_norm_matches_reference) {
 }
 
 // f32 planes are normalised in f32 arithmetic: centring on the mean rounded to f32 would be off
-// by up to half an ulp of 1000 (3e-5), a hundredth of this spread, in every output.
+// by up to half an ulp of 1000 (3e-5), a hundredth of this spread, in every output. The
+// backward kernels recompute the mean for the same reason (layer_norm's too).
 BOOST_AUTO_TEST_CASE(f32_is_accurate_when_the_mean_dwarfs_the_spread) {
   T::Generator gen(13);
   const Tensor x32 =
@@ -183,6 +184,13 @@ BOOST_AUTO_TEST_CASE(f32_is_accurate_when_the_mean_dwarfs_the_spread) {
   BOOST_TEST(close(s32.y, s64.y));
   BOOST_TEST(close(T::group_norm_silu_backward(f(g), x32, 4, s32.mean, s32.rstd, f(w), f(b))[0],
                    T::group_norm_silu_backward(g, x, 4, s64.mean, s64.rstd, w, b)[0]));
+  // layer_norm over the last two dims, the weight [6, 6].
+  const Tensor lw = T::randn({6, 6}, DType::f64, &gen);
+  const T::NormOutput l64 = T::layer_norm(x, 2, lw, Tensor(), 1e-5);
+  const T::NormOutput l32 = T::layer_norm(x32, 2, f(lw), Tensor(), 1e-5);
+  const std::vector<Tensor> dl64 = T::layer_norm_backward(g, x, 2, l64.mean, l64.rstd, lw);
+  const std::vector<Tensor> dl32 = T::layer_norm_backward(f(g), x32, 2, l32.mean, l32.rstd, f(lw));
+  for (int i = 0; i < 2; ++i) BOOST_TEST(close(dl32[i], dl64[i]), "layer_norm gradient " << i);
 }
 
 BOOST_AUTO_TEST_CASE(group_norm_normalises_each_group) {

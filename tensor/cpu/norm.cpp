@@ -267,13 +267,18 @@ void layer_norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rs
 }
 
 template <typename T>
-void layer_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* rstd, const T* w,
-                              T* dx, T* dw, T* db, int64_t rows, int64_t D) {
+void layer_norm_backward_impl(const T* gy, const T* x, const T* rstd, const T* w, T* dx, T* dw,
+                              T* db, int64_t rows, int64_t D) {
   const bool par = rows * D >= cpu::kParallelGrain;
+  // The means again from x, in double as the forward had them (as in the group norm backward).
+  std::vector<double> mean(static_cast<size_t>(rows));
+#pragma omp parallel for schedule(static) if (par && rows > 1)
+  for (int64_t r = 0; r < rows; ++r)
+    mean[size_t(r)] = D > 0 ? sum_of(x + r * D, D) / double(D) : 0.0;
   // dx = rstd·(w g − mean(w g) − x̂·mean(w g x̂)) per row.
 #pragma omp parallel for schedule(static) if (par && rows > 1)
   for (int64_t r = 0; r < rows; ++r) {
-    const double m = double(mean[r]), rs = double(rstd[r]);
+    const double m = mean[size_t(r)], rs = double(rstd[r]);
     const T* pg = gy + r * D;
     const T* px = x + r * D;
     double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
@@ -302,7 +307,7 @@ void layer_norm_backward_impl(const T* gy, const T* x, const T* mean, const T* r
     double aw[kCols], ab[kCols];
     for (int64_t i = i0; i < i1; ++i) aw[i - i0] = ab[i - i0] = 0.0;
     for (int64_t r = 0; r < rows; ++r) {
-      const double m = double(mean[r]), rs = double(rstd[r]);
+      const double m = mean[size_t(r)], rs = double(rstd[r]);
       const T* pg = gy + r * D;
       const T* px = x + r * D;
       for (int64_t i = i0; i < i1; ++i) {
@@ -439,7 +444,7 @@ std::vector<Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& x,
   RowDims d = checks::check_layer_norm(op, x, normalized_ndim, weight, Tensor(), on_cpu);
   checks::check_norm_backward(op, grad_out, x, mean, rstd, {d.rows}, on_cpu);
   Tensor gc = grad_out.contiguous(), xc = x.contiguous();
-  Tensor mc = mean.contiguous(), rc = rstd.contiguous();
+  Tensor rc = rstd.contiguous();  // the means are recomputed from x (layer_norm_backward_impl)
   Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
   Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor dw, db;
@@ -449,9 +454,9 @@ std::vector<Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& x,
   }
   DIFFLAB_DISPATCH_FLOAT(x.dtype(), op, [&] {
     using T = scalar_t;
-    layer_norm_backward_impl<T>(gc.data<T>(), xc.data<T>(), mc.data<T>(), rc.data<T>(),
-                                ptr_or_null<T>(wc), dx.data<T>(), ptr_or_null<T>(dw),
-                                ptr_or_null<T>(db), d.rows, d.D);
+    layer_norm_backward_impl<T>(gc.data<T>(), xc.data<T>(), rc.data<T>(), ptr_or_null<T>(wc),
+                                dx.data<T>(), ptr_or_null<T>(dw), ptr_or_null<T>(db), d.rows,
+                                d.D);
   });
   return {dx, dw, db};
 }
