@@ -141,35 +141,35 @@ Var layer_norm(const Var& x, int64_t normalized_ndim, const Var& weight, const V
   std::vector<SavedVar> saved{
       need_x ? save(x) : SavedVar{}, has_w && need_x ? save(weight) : SavedVar{},
       need_x ? save_tensor(f.mean) : SavedVar{}, need_x ? save_tensor(f.rstd) : SavedVar{}};
-  return make_result(f.y, "layer_norm", {x, weight, bias}, std::move(saved),
-                     [normalized_ndim, eps, has_w, has_b, xshape = x.shape()](BackwardContext& c) {
-                       std::vector<Var> g(3);
-                       const Var& gy = c.grad_output;
-                       const int64_t nd = int64_t(xshape.size());
-                       const Shape pshape(xshape.end() - normalized_ndim, xshape.end());
-                       // Reduce the leading (batch) dims for the parameter gradients; none when the
-                       // whole tensor is normalised (sum_to is then the identity).
-                       auto to_param = [&pshape](const Var& v) { return sum_to(v, pshape); };
-                       const bool need_x =
-                           c.needs_input_grad(0) || (has_w && c.needs_input_grad(1));
-                       if (need_x && GradMode::is_enabled()) {
-                         const Var& xv = c.saved[0];
-                         Var gw = has_w ? mul(gy, c.saved[1]) : gy;
-                         const std::vector<int64_t> rdims = range_dims(nd - normalized_ndim, nd);
-                         const Normalised nx = composed_normalise(xv, rdims, eps);
-                         if (c.needs_input_grad(0)) g[0] = composed_norm_dx(nx, gw, rdims);
-                         if (has_w && c.needs_input_grad(1)) g[1] = to_param(mul(gy, nx.xhat));
-                       } else if (need_x) {
-                         std::vector<Tensor> r = T::layer_norm_backward(
-                             gy.value(), c.saved[0].value(), normalized_ndim, c.saved[2].value(),
-                             c.saved[3].value(), has_w ? c.saved[1].value() : Tensor());
-                         if (c.needs_input_grad(0)) g[0] = Var(r[0]);
-                         if (has_w && c.needs_input_grad(1)) g[1] = Var(r[1]);
-                         if (has_b && c.needs_input_grad(2) && has_w) g[2] = Var(r[2]);
-                       }
-                       if (has_b && c.needs_input_grad(2) && !g[2].defined()) g[2] = to_param(gy);
-                       return g;
-                     });
+  return make_result(
+      f.y, "layer_norm", {x, weight, bias}, std::move(saved),
+      [normalized_ndim, eps, has_w, has_b, xshape = x.shape()](BackwardContext& c) {
+        std::vector<Var> g(3);
+        const Var& gy = c.grad_output;
+        const int64_t nd = int64_t(xshape.size());
+        const Shape pshape(xshape.end() - normalized_ndim, xshape.end());
+        // Reduce the leading (batch) dims for the parameter gradients; none when the whole
+        // tensor is normalised (sum_to is then the identity).
+        auto to_param = [&pshape](const Var& v) { return sum_to(v, pshape); };
+        const bool need_x = c.needs_input_grad(0) || (has_w && c.needs_input_grad(1));
+        if (need_x && GradMode::is_enabled()) {
+          const Var& xv = c.saved[0];
+          Var gw = has_w ? mul(gy, c.saved[1]) : gy;
+          const std::vector<int64_t> rdims = range_dims(nd - normalized_ndim, nd);
+          const Normalised nx = composed_normalise(xv, rdims, eps);
+          if (c.needs_input_grad(0)) g[0] = composed_norm_dx(nx, gw, rdims);
+          if (has_w && c.needs_input_grad(1)) g[1] = to_param(mul(gy, nx.xhat));
+        } else if (need_x) {
+          std::vector<Tensor> r = T::layer_norm_backward(
+              gy.value(), c.saved[0].value(), normalized_ndim, c.saved[2].value(),
+              c.saved[3].value(), has_w ? c.saved[1].value() : Tensor());
+          if (c.needs_input_grad(0)) g[0] = Var(r[0]);
+          if (has_w && c.needs_input_grad(1)) g[1] = Var(r[1]);
+          if (has_b && c.needs_input_grad(2) && has_w) g[2] = Var(r[2]);
+        }
+        if (has_b && c.needs_input_grad(2) && !g[2].defined()) g[2] = to_param(gy);
+        return g;
+      });
 }
 
 Var softmax(const Var& x, int64_t dim) {

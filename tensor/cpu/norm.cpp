@@ -183,13 +183,13 @@ void group_norm_backward_impl(const T* gy, const T* x, const T* rstd, const T* w
     // The mean again from x, in double as the forward had it: rounded to f32, the saved mean
     // would be off by up to half its ulp, all of the spread when |mean| dwarfs it.
     const double m = D > 0 ? sum_of(x + ng * D, D) / double(D) : 0.0, rs = double(rstd[ng]);
+    const Centre<T> ctr(m);
     const T* gsrc = silu ? dx : gy;  // where the second pass reads the gradient of h
     for (int64_t k = 0; k < cpg; ++k) {
       const int64_t c = c0 + k, off = ng * D + k * HW;
       const T* pg = gy + off;
       const T* px = x + off;
       if (silu) {
-        const Centre<T> ctr(m);
         const T a = T(rs * (w ? double(w[c]) : 1.0)), s = T(b ? double(b[c]) : 0.0);
         T* pd = dx + off;
 #pragma omp simd
@@ -212,7 +212,6 @@ void group_norm_backward_impl(const T* gy, const T* x, const T* rstd, const T* w
     }
     const double B = -rs * rs * rs * s2 / double(D);
     const double K = -rs * s1 / double(D);
-    const Centre<T> ctr(m);
     const T Bt = T(B), Kt = T(K);
     for (int64_t k = 0; k < cpg; ++k) {
       const int64_t c = c0 + k, off = ng * D + k * HW;
