@@ -38,6 +38,24 @@ std::vector<int64_t> range_dims(int64_t from, int64_t to) {
   return d;
 }
 
+// The shapes a group norm's composed backward works in, for x [N, C, *]: the dims reduced for
+// the parameter gradients (all but channels), [1, C, 1, ...] for the parameters, and
+// [N, groups, rest] for the statistics.
+struct GroupShapes {
+  std::vector<int64_t> pdims;
+  Shape wshape, gshape;
+};
+GroupShapes group_shapes(const Shape& xshape, int64_t groups) {
+  const int64_t nd = int64_t(xshape.size()), N = xshape[0];
+  GroupShapes s;
+  s.pdims = range_dims(0, nd);
+  s.pdims.erase(s.pdims.begin() + 1);
+  s.wshape.assign(size_t(nd), 1);
+  s.wshape[1] = xshape[1];
+  s.gshape = {N, groups, N * groups > 0 ? T::shape_numel(xshape) / (N * groups) : 0};
+  return s;
+}
+
 }  // namespace
 
 Var group_norm(const Var& x, int64_t groups, const Var& weight, const Var& bias, double eps) {
@@ -54,21 +72,16 @@ Var group_norm(const Var& x, int64_t groups, const Var& weight, const Var& bias,
       [groups, eps, has_w, has_b, xshape = x.shape()](BackwardContext& c) {
         std::vector<Var> g(3);
         const Var& gy = c.grad_output;
-        const int64_t nd = int64_t(xshape.size());
-        const int64_t N = xshape[0], C = xshape[1];
-        std::vector<int64_t> pdims = range_dims(0, nd);  // reduce all dims but channels
-        pdims.erase(pdims.begin() + 1);
+        const GroupShapes gs = group_shapes(xshape, groups);
         const bool need_x = c.needs_input_grad(0) || (has_w && c.needs_input_grad(1));
         if (need_x && GradMode::is_enabled()) {
           const Var& xv = c.saved[0];
-          Shape wshape(size_t(nd), 1);
-          wshape[1] = C;
-          Var gw = has_w ? mul(gy, reshape(c.saved[1], wshape)) : gy;
-          const Shape gshape{N, groups, N * groups > 0 ? T::shape_numel(xshape) / (N * groups) : 0};
-          const Normalised nx = composed_normalise(reshape(xv, gshape), {2}, eps);
+          Var gw = has_w ? mul(gy, reshape(c.saved[1], gs.wshape)) : gy;
+          const Normalised nx = composed_normalise(reshape(xv, gs.gshape), {2}, eps);
           if (c.needs_input_grad(0))
-            g[0] = reshape(composed_norm_dx(nx, reshape(gw, gshape), {2}), xshape);
-          if (has_w && c.needs_input_grad(1)) g[1] = sum(mul(gy, reshape(nx.xhat, xshape)), pdims);
+            g[0] = reshape(composed_norm_dx(nx, reshape(gw, gs.gshape), {2}), xshape);
+          if (has_w && c.needs_input_grad(1))
+            g[1] = sum(mul(gy, reshape(nx.xhat, xshape)), gs.pdims);
         } else if (need_x) {
           std::vector<Tensor> r =
               T::group_norm_backward(gy.value(), c.saved[0].value(), groups, c.saved[2].value(),
@@ -77,7 +90,7 @@ Var group_norm(const Var& x, int64_t groups, const Var& weight, const Var& bias,
           if (has_w && c.needs_input_grad(1)) g[1] = Var(r[1]);
           if (has_b && c.needs_input_grad(2) && has_w) g[2] = Var(r[2]);
         }
-        if (has_b && c.needs_input_grad(2) && !g[2].defined()) g[2] = sum(gy, pdims);
+        if (has_b && c.needs_input_grad(2) && !g[2].defined()) g[2] = sum(gy, gs.pdims);
         return g;
       });
 }
@@ -110,24 +123,18 @@ Var group_norm_silu(const Var& x, int64_t groups, const Var& weight, const Var& 
           return g;
         }
         // Under create_graph: the same formulas from Var ops, so higher derivatives are exact.
-        const int64_t nd = int64_t(xshape.size());
-        const int64_t N = xshape[0], C = xshape[1];
-        std::vector<int64_t> pdims = range_dims(0, nd);  // reduce all dims but channels
-        pdims.erase(pdims.begin() + 1);
-        Shape wshape(size_t(nd), 1);
-        wshape[1] = C;
-        const Shape gshape{N, groups, N * groups > 0 ? T::shape_numel(xshape) / (N * groups) : 0};
-        const Normalised nx = composed_normalise(reshape(c.saved[0], gshape), {2}, eps);
+        const GroupShapes gs = group_shapes(xshape, groups);
+        const Normalised nx = composed_normalise(reshape(c.saved[0], gs.gshape), {2}, eps);
         const Var xhat = reshape(nx.xhat, xshape);
-        Var h = has_w ? mul(xhat, reshape(c.saved[1], wshape)) : xhat;
-        if (has_b) h = add(h, reshape(c.saved[2], wshape));
+        Var h = has_w ? mul(xhat, reshape(c.saved[1], gs.wshape)) : xhat;
+        if (has_b) h = add(h, reshape(c.saved[2], gs.wshape));
         const Var dh = mul(gy, silu_grad(h));
         if (c.needs_input_grad(0)) {
-          const Var gw = has_w ? mul(dh, reshape(c.saved[1], wshape)) : dh;
-          g[0] = reshape(composed_norm_dx(nx, reshape(gw, gshape), {2}), xshape);
+          const Var gw = has_w ? mul(dh, reshape(c.saved[1], gs.wshape)) : dh;
+          g[0] = reshape(composed_norm_dx(nx, reshape(gw, gs.gshape), {2}), xshape);
         }
-        if (want_w) g[1] = sum(mul(dh, xhat), pdims);
-        if (want_b) g[2] = sum(dh, pdims);
+        if (want_w) g[1] = sum(mul(dh, xhat), gs.pdims);
+        if (want_b) g[2] = sum(dh, gs.pdims);
         return g;
       });
 }
