@@ -9,6 +9,7 @@
 #include "autograd/engine.h"
 #include "autograd/functions.h"
 #include "tensor/cpu/conv3x3.h"
+#include "tensor/cpu/winograd.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
 
@@ -158,13 +159,31 @@ WALL_BENCHMARK(BM_conv2d_forward_backward, kMillisecond);
 
 // ---- the default U-Net's 3x3 convolutions, batch 64: C -> C channels at S x S, the three
 // levels (32 at 28, 64 at 14, 128 at 7) costing the same FLOPs; forward + both gradients, and
-// each alone; direct 1 takes the direct 3x3 kernels where built
-// (tensor/cpu/conv3x3.h), 0 im2col + GEMM ----
+// each alone; path 0 im2col + GEMM, 1 the direct 3x3 kernels (tensor/cpu/conv3x3.h), 2 Winograd
+// F(2x2, 3x3) (tensor/cpu/winograd.h) where it applies, else as 1 ----
+
+// Sets the conv2d path for a benchmark's lifetime.
+class ConvPath {
+ public:
+  explicit ConvPath(int64_t path)
+      : direct_(T::cpu::conv3x3_enabled()), winograd_(T::cpu::winograd_enabled()) {
+    T::cpu::set_conv3x3_enabled(path >= 1);
+    T::cpu::set_winograd_enabled(path >= 2);
+  }
+  ~ConvPath() {
+    T::cpu::set_conv3x3_enabled(direct_);
+    T::cpu::set_winograd_enabled(winograd_);
+  }
+  ConvPath(const ConvPath&) = delete;
+  ConvPath& operator=(const ConvPath&) = delete;
+
+ private:
+  bool direct_, winograd_;
+};
 
 void BM_conv2d_unet_level(benchmark::State& state) {
   const int64_t c = state.range(0), size = state.range(1);
-  const bool saved = T::cpu::conv3x3_enabled();
-  T::cpu::set_conv3x3_enabled(state.range(2) != 0);
+  const ConvPath path(state.range(2));
   Var x(randn({64, c, size, size}, 14), true), w(randn({c, c, 3, 3}, 15), true);
   Var b(randn({c}, 16), true), gout(randn({64, c, size, size}, 17));
   const T::Conv2dParams p{.pad_h = 1, .pad_w = 1};
@@ -173,21 +192,19 @@ void BM_conv2d_unet_level(benchmark::State& state) {
     auto g = ag::grad({y}, {x, w, b}, {gout});
     benchmark::DoNotOptimize(g[0].value().raw_data());
   }
-  T::cpu::set_conv3x3_enabled(saved);
   set_flops(state, 3.0 * 2.0 * 64 * double(c * c * 9 * size * size));
 }
 WALL_BENCHMARK(BM_conv2d_unet_level, kMillisecond)
-    ->ArgNames({"channels", "size", "direct"})
-    ->ArgsProduct({{32}, {28}, {0, 1}})
-    ->ArgsProduct({{64}, {14}, {0, 1}})
-    ->ArgsProduct({{128}, {7}, {0, 1}});
+    ->ArgNames({"channels", "size", "path"})
+    ->ArgsProduct({{32}, {28}, {0, 1, 2}})
+    ->ArgsProduct({{64}, {14}, {0, 1, 2}})
+    ->ArgsProduct({{128}, {7}, {0, 1, 2}});
 
 // One of the three alone: part 0 the forward (the sampler's), 1 the input gradient, 2 the
 // weight gradient.
 void BM_conv2d_unet_level_part(benchmark::State& state) {
   const int64_t c = state.range(0), size = state.range(1), part = state.range(3);
-  const bool saved = T::cpu::conv3x3_enabled();
-  T::cpu::set_conv3x3_enabled(state.range(2) != 0);
+  const ConvPath path(state.range(2));
   Tensor x = randn({64, c, size, size}, 14), w = randn({c, c, 3, 3}, 15), b = randn({c}, 16);
   Tensor gout = randn({64, c, size, size}, 17);
   const T::Conv2dParams p{.pad_h = 1, .pad_w = 1};
@@ -197,14 +214,13 @@ void BM_conv2d_unet_level_part(benchmark::State& state) {
                            : T::conv2d_weight_grad(gout, x, w.shape(), p);
     benchmark::DoNotOptimize(y.raw_data());
   }
-  T::cpu::set_conv3x3_enabled(saved);
   set_flops(state, 2.0 * 64 * double(c * c * 9 * size * size));
 }
 WALL_BENCHMARK(BM_conv2d_unet_level_part, kMillisecond)
-    ->ArgNames({"channels", "size", "direct", "part"})
-    ->ArgsProduct({{32}, {28}, {0, 1}, {0, 1, 2}})
-    ->ArgsProduct({{64}, {14}, {0, 1}, {0, 1, 2}})
-    ->ArgsProduct({{128}, {7}, {0, 1}, {0, 1, 2}});
+    ->ArgNames({"channels", "size", "path", "part"})
+    ->ArgsProduct({{32}, {28}, {0, 1, 2}, {0, 1, 2}})
+    ->ArgsProduct({{64}, {14}, {0, 1, 2}, {0, 1, 2}})
+    ->ArgsProduct({{128}, {7}, {0, 1, 2}, {0, 1, 2}});
 
 // ---- SiLU forward and its gradient factor on [64, 64, 28, 28] (the logistic function's exp) ----
 

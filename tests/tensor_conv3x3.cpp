@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "tensor/cpu/conv3x3.h"
+#include "tensor/cpu/conv_path.h"
+#include "tensor/cpu/winograd.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
@@ -39,14 +41,30 @@ bool bit_equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
-// Runs f with the direct kernels switched on or off, restoring the switch.
+// Switches the Winograd path (tensor/cpu/winograd.h) off for the scope: these tests are the
+// direct kernels' and im2col + GEMM's.
+struct NoWinograd {
+  bool saved = cpu::winograd_enabled();
+  NoWinograd() { cpu::set_winograd_enabled(false); }
+  ~NoWinograd() { cpu::set_winograd_enabled(saved); }
+};
+
+// Runs f with the direct kernels switched on or off (Winograd off), restoring the switches.
 template <typename F>
 Tensor with_direct(bool on, F f) {
+  const NoWinograd no_winograd;
   const bool saved = cpu::conv3x3_enabled();
   cpu::set_conv3x3_enabled(on);
   Tensor t = f();
   cpu::set_conv3x3_enabled(saved);
   return t;
+}
+
+// f's result, and the path the convolution in it took.
+template <typename F>
+std::pair<Tensor, cpu::ConvPath> with_direct_path(bool on, F f) {
+  Tensor t = with_direct(on, f);
+  return {t, cpu::last_conv_path()};
 }
 
 struct Case {
@@ -145,15 +163,21 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_direct_path_where_it_pays) {
     auto fwd = [&] { return conv2d(x32, w32, b32, kSame); };
     auto bwd = [&] { return conv2d_input_grad(g32, w32, x.shape(), kSame); };
     auto wgt = [&] { return conv2d_weight_grad(g32, x32, w.shape(), kSame); };
-    Tensor y = with_direct(true, fwd), dx = with_direct(true, bwd), dw = with_direct(true, wgt);
+    const auto [y, py] = with_direct_path(true, fwd);
+    const auto [dx, pdx] = with_direct_path(true, bwd);
+    const auto [dw, pdw] = with_direct_path(true, wgt);
+    const cpu::ConvPath want = direct ? cpu::ConvPath::direct : cpu::ConvPath::im2col;
     BOOST_TEST_CONTEXT("n " << c.n << " cin " << c.cin << " " << c.h << "x" << c.w) {
       BOOST_TEST(rel_diff(y, conv2d(x, w, b, kSame)) <= 1e-5);
       BOOST_TEST(rel_diff(dx, conv2d_input_grad(g, w, x.shape(), kSame)) <= 1e-5);
       BOOST_TEST(rel_diff(dw, conv2d_weight_grad(g, x, w.shape(), kSame)) <= 1e-5);
-      // The kernels' sums differ in order from im2col + GEMM's: the bits tell the path.
-      BOOST_TEST(bit_equal(y, with_direct(false, fwd)) == !direct);
-      BOOST_TEST(bit_equal(dx, with_direct(false, bwd)) == !direct);
-      BOOST_TEST(bit_equal(dw, with_direct(false, wgt)) == !direct);
+      BOOST_TEST(cpu::conv_path_name(py) == cpu::conv_path_name(want));
+      BOOST_TEST(cpu::conv_path_name(pdx) == cpu::conv_path_name(want));
+      BOOST_TEST(cpu::conv_path_name(pdw) == cpu::conv_path_name(want));
+      // Switched off, im2col + GEMM: the same values within rounding.
+      const auto [y0, p0] = with_direct_path(false, fwd);
+      BOOST_TEST(cpu::conv_path_name(p0) == "im2col");
+      BOOST_TEST(rel_diff(y0, y) <= 1e-5);
     }
   }
 }
@@ -164,6 +188,7 @@ BOOST_AUTO_TEST_CASE(direct_3x3_same_bits_at_1_2_and_3_threads) {
   Tensor x = randn({19, 16, 14, 14}, DType::f32, &gen), w = randn({24, 16, 3, 3}, DType::f32, &gen);
   Tensor b = randn({24}, DType::f32, &gen), g = randn({19, 24, 14, 14}, DType::f32, &gen);
   const int saved = get_num_threads();
+  const NoWinograd no_winograd;
   Tensor y[3], dx[3], dw[3];
   for (int t = 1; t <= 3; ++t) {
     set_num_threads(t);
@@ -216,7 +241,8 @@ BOOST_AUTO_TEST_CASE(other_convolutions_keep_the_im2col_path) {
                           {{3, 16, 14, 14}, {16, 16, 3, 3}, kSame, DType::f32}};
   for (const Other& o : others) {
     Tensor x = randn(o.xs, o.dt, &gen), w = randn(o.ws, o.dt, &gen);
-    BOOST_TEST(bit_equal(with_direct(true, [&] { return conv2d(x, w, Tensor(), o.p); }),
-                         with_direct(false, [&] { return conv2d(x, w, Tensor(), o.p); })));
+    const auto [y, path] = with_direct_path(true, [&] { return conv2d(x, w, Tensor(), o.p); });
+    BOOST_TEST(cpu::conv_path_name(path) == "im2col");
+    BOOST_TEST(bit_equal(y, with_direct(false, [&] { return conv2d(x, w, Tensor(), o.p); })));
   }
 }

@@ -16,9 +16,11 @@
 #include "tensor/checks/conv.h"
 #include "tensor/cpu/check.h"
 #include "tensor/cpu/conv3x3.h"
+#include "tensor/cpu/conv_path.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/im2col.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/winograd.h"
 #include "tensor/op_label.h"
 #include "tensor/ops.h"
 
@@ -338,11 +340,17 @@ void conv2d_weight_grad_images(const T* dy, const T* x, T* dw, const ConvGeom& g
 // (196 of 224) the forward ran at 161 against 130 (BM_conv2d_unet_level_part, one core).
 constexpr double kMinDirectUse = 0.8;
 
+thread_local cpu::ConvPath t_last_path = cpu::ConvPath::none;
+
+// f32, 3x3, stride 1, padding 1, one group, not empty.
+bool same_3x3(const ConvGeom& g, const Conv2dParams& p, DType dt) {
+  return dt == DType::f32 && g.kh == 3 && g.kw == 3 && g.G == 1 && p.stride_h == 1 &&
+         p.stride_w == 1 && p.pad_h == 1 && p.pad_w == 1 && p.dil_h == 1 && p.dil_w == 1 &&
+         g.L > 0 && g.Cin > 0;
+}
+
 bool direct_3x3(const ConvGeom& g, const Conv2dParams& p, DType dt) {
-  if (dt != DType::f32 || !image_parallel(g) || g.kh != 3 || g.kw != 3 || g.G != 1 ||
-      p.stride_h != 1 || p.stride_w != 1 || p.pad_h != 1 || p.pad_w != 1 || p.dil_h != 1 ||
-      p.dil_w != 1 || g.L == 0 || g.Cin == 0 || !cpu::conv3x3_enabled())
-    return false;
+  if (!same_3x3(g, p, dt) || !image_parallel(g) || !cpu::conv3x3_enabled()) return false;
   const cpu::Conv3x3Plan plan{.cin = g.Cin, .cout = g.Cout, .H = g.H, .W = g.W};
   return double(g.L) >= kMinDirectUse * double(plan.positions());
 }
@@ -389,6 +397,33 @@ void conv3x3_weight_grad_images(const float* dy, const float* x, float* dw, cons
   if (parts > 1) sum_parts(partials.data<float>(), parts, numel, dw);
 }
 
+// ---- Winograd F(2x2, 3x3) path (tensor/cpu/winograd.h) ----
+
+// Below this many channels on either side the transforms cost more than the products save.
+constexpr int64_t kWinogradMinChannels = 16;
+
+bool winograd_3x3(const ConvGeom& g, const Conv2dParams& p, DType dt) {
+  return same_3x3(g, p, dt) && cpu::winograd_enabled() && g.Cin >= kWinogradMinChannels &&
+         g.Cout >= kWinogradMinChannels;
+}
+
+// out [N, cout, H, W] from in [N, cin, H, W], a block of tile rows at a time; `transposed` for
+// the input gradient (in = dy, out = dx, w the forward weights).
+void winograd_images(const float* in, const float* w, const float* bias, float* out,
+                     const ConvGeom& g, bool transposed) {
+  const cpu::WinogradPlan plan{.images = g.N, .cin = transposed ? g.Cout : g.Cin,
+                               .cout = transposed ? g.Cin : g.Cout, .H = g.H, .W = g.W};
+  const Tensor packed = Tensor::empty({plan.packed_floats()}, DType::f32);
+  cpu::winograd_pack_weights(plan, w, transposed, packed.data<float>());
+  const int threads = item_threads(plan.blocks());
+  const int64_t per = plan.scratch_floats();
+  const Tensor scratch = Tensor::empty({threads * per}, DType::f32);
+  for_items(plan.blocks(), threads, [&](int64_t block, int slot) {
+    cpu::winograd_block(plan, block, in, packed.data<float>(), bias, out,
+                        scratch.data<float>() + slot * per);
+  });
+}
+
 Tensor make_colbuf(const ConvGeom& g, const Conv2dParams& p, DType dtype) {
   if (is_pointwise(g, p) || g.N == 0 || g.L == 0) return Tensor();
   const int64_t chunk = chunk_images(g, dtype_size(dtype));
@@ -396,6 +431,17 @@ Tensor make_colbuf(const ConvGeom& g, const Conv2dParams& p, DType dtype) {
 }
 
 }  // namespace
+
+cpu::ConvPath cpu::last_conv_path() { return t_last_path; }
+
+const char* cpu::conv_path_name(ConvPath path) {
+  switch (path) {
+    case ConvPath::im2col: return "im2col";
+    case ConvPath::direct: return "direct";
+    case ConvPath::winograd: return "winograd";
+    default: return "none";
+  }
+}
 
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
               const Conv2dParams& p) {
@@ -406,7 +452,15 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
   Tensor out = Tensor::empty({g.N, g.Cout, g.Ho, g.Wo}, x_in.dtype());
   if (out.numel() == 0) return out;
   Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  t_last_path = cpu::ConvPath::im2col;  // unless a branch below says otherwise
+  if (winograd_3x3(g, p, x.dtype())) {
+    t_last_path = cpu::ConvPath::winograd;
+    winograd_images(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
+                    out.data<float>(), g, /*transposed=*/false);
+    return out;
+  }
   if (direct_3x3(g, p, x.dtype())) {
+    t_last_path = cpu::ConvPath::direct;
     conv3x3_images(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
                    out.data<float>(), g, /*transposed=*/false);
     return out;
@@ -436,7 +490,15 @@ Tensor conv2d_input_grad(const Tensor& grad_out, const Tensor& w_in, const Shape
     return dx;
   }
   Tensor dy = grad_out.contiguous(), w = w_in.contiguous();
+  t_last_path = cpu::ConvPath::im2col;
+  if (winograd_3x3(g, p, dy.dtype())) {
+    t_last_path = cpu::ConvPath::winograd;
+    winograd_images(dy.data<float>(), w.data<float>(), nullptr, dx.data<float>(), g,
+                    /*transposed=*/true);
+    return dx;
+  }
   if (direct_3x3(g, p, dy.dtype())) {
+    t_last_path = cpu::ConvPath::direct;
     conv3x3_images(dy.data<float>(), w.data<float>(), nullptr, dx.data<float>(), g,
                    /*transposed=*/true);
     return dx;
@@ -465,7 +527,9 @@ Tensor conv2d_weight_grad(const Tensor& grad_out, const Tensor& x_in, const Shap
     return dw;
   }
   Tensor dy = grad_out.contiguous(), x = x_in.contiguous();
+  t_last_path = cpu::ConvPath::im2col;
   if (direct_3x3(g, p, dy.dtype())) {
+    t_last_path = cpu::ConvPath::direct;
     conv3x3_weight_grad_images(dy.data<float>(), x.data<float>(), dw.data<float>(), g);
     return dw;
   }

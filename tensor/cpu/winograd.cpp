@@ -1,0 +1,290 @@
+// Winograd F(2x2, 3x3) convolution of f32 images on AVX-512 (see winograd.h).
+#include "tensor/cpu/winograd.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "tensor/cpu/conv3x3.h"
+#include "tensor/error.h"
+
+#if defined(__AVX512F__)
+// As in conv3x3.cpp: GCC 12's AVX-512 intrinsics trip -W(maybe-)uninitialized where inlined.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#endif
+
+namespace difflab::tensor::cpu {
+
+namespace {
+
+constexpr int64_t kLanes = 16;  // floats (tiles) per vector
+constexpr int kRows = 8;        // output channels per register block
+constexpr int kMaxVecs = 3;     // vectors of tiles per register block
+constexpr int kXi = 16;         // the 4 x 4 transformed positions
+// A full block's V and M together take about this many bytes (in L2 on one core).
+constexpr int64_t kBlockBytes = int64_t(512) << 10;
+
+bool g_enabled = true;
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+int64_t channel_blocks(int64_t c) { return (c + kRows - 1) / kRows; }
+
+}  // namespace
+
+int64_t WinogradPlan::block_rows() const {
+  const int64_t tiles = std::max<int64_t>(
+      kLanes, kBlockBytes / (kXi * int64_t(sizeof(float)) * (cin + channel_blocks(cout) * kRows)));
+  return std::max<int64_t>(1, tiles / tiles_w());
+}
+int64_t WinogradPlan::blocks() const { return (rows() + block_rows() - 1) / block_rows(); }
+int64_t WinogradPlan::block_tiles() const { return round_up(block_rows() * tiles_w(), kLanes); }
+int64_t WinogradPlan::packed_floats() const { return kXi * channel_blocks(cout) * cin * kRows; }
+// V, then M with one vector of slack (the output transform reads whole vectors).
+int64_t WinogradPlan::scratch_floats() const {
+  return kXi * (cin + channel_blocks(cout) * kRows) * block_tiles() + kLanes;
+}
+
+bool winograd_enabled() { return g_enabled && conv3x3_built(); }
+void set_winograd_enabled(bool on) { g_enabled = on; }
+
+void winograd_pack_weights(const WinogradPlan& plan, const float* w, bool transposed,
+                           float* packed) {
+  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  const int64_t cin = plan.cin, cout = plan.cout, cbs = channel_blocks(cout);
+  for (int64_t co = 0; co < cbs * kRows; ++co)
+    for (int64_t ci = 0; ci < cin; ++ci) {
+      double g[3][3] = {};  // rows past cout stay zero, computed and dropped
+      if (co < cout)
+        for (int t = 0; t < 9; ++t)
+          g[t / 3][t % 3] =
+              transposed ? w[(ci * cout + co) * 9 + (8 - t)] : w[(co * cin + ci) * 9 + t];
+      for (int a = 0; a < 4; ++a)
+        for (int b = 0; b < 4; ++b) {
+          double u = 0;
+          for (int k = 0; k < 3; ++k)
+            for (int l = 0; l < 3; ++l) u += G[a][k] * g[k][l] * G[b][l];
+          packed[(((a * 4 + b) * cbs + co / kRows) * cin + ci) * kRows + co % kRows] = float(u);
+        }
+    }
+}
+
+#if defined(__AVX512F__)
+
+namespace {
+
+// Up to 16 tiles of a tile row from tile tx0 on: which of the input columns 2 tx0 - 1 + [0, 48)
+// lie in [0, W), which of the output columns 2 tx0 + [0, 32) do, and the tiles present.
+struct Chunk {
+  int64_t tx0 = 0;
+  __mmask16 in[3] = {}, out[2] = {}, tiles = 0;
+};
+
+__mmask16 lanes_in(int64_t first, int64_t end) {
+  unsigned m = 0;
+  for (int l = 0; l < kLanes; ++l)
+    if (first + l >= 0 && first + l < end) m |= 1u << l;
+  return __mmask16(m);
+}
+
+int make_chunks(const WinogradPlan& p, Chunk* c) {
+  const int64_t tw = p.tiles_w();
+  int count = 0;
+  for (int64_t tx0 = 0; tx0 < tw; tx0 += kLanes, ++count) {
+    c[count].tx0 = tx0;
+    for (int k = 0; k < 3; ++k) c[count].in[k] = lanes_in(2 * tx0 - 1 + k * kLanes, p.W);
+    for (int k = 0; k < 2; ++k) c[count].out[k] = lanes_in(2 * tx0 + k * kLanes, p.W);
+    c[count].tiles = lanes_in(tx0, tw);
+  }
+  return count;
+}
+
+// The even and the odd lanes of the 32 floats a, b.
+inline __m512 evens(__m512 a, __m512 b) {
+  const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  return _mm512_permutex2var_ps(a, idx, b);
+}
+inline __m512 odds(__m512 a, __m512 b) {
+  const __m512i idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  return _mm512_permutex2var_ps(a, idx, b);
+}
+// The 16 floats from lane 2 of a on (a, b concatenated).
+inline __m512 from2(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(
+      _mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), 2));
+}
+
+// V [16][cin][T] of tile rows r0 .. r1 - 1 (tile t = (r - r0) tw + tx): Bᵀ d B of each 4x4 input
+// block d, the columns T past the tiles zero.
+void input_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float* x,
+                     const Chunk* chunks, int nchunks, int64_t T, float* V) {
+  const int64_t th = p.tiles_h(), tw = p.tiles_w(), H = p.H, W = p.W, cin = p.cin;
+  const int64_t xi_stride = cin * T, used = (r1 - r0) * tw;
+  for (int64_t ci = 0; ci < cin; ++ci) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / th, ty = r % th;
+      const float* plane = x + (n * cin + ci) * H * W;
+      for (int c = 0; c < nchunks; ++c) {
+        const Chunk& ch = chunks[c];
+        __m512 d[4][3];
+        for (int i = 0; i < 4; ++i) {
+          const int64_t row = 2 * ty - 1 + i;
+          if (row < 0 || row >= H) {
+            for (int k = 0; k < 3; ++k) d[i][k] = _mm512_setzero_ps();
+            continue;
+          }
+          // Column 2 tx0 - 1 on; the lanes outside the row are masked (and read as zero).
+          const float* src = plane + row * W + 2 * ch.tx0 - 1;
+          for (int k = 0; k < 3; ++k) d[i][k] = _mm512_maskz_loadu_ps(ch.in[k], src + k * kLanes);
+        }
+        float* v = V + ci * T + (r - r0) * tw + ch.tx0;
+        for (int i = 0; i < 4; ++i) {
+          __m512 t[3];
+          for (int k = 0; k < 3; ++k) {
+            const __m512 d0 = d[0][k], d1 = d[1][k], d2 = d[2][k], d3 = d[3][k];
+            t[k] = i == 0   ? _mm512_sub_ps(d0, d2)
+                   : i == 1 ? _mm512_add_ps(d1, d2)
+                   : i == 2 ? _mm512_sub_ps(d2, d1)
+                            : _mm512_sub_ps(d1, d3);
+          }
+          // Columns 2 tx + j of the tiles, j = 0 .. 3.
+          const __m512 s0 = from2(t[0], t[1]), s1 = from2(t[1], t[2]);
+          const __m512 e0 = evens(t[0], t[1]), e1 = odds(t[0], t[1]);
+          const __m512 e2 = evens(s0, s1), e3 = odds(s0, s1);
+          float* vi = v + 4 * i * xi_stride;
+          _mm512_mask_storeu_ps(vi, ch.tiles, _mm512_sub_ps(e0, e2));
+          _mm512_mask_storeu_ps(vi + xi_stride, ch.tiles, _mm512_add_ps(e1, e2));
+          _mm512_mask_storeu_ps(vi + 2 * xi_stride, ch.tiles, _mm512_sub_ps(e2, e1));
+          _mm512_mask_storeu_ps(vi + 3 * xi_stride, ch.tiles, _mm512_sub_ps(e1, e3));
+        }
+      }
+    }
+    for (int xi = 0; xi < kXi; ++xi)
+      std::memset(V + xi * xi_stride + ci * T + used, 0, sizeof(float) * (T - used));
+  }
+}
+
+// kRows x NR vectors of M [rows][tiles] from tile q0 on: U's block [cin][kRows] times V.
+template <int NR>
+inline void product(const float* v, int64_t T, const float* u, int64_t cin, float* m) {
+  __m512 acc[kRows][NR];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_setzero_ps();
+  for (int64_t ci = 0; ci < cin; ++ci, v += T, u += kRows) {
+    __m512 b[NR];
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) b[j] = _mm512_loadu_ps(v + j * kLanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 a = _mm512_set1_ps(u[r]);
+#pragma GCC unroll 3
+      for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) _mm512_storeu_ps(m + r * T + j * kLanes, acc[r][j]);
+}
+
+// M [16][cout rounded up to kRows][T] = U V for the first `vecs` vectors of tiles.
+void products(const WinogradPlan& p, const float* packed, const float* V, int64_t T, int64_t vecs,
+              float* M) {
+  const int64_t cin = p.cin, cbs = channel_blocks(p.cout);
+  for (int xi = 0; xi < kXi; ++xi) {
+    const float* v = V + xi * cin * T;
+    for (int64_t cb = 0; cb < cbs; ++cb) {
+      const float* u = packed + (xi * cbs + cb) * cin * kRows;
+      float* m = M + (xi * cbs + cb) * kRows * T;
+      for (int64_t v0 = 0; v0 < vecs; v0 += kMaxVecs) {
+        const int64_t q0 = v0 * kLanes;
+        switch (std::min<int64_t>(kMaxVecs, vecs - v0)) {
+          case 3:
+            product<3>(v + q0, T, u, cin, m + q0);
+            break;
+          case 2:
+            product<2>(v + q0, T, u, cin, m + q0);
+            break;
+          default:
+            product<1>(v + q0, T, u, cin, m + q0);
+            break;
+        }
+      }
+    }
+  }
+}
+
+// y's tile rows r0 .. r1 - 1 from M: Aᵀ m A of each tile's 4 x 4 m, plus the bias.
+void output_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float* M, int64_t T,
+                      const Chunk* chunks, int nchunks, const float* bias, float* y) {
+  const int64_t th = p.tiles_h(), tw = p.tiles_w(), H = p.H, W = p.W, cout = p.cout;
+  const int64_t xi_stride = channel_blocks(cout) * kRows * T;
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (int64_t co = 0; co < cout; ++co) {
+    const __m512 b = _mm512_set1_ps(bias ? bias[co] : 0.f);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / th, ty = r % th;
+      float* plane = y + (n * cout + co) * H * W;
+      for (int c = 0; c < nchunks; ++c) {
+        const Chunk& ch = chunks[c];
+        const float* m = M + co * T + (r - r0) * tw + ch.tx0;
+        __m512 s[2][4];
+        for (int j = 0; j < 4; ++j) {
+          const __m512 m0 = _mm512_loadu_ps(m + j * xi_stride);
+          const __m512 m1 = _mm512_loadu_ps(m + (4 + j) * xi_stride);
+          const __m512 m2 = _mm512_loadu_ps(m + (8 + j) * xi_stride);
+          const __m512 m3 = _mm512_loadu_ps(m + (12 + j) * xi_stride);
+          s[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+          s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        for (int a = 0; a < 2; ++a) {
+          const int64_t row = 2 * ty + a;
+          if (row >= H) break;
+          const __m512 y0 =
+              _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]), b);
+          const __m512 y1 =
+              _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[a][1], s[a][2]), s[a][3]), b);
+          float* dst = plane + row * W + 2 * ch.tx0;
+          _mm512_mask_storeu_ps(dst, ch.out[0], _mm512_permutex2var_ps(y0, lo, y1));
+          _mm512_mask_storeu_ps(dst + kLanes, ch.out[1], _mm512_permutex2var_ps(y0, hi, y1));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void winograd_block(const WinogradPlan& plan, int64_t block, const float* x, const float* packed,
+                    const float* bias, float* y, float* scratch) {
+  const int64_t r0 = block * plan.block_rows();
+  const int64_t r1 = std::min(plan.rows(), r0 + plan.block_rows());
+  const int64_t T = plan.block_tiles();
+  Chunk chunks[64];
+  DIFFLAB_CHECK(plan.tiles_w() <= 64 * kLanes, "winograd_block: planes wider than ",
+                2 * 64 * kLanes, " columns are not supported (W = ", plan.W, ")");
+  const int nchunks = make_chunks(plan, chunks);
+  float* V = scratch;
+  float* M = scratch + kXi * plan.cin * T;
+  input_transform(plan, r0, r1, x, chunks, nchunks, T, V);
+  // All T columns, those past the tiles zero, and the slack zero: the output transform's
+  // vectors read only finite values.
+  products(plan, packed, V, T, T / kLanes, M);
+  std::memset(M + kXi * channel_blocks(plan.cout) * kRows * T, 0, sizeof(float) * kLanes);
+  output_transform(plan, r0, r1, M, T, chunks, nchunks, bias, y);
+}
+
+#else
+
+void winograd_block(const WinogradPlan&, int64_t, const float*, const float*, const float*, float*,
+                    float*) {
+  DIFFLAB_FAIL("winograd_block: this build does not target AVX-512F (conv3x3_built() is false)");
+}
+
+#endif
+
+}  // namespace difflab::tensor::cpu

@@ -1,0 +1,229 @@
+// The Winograd F(2x2, 3x3) convolution (tensor/cpu/winograd.h): the kernel in f32 against the
+// f64 im2col path on shapes with channel, tile and chunk tails and blocks that span images;
+// conv2d and its input gradient taking it where it applies and not elsewhere; the same bits at
+// 1, 2 and 3 threads; no leak from one image or block into the next. Skipped, saying so, in a
+// build without AVX-512F.
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "tensor/cpu/conv3x3.h"
+#include "tensor/cpu/conv_path.h"
+#include "tensor/cpu/winograd.h"
+#include "tensor/factory.h"
+#include "tensor/ops.h"
+#include "tensor/random.h"
+#include "tensor/threads.h"
+
+using namespace difflab::tensor;
+
+namespace {
+
+const Conv2dParams kSame{1, 1, 1, 1, 1, 1, 1};
+
+bool built() {
+  if (!cpu::conv3x3_built())
+    BOOST_TEST_MESSAGE(
+        "skipped: this build does not target AVX-512F, so the Winograd kernels "
+        "are not compiled (conv3x3_built() is false)");
+  return cpu::conv3x3_built();
+}
+
+// max |a - ref| over max |scale|.
+double diff_over(const Tensor& a, const Tensor& ref, const Tensor& scale) {
+  const auto va = a.to_vector<double>(), vr = ref.to_vector<double>();
+  const auto vs = scale.to_vector<double>();
+  double d = 0, m = 1e-30;
+  for (size_t i = 0; i < va.size(); ++i)
+    d = std::max(d, std::abs(va[i] - vr[i])), m = std::max(m, std::abs(vs[i]));
+  return d / m;
+}
+
+double rel_diff(const Tensor& a, const Tensor& ref) {
+  const auto va = a.to_vector<double>(), vr = ref.to_vector<double>();
+  double d = 0, m = 1e-30;
+  for (size_t i = 0; i < va.size(); ++i)
+    d = std::max(d, std::abs(va[i] - vr[i])), m = std::max(m, std::abs(vr[i]));
+  return d / m;
+}
+
+bool bit_equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+}
+
+struct Case {
+  int64_t n, cin, cout, h, w;
+};
+
+// y [n, cout, h, w] (or dx with `transposed`) through the kernel alone, block by block on one
+// scratch, in f32.
+Tensor run_kernel(const Case& c, const Tensor& in, const Tensor& w, const Tensor& bias,
+                  bool transposed) {
+  const cpu::WinogradPlan plan{.images = c.n,
+                               .cin = transposed ? c.cout : c.cin,
+                               .cout = transposed ? c.cin : c.cout,
+                               .H = c.h,
+                               .W = c.w};
+  std::vector<float> packed(plan.packed_floats()), scratch(plan.scratch_floats());
+  cpu::winograd_pack_weights(plan, w.data<float>(), transposed, packed.data());
+  Tensor out = Tensor::empty({c.n, plan.cout, c.h, c.w}, DType::f32);
+  for (int64_t b = 0; b < plan.blocks(); ++b)
+    cpu::winograd_block(plan, b, in.data<float>(), packed.data(),
+                        bias.defined() ? bias.data<float>() : nullptr, out.data<float>(),
+                        scratch.data());
+  return out;
+}
+
+// Sets the switches for the scope: Winograd on or off, the direct kernels on.
+struct Winograd {
+  bool saved_w = cpu::winograd_enabled(), saved_d = cpu::conv3x3_enabled();
+  explicit Winograd(bool on) {
+    cpu::set_winograd_enabled(on);
+    cpu::set_conv3x3_enabled(true);
+  }
+  ~Winograd() {
+    cpu::set_winograd_enabled(saved_w);
+    cpu::set_conv3x3_enabled(saved_d);
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
+  if (!built()) return;
+  // Odd planes (a last tile row and column half outside), 1-wide and 1-high planes, planes of
+  // 2 and 3 chunks of 16 tiles (W 33, 70), cout tails of the 8-channel blocks, blocks spanning
+  // several images (5 images of 6x6) and a partial last block, the U-Net's three levels.
+  const Case cases[] = {{2, 3, 5, 5, 9},     {1, 1, 1, 1, 1},    {2, 7, 17, 7, 7},
+                        {2, 4, 8, 20, 1},    {2, 6, 9, 1, 40},   {1, 5, 3, 3, 70},
+                        {3, 20, 12, 9, 33},  {5, 9, 11, 6, 6},   {2, 32, 32, 28, 28},
+                        {3, 64, 64, 14, 14}, {3, 128, 128, 7, 7}};
+  Generator gen(41);
+  for (const Case& c : cases) {
+    const Tensor x = randn({c.n, c.cin, c.h, c.w}, DType::f64, &gen);
+    const Tensor w = randn({c.cout, c.cin, 3, 3}, DType::f64, &gen);
+    const Tensor b = randn({c.cout}, DType::f64, &gen);
+    const Tensor g = randn({c.n, c.cout, c.h, c.w}, DType::f64, &gen);
+    const Tensor w32 = w.to(DType::f32);
+    const Tensor y = run_kernel(c, x.to(DType::f32), w32, b.to(DType::f32), false);
+    const Tensor dx = run_kernel(c, g.to(DType::f32), w32, Tensor(), true);
+    BOOST_TEST_CONTEXT("n " << c.n << " cin " << c.cin << " cout " << c.cout << " " << c.h << "x"
+                            << c.w) {
+      // The transforms' rounding scales with the sums of |w| |x| (the terms cancel in the
+      // exact result): bounded against those, as the direct kernels' against the result.
+      const Tensor wa = unary(UnaryOp::abs, w);
+      const Tensor ys = conv2d(unary(UnaryOp::abs, x), wa, unary(UnaryOp::abs, b), kSame);
+      const Tensor dxs = conv2d_input_grad(unary(UnaryOp::abs, g), wa, x.shape(), kSame);
+      const double ey = diff_over(y, conv2d(x, w, b, kSame), ys);
+      const double edx = diff_over(dx, conv2d_input_grad(g, w, x.shape(), kSame), dxs);
+      BOOST_TEST(ey <= 1e-6);
+      BOOST_TEST(edx <= 1e-6);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(blocks_cover_the_tile_rows) {
+  const cpu::WinogradPlan level{.images = 64, .cin = 32, .cout = 32, .H = 28, .W = 28};
+  BOOST_TEST(level.tiles_w() == 14);
+  BOOST_TEST(level.rows() == 64 * 14);
+  BOOST_TEST(level.block_rows() >= 1);
+  BOOST_TEST(level.blocks() * level.block_rows() >= level.rows());
+  BOOST_TEST((level.blocks() - 1) * level.block_rows() < level.rows());
+  BOOST_TEST(level.block_tiles() % 16 == 0);
+  BOOST_TEST(level.block_tiles() >= level.block_rows() * level.tiles_w());
+  // Planes wider than 2 x 16 tiles give blocks of one tile row.
+  const cpu::WinogradPlan wide{.images = 1, .cin = 256, .cout = 256, .H = 4, .W = 1000};
+  BOOST_TEST(wide.block_rows() == 1);
+  BOOST_TEST(wide.block_tiles() == 512);
+}
+
+// conv2d and conv2d_input_grad take it for f32 3x3 same convolutions with 16 channels or more
+// on both sides, batches of any size; the weight gradient keeps its path.
+BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
+  if (!built()) return;
+  Generator gen(42);
+  struct Use {
+    Shape xs, ws;
+    Conv2dParams p;
+    DType dt;
+    bool winograd;
+  };
+  const Use uses[] = {{{4, 32, 28, 28}, {32, 32, 3, 3}, kSame, DType::f32, true},
+                      {{1, 16, 7, 9}, {24, 16, 3, 3}, kSame, DType::f32, true},
+                      {{4, 8, 14, 14}, {32, 8, 3, 3}, kSame, DType::f32, false},
+                      {{4, 32, 14, 14}, {8, 32, 3, 3}, kSame, DType::f32, false},
+                      {{4, 16, 14, 14}, {16, 16, 3, 3}, kSame, DType::f64, false},
+                      {{4, 16, 14, 14}, {16, 16, 3, 3}, {2, 2, 1, 1, 1, 1, 1}, DType::f32, false},
+                      {{4, 16, 14, 14}, {16, 16, 3, 3}, {1, 1, 0, 0, 1, 1, 1}, DType::f32, false},
+                      {{4, 32, 14, 14}, {32, 16, 3, 3}, {1, 1, 1, 1, 1, 1, 2}, DType::f32, false}};
+  for (const Use& u : uses) {
+    const Tensor x = randn(u.xs, u.dt, &gen), w = randn(u.ws, u.dt, &gen);
+    const Winograd on(true);
+    const Tensor y = conv2d(x, w, Tensor(), u.p);
+    const cpu::ConvPath fwd = cpu::last_conv_path();
+    const Tensor dx = conv2d_input_grad(y, w, x.shape(), u.p);
+    const cpu::ConvPath bwd = cpu::last_conv_path();
+    conv2d_weight_grad(y, x, w.shape(), u.p);
+    const cpu::ConvPath wgt = cpu::last_conv_path();
+    BOOST_TEST_CONTEXT("x " << shape_str(u.xs) << " w " << shape_str(u.ws)) {
+      BOOST_TEST((fwd == cpu::ConvPath::winograd) == u.winograd, cpu::conv_path_name(fwd));
+      BOOST_TEST((bwd == cpu::ConvPath::winograd) == u.winograd, cpu::conv_path_name(bwd));
+      BOOST_TEST((wgt != cpu::ConvPath::winograd), cpu::conv_path_name(wgt));
+      // Against the same call with Winograd off: the same values within rounding, and the same
+      // bits where it was not taken.
+      const Winograd off(false);
+      const Tensor y0 = conv2d(x, w, Tensor(), u.p);
+      const Tensor dx0 = conv2d_input_grad(y, w, x.shape(), u.p);
+      BOOST_TEST(rel_diff(y, y0) <= 1e-5);
+      BOOST_TEST(rel_diff(dx, dx0) <= 1e-5);
+      if (!u.winograd) BOOST_TEST((bit_equal(y, y0) && bit_equal(dx, dx0)));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads) {
+  if (!built()) return;
+  Generator gen(43);
+  Tensor x = randn({19, 16, 14, 14}, DType::f32, &gen), w = randn({24, 16, 3, 3}, DType::f32, &gen);
+  Tensor b = randn({24}, DType::f32, &gen), g = randn({19, 24, 14, 14}, DType::f32, &gen);
+  const Winograd on(true);
+  const int saved = get_num_threads();
+  Tensor y[3], dx[3];
+  for (int t = 1; t <= 3; ++t) {
+    set_num_threads(t);
+    y[t - 1] = conv2d(x, w, b, kSame);
+    BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
+    dx[t - 1] = conv2d_input_grad(g, w, x.shape(), kSame);
+  }
+  set_num_threads(saved);
+  for (int t = 1; t < 3; ++t) {
+    BOOST_TEST(bit_equal(y[0], y[t]), "conv2d at 1 and " << t + 1 << " threads");
+    BOOST_TEST(bit_equal(dx[0], dx[t]), "conv2d_input_grad at 1 and " << t + 1 << " threads");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_image_of_nan_does_not_reach_the_other_images) {
+  if (!built()) return;
+  // Blocks of 6x6 planes span several images, and at 1 thread the blocks share one scratch:
+  // NaN in image 2 (its last row and column too) must not reach the other images' tiles.
+  Generator gen(44);
+  const int64_t n = 40, c = 16, h = 6, wd = 6;
+  Tensor x = randn({n, c, h, wd}, DType::f32, &gen), w = randn({c, c, 3, 3}, DType::f32, &gen);
+  const int64_t per = c * h * wd;
+  float* px = x.data<float>() + 2 * per;
+  for (int64_t i = 0; i < per; ++i) px[i] = std::numeric_limits<float>::quiet_NaN();
+  const Winograd on(true);
+  const int saved = get_num_threads();
+  set_num_threads(1);
+  Tensor y = conv2d(x, w, Tensor(), kSame);
+  BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
+  set_num_threads(saved);
+  const auto v = y.to_vector<double>();
+  size_t nan_in = 0, nan_out = 0;
+  for (size_t i = 0; i < v.size(); ++i)
+    (i / size_t(per) == 2 ? nan_in : nan_out) += std::isnan(v[i]);
+  BOOST_TEST(nan_in == size_t(per));
+  BOOST_TEST(nan_out == 0u);
+}
