@@ -30,6 +30,15 @@ bool g_enabled = true;
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 int64_t channel_blocks(int64_t c) { return (c + kRows - 1) / kRows; }
 
+// The floats from one transformed position's matrix to the next in V [16][cin][T] and
+// M [16][cout rounded up to kRows][T]: one vector more than the matrix, so that the 16 rows a
+// transform reads or writes together do not fall in the same cache set (T is a multiple of 16
+// floats, and the matrices are often a multiple of 4 KiB).
+int64_t v_stride(const WinogradPlan& p, int64_t T) { return p.cin * T + kLanes; }
+int64_t m_stride(const WinogradPlan& p, int64_t T) {
+  return channel_blocks(p.cout) * kRows * T + kLanes;
+}
+
 }  // namespace
 
 int64_t WinogradPlan::block_rows() const {
@@ -40,9 +49,9 @@ int64_t WinogradPlan::block_rows() const {
 int64_t WinogradPlan::blocks() const { return (rows() + block_rows() - 1) / block_rows(); }
 int64_t WinogradPlan::block_tiles() const { return round_up(block_rows() * tiles_w(), kLanes); }
 int64_t WinogradPlan::packed_floats() const { return kXi * channel_blocks(cout) * cin * kRows; }
-// V, then M with one vector of slack (the output transform reads whole vectors).
+// V, then M.
 int64_t WinogradPlan::scratch_floats() const {
-  return kXi * (cin + channel_blocks(cout) * kRows) * block_tiles() + kLanes;
+  return kXi * (v_stride(*this, block_tiles()) + m_stride(*this, block_tiles()));
 }
 
 bool winograd_enabled() { return g_enabled && conv3x3_built(); }
@@ -59,11 +68,13 @@ void winograd_pack_weights(const WinogradPlan& plan, const float* w, bool transp
         for (int t = 0; t < 9; ++t)
           g[t / 3][t % 3] =
               transposed ? w[(ci * cout + co) * 9 + (8 - t)] : w[(co * cin + ci) * 9 + t];
+      double gg[4][3];  // G g
+      for (int a = 0; a < 4; ++a)
+        for (int l = 0; l < 3; ++l)
+          gg[a][l] = G[a][0] * g[0][l] + G[a][1] * g[1][l] + G[a][2] * g[2][l];
       for (int a = 0; a < 4; ++a)
         for (int b = 0; b < 4; ++b) {
-          double u = 0;
-          for (int k = 0; k < 3; ++k)
-            for (int l = 0; l < 3; ++l) u += G[a][k] * g[k][l] * G[b][l];
+          const double u = gg[a][0] * G[b][0] + gg[a][1] * G[b][1] + gg[a][2] * G[b][2];
           packed[(((a * 4 + b) * cbs + co / kRows) * cin + ci) * kRows + co % kRows] = float(u);
         }
     }
@@ -119,7 +130,9 @@ inline __m512 from2(__m512 a, __m512 b) {
 void input_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float* x,
                      const Chunk* chunks, int nchunks, int64_t T, float* V) {
   const int64_t th = p.tiles_h(), tw = p.tiles_w(), H = p.H, W = p.W, cin = p.cin;
-  const int64_t xi_stride = cin * T, used = (r1 - r0) * tw;
+  const int64_t xi_stride = v_stride(p, T), used = (r1 - r0) * tw;
+  // The columns from `used` to T (fewer than 16): zero.
+  const __mmask16 pad = __mmask16((1u << (T - used)) - 1);
   for (int64_t ci = 0; ci < cin; ++ci) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t n = r / th, ty = r % th;
@@ -160,7 +173,7 @@ void input_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float*
       }
     }
     for (int xi = 0; xi < kXi; ++xi)
-      std::memset(V + xi * xi_stride + ci * T + used, 0, sizeof(float) * (T - used));
+      _mm512_mask_storeu_ps(V + xi * xi_stride + ci * T + used, pad, _mm512_setzero_ps());
   }
 }
 
@@ -194,10 +207,10 @@ void products(const WinogradPlan& p, const float* packed, const float* V, int64_
               float* M) {
   const int64_t cin = p.cin, cbs = channel_blocks(p.cout);
   for (int xi = 0; xi < kXi; ++xi) {
-    const float* v = V + xi * cin * T;
+    const float* v = V + xi * v_stride(p, T);
     for (int64_t cb = 0; cb < cbs; ++cb) {
       const float* u = packed + (xi * cbs + cb) * cin * kRows;
-      float* m = M + (xi * cbs + cb) * kRows * T;
+      float* m = M + xi * m_stride(p, T) + cb * kRows * T;
       for (int64_t v0 = 0; v0 < vecs; v0 += kMaxVecs) {
         const int64_t q0 = v0 * kLanes;
         switch (std::min<int64_t>(kMaxVecs, vecs - v0)) {
@@ -220,7 +233,7 @@ void products(const WinogradPlan& p, const float* packed, const float* V, int64_
 void output_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float* M, int64_t T,
                       const Chunk* chunks, int nchunks, const float* bias, float* y) {
   const int64_t th = p.tiles_h(), tw = p.tiles_w(), H = p.H, W = p.W, cout = p.cout;
-  const int64_t xi_stride = channel_blocks(cout) * kRows * T;
+  const int64_t xi_stride = m_stride(p, T);
   const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi =
       _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -269,12 +282,13 @@ void winograd_block(const WinogradPlan& plan, int64_t block, const float* x, con
                 2 * 64 * kLanes, " columns are not supported (W = ", plan.W, ")");
   const int nchunks = make_chunks(plan, chunks);
   float* V = scratch;
-  float* M = scratch + kXi * plan.cin * T;
+  float* M = scratch + kXi * v_stride(plan, T);
   input_transform(plan, r0, r1, x, chunks, nchunks, T, V);
-  // All T columns, those past the tiles zero, and the slack zero: the output transform's
-  // vectors read only finite values.
+  // All T columns, those past the tiles zero, and the vector after each matrix zero: the
+  // output transform's vectors read only finite values.
   products(plan, packed, V, T, T / kLanes, M);
-  std::memset(M + kXi * channel_blocks(plan.cout) * kRows * T, 0, sizeof(float) * kLanes);
+  for (int xi = 0; xi < kXi; ++xi)
+    _mm512_storeu_ps(M + (xi + 1) * m_stride(plan, T) - kLanes, _mm512_setzero_ps());
   output_transform(plan, r0, r1, M, T, chunks, nchunks, bias, y);
 }
 
