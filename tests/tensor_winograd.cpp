@@ -1,6 +1,6 @@
-// The Winograd F(2x2, 3x3) convolution (tensor/cpu/winograd.h): the kernel in f32 against the
+// The Winograd F(2x2, 3x3) convolution (tensor/cpu/winograd.h): the kernels in f32 against the
 // f64 im2col path on shapes with channel, tile and chunk tails and blocks that span images;
-// conv2d and its input gradient taking it where it applies and not elsewhere; the same bits at
+// conv2d and both its gradients taking it where it applies and not elsewhere; the same bits at
 // 1, 2 and 3 threads; no leak from one image or block into the next. Skipped, saying so, in a
 // build without AVX-512F.
 #include <boost/test/unit_test.hpp>
@@ -76,6 +76,22 @@ Tensor run_kernel(const Case& c, const Tensor& in, const Tensor& w, const Tensor
   return out;
 }
 
+// dw [cout, cin, 3, 3] through the weight-gradient kernel alone, images [0, split) and
+// [split, n) as two parts whose sums are added before the last step, in f32.
+Tensor run_weight_kernel(const Case& c, const Tensor& x, const Tensor& g, int64_t split) {
+  const cpu::WinogradPlan plan{.images = c.n, .cin = c.cin, .cout = c.cout, .H = c.h, .W = c.w};
+  const int64_t sum = plan.grad_sum_floats();
+  std::vector<float> du(2 * sum), scratch(plan.weight_grad_scratch_floats());
+  cpu::winograd_weight_grad(plan, 0, split, x.data<float>(), g.data<float>(), du.data(),
+                            scratch.data());
+  cpu::winograd_weight_grad(plan, split, c.n, x.data<float>(), g.data<float>(), du.data() + sum,
+                            scratch.data());
+  for (int64_t i = 0; i < sum; ++i) du[i] += du[sum + i];
+  Tensor dw = Tensor::empty({c.cout, c.cin, 3, 3}, DType::f32);
+  cpu::winograd_weight_grad_finish(plan, du.data(), dw.data<float>());
+  return dw;
+}
+
 // Sets the switches for the scope: Winograd on or off, the direct kernels on.
 struct Winograd {
   bool saved_w = cpu::winograd_enabled(), saved_d = cpu::conv3x3_enabled();
@@ -109,6 +125,7 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
     const Tensor w32 = w.to(DType::f32);
     const Tensor y = run_kernel(c, x.to(DType::f32), w32, b.to(DType::f32), false);
     const Tensor dx = run_kernel(c, g.to(DType::f32), w32, Tensor(), true);
+    const Tensor dw = run_weight_kernel(c, x.to(DType::f32), g.to(DType::f32), c.n / 2);
     BOOST_TEST_CONTEXT("n " << c.n << " cin " << c.cin << " cout " << c.cout << " " << c.h << "x"
                             << c.w) {
       // The transforms' rounding scales with the sums of |w| |x| (the terms cancel in the
@@ -118,8 +135,12 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
       const Tensor dxs = conv2d_input_grad(unary(UnaryOp::abs, g), wa, x.shape(), kSame);
       const double ey = diff_over(y, conv2d(x, w, b, kSame), ys);
       const double edx = diff_over(dx, conv2d_input_grad(g, w, x.shape(), kSame), dxs);
+      const Tensor dws =
+          conv2d_weight_grad(unary(UnaryOp::abs, g), unary(UnaryOp::abs, x), w.shape(), kSame);
+      const double edw = diff_over(dw, conv2d_weight_grad(g, x, w.shape(), kSame), dws);
       BOOST_TEST(ey <= 1e-6);
       BOOST_TEST(edx <= 1e-6);
+      BOOST_TEST(edw <= 1e-6);
     }
   }
 }
@@ -139,8 +160,8 @@ BOOST_AUTO_TEST_CASE(blocks_cover_the_tile_rows) {
   BOOST_TEST(wide.block_tiles() == 512);
 }
 
-// conv2d and conv2d_input_grad take it for f32 3x3 same convolutions with 16 channels or more
-// on both sides, batches of any size; the weight gradient keeps its path.
+// conv2d and both its gradients take it for f32 3x3 same convolutions with 16 channels or more
+// on both sides, batches of any size.
 BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
   if (!built()) return;
   Generator gen(42);
@@ -165,20 +186,22 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
     const cpu::ConvPath fwd = cpu::last_conv_path();
     const Tensor dx = conv2d_input_grad(y, w, x.shape(), u.p);
     const cpu::ConvPath bwd = cpu::last_conv_path();
-    conv2d_weight_grad(y, x, w.shape(), u.p);
+    const Tensor dw = conv2d_weight_grad(y, x, w.shape(), u.p);
     const cpu::ConvPath wgt = cpu::last_conv_path();
     BOOST_TEST_CONTEXT("x " << shape_str(u.xs) << " w " << shape_str(u.ws)) {
       BOOST_TEST((fwd == cpu::ConvPath::winograd) == u.winograd, cpu::conv_path_name(fwd));
       BOOST_TEST((bwd == cpu::ConvPath::winograd) == u.winograd, cpu::conv_path_name(bwd));
-      BOOST_TEST((wgt != cpu::ConvPath::winograd), cpu::conv_path_name(wgt));
+      BOOST_TEST((wgt == cpu::ConvPath::winograd) == u.winograd, cpu::conv_path_name(wgt));
       // Against the same call with Winograd off: the same values within rounding, and the same
       // bits where it was not taken.
       const Winograd off(false);
       const Tensor y0 = conv2d(x, w, Tensor(), u.p);
       const Tensor dx0 = conv2d_input_grad(y, w, x.shape(), u.p);
+      const Tensor dw0 = conv2d_weight_grad(y, x, w.shape(), u.p);
       BOOST_TEST(rel_diff(y, y0) <= 1e-5);
       BOOST_TEST(rel_diff(dx, dx0) <= 1e-5);
-      if (!u.winograd) BOOST_TEST((bit_equal(y, y0) && bit_equal(dx, dx0)));
+      BOOST_TEST(rel_diff(dw, dw0) <= 1e-5);
+      if (!u.winograd) BOOST_TEST((bit_equal(y, y0) && bit_equal(dx, dx0) && bit_equal(dw, dw0)));
     }
   }
 }
@@ -190,17 +213,20 @@ BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads) {
   Tensor b = randn({24}, DType::f32, &gen), g = randn({19, 24, 14, 14}, DType::f32, &gen);
   const Winograd on(true);
   const int saved = get_num_threads();
-  Tensor y[3], dx[3];
+  Tensor y[3], dx[3], dw[3];
   for (int t = 1; t <= 3; ++t) {
     set_num_threads(t);
     y[t - 1] = conv2d(x, w, b, kSame);
     BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
     dx[t - 1] = conv2d_input_grad(g, w, x.shape(), kSame);
+    dw[t - 1] = conv2d_weight_grad(g, x, w.shape(), kSame);
+    BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
   }
   set_num_threads(saved);
   for (int t = 1; t < 3; ++t) {
     BOOST_TEST(bit_equal(y[0], y[t]), "conv2d at 1 and " << t + 1 << " threads");
     BOOST_TEST(bit_equal(dx[0], dx[t]), "conv2d_input_grad at 1 and " << t + 1 << " threads");
+    BOOST_TEST(bit_equal(dw[0], dw[t]), "conv2d_weight_grad at 1 and " << t + 1 << " threads");
   }
 }
 

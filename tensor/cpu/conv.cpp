@@ -287,19 +287,21 @@ void conv2d_input_grad_images(const T* dy, const T* w, T* dx, const ConvGeom& g,
   });
 }
 
-// Parts of the batch's weight gradient: `items` groups of images, `bytes` per partial sum.
-int64_t weight_parts(int64_t bytes, int64_t items) {
-  return std::clamp<int64_t>(kWeightPartBytes / std::max<int64_t>(1, bytes), 1,
+// Parts of the batch's weight gradient: `items` groups of images, `bytes` per partial sum, all
+// the partial sums within `budget` bytes.
+int64_t weight_parts(int64_t bytes, int64_t items, int64_t budget = kWeightPartBytes) {
+  return std::clamp<int64_t>(budget / std::max<int64_t>(1, bytes), 1,
                              std::min(kMaxWeightParts, items));
 }
 
-// dw = the partial sums added in order.
+// dw = the partial sums (`stride` elements apart, numel by default) added in order.
 template <typename T>
-void sum_parts(const T* part, int64_t parts, int64_t numel, T* dw) {
+void sum_parts(const T* part, int64_t parts, int64_t numel, T* dw, int64_t stride = 0) {
+  if (stride == 0) stride = numel;
 #pragma omp parallel for schedule(static) if (parts * numel >= cpu::kParallelGrain)
   for (int64_t i = 0; i < numel; ++i) {
     T sum = part[i];
-    for (int64_t q = 1; q < parts; ++q) sum += part[q * numel + i];
+    for (int64_t q = 1; q < parts; ++q) sum += part[q * stride + i];
     dw[i] = sum;
   }
 }
@@ -401,6 +403,10 @@ void conv3x3_weight_grad_images(const float* dy, const float* x, float* dw, cons
 
 // Below this many channels on either side the transforms cost more than the products save.
 constexpr int64_t kWinogradMinChannels = 16;
+// The weight gradient's partial sums, 16 (4 x 4) per weight where im2col's have 9: at 128
+// channels the budget of kWeightPartBytes made 16 parts of 1 MiB, and adding them up took as
+// long as computing them; 4 MiB makes 4 there and 16 still at 32 and 64 channels.
+constexpr int64_t kWinogradPartBytes = int64_t(4) << 20;
 
 bool winograd_3x3(const ConvGeom& g, const Conv2dParams& p, DType dt) {
   return same_3x3(g, p, dt) && cpu::winograd_enabled() && g.Cin >= kWinogradMinChannels &&
@@ -422,6 +428,28 @@ void winograd_images(const float* in, const float* w, const float* bias, float* 
     cpu::winograd_block(plan, block, in, packed.data<float>(), bias, out,
                         scratch.data<float>() + slot * per);
   });
+}
+
+// dw from dy and x in parts of consecutive images, as conv2d_weight_grad_images does.
+void winograd_weight_grad_images(const float* dy, const float* x, float* dw, const ConvGeom& g) {
+  const cpu::WinogradPlan plan{.images = g.N, .cin = g.Cin, .cout = g.Cout, .H = g.H, .W = g.W};
+  const int64_t numel = plan.grad_sum_floats();
+  // The partial sums a vector more than numel apart: at 2^k floats their same elements would
+  // share a cache set.
+  const int64_t stride = numel + 16;
+  const int64_t parts = weight_parts(stride * int64_t(sizeof(float)), g.N, kWinogradPartBytes);
+  const int threads = item_threads(parts);
+  const int64_t per = plan.weight_grad_scratch_floats();
+  const Tensor scratch = Tensor::empty({threads * per}, DType::f32);
+  const Tensor sums = Tensor::empty({(parts > 1 ? parts + 1 : 1) * stride}, DType::f32);
+  float* du = sums.data<float>();
+  for_items(parts, threads, [&](int64_t part, int slot) {
+    cpu::winograd_weight_grad(plan, part * g.N / parts, (part + 1) * g.N / parts, x, dy,
+                              du + (parts > 1 ? (part + 1) * stride : 0),
+                              scratch.data<float>() + slot * per);
+  });
+  if (parts > 1) sum_parts(du + stride, parts, numel, du, stride);
+  cpu::winograd_weight_grad_finish(plan, du, dw);
 }
 
 Tensor make_colbuf(const ConvGeom& g, const Conv2dParams& p, DType dtype) {
@@ -528,6 +556,11 @@ Tensor conv2d_weight_grad(const Tensor& grad_out, const Tensor& x_in, const Shap
   }
   Tensor dy = grad_out.contiguous(), x = x_in.contiguous();
   t_last_path = cpu::ConvPath::im2col;
+  if (winograd_3x3(g, p, dy.dtype())) {
+    t_last_path = cpu::ConvPath::winograd;
+    winograd_weight_grad_images(dy.data<float>(), x.data<float>(), dw.data<float>(), g);
+    return dw;
+  }
   if (direct_3x3(g, p, dy.dtype())) {
     t_last_path = cpu::ConvPath::direct;
     conv3x3_weight_grad_images(dy.data<float>(), x.data<float>(), dw.data<float>(), g);

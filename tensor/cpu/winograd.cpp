@@ -54,6 +54,20 @@ int64_t WinogradPlan::scratch_floats() const {
   return kXi * (v_stride(*this, block_tiles()) + m_stride(*this, block_tiles()));
 }
 
+int64_t WinogradPlan::grad_tiles() const {
+  const int64_t budget = kBlockBytes / (kXi * int64_t(sizeof(float)) *
+                                        (round_up(cin, kLanes) + channel_blocks(cout) * kRows));
+  return round_up(std::max(budget, tiles_w()), kLanes);
+}
+// The image in channels-last order, Vᵗ and dM (GradLayout in winograd.cpp).
+int64_t WinogradPlan::weight_grad_scratch_floats() const {
+  const int64_t cp = round_up(cin, kLanes), rows = channel_blocks(cout) * kRows, T = grad_tiles();
+  return H * W * cp + kXi * ((T * cp + kLanes) + (rows * T + kLanes));
+}
+int64_t WinogradPlan::grad_sum_floats() const {
+  return kXi * channel_blocks(cout) * kRows * round_up(cin, kLanes);
+}
+
 bool winograd_enabled() { return g_enabled && conv3x3_built(); }
 void set_winograd_enabled(bool on) { g_enabled = on; }
 
@@ -292,11 +306,287 @@ void winograd_block(const WinogradPlan& plan, int64_t block, const float* x, con
   output_transform(plan, r0, r1, M, T, chunks, nchunks, bias, y);
 }
 
+namespace {
+
+// One thread's scratch for the weight gradient: the image channels-last, xt [H][W][cp];
+// Vᵗ [16][T][cp] (each tile's transformed input, the input channels innermost); dM [16][rows][T]
+// (the transformed output gradient); and the sum dU [16][rows][cp], the caller's. cp is cin
+// rounded up to 16,
+// rows cout rounded up to kRows; the 16 matrices of Vᵗ and dM are a vector apart, as V and M's.
+struct GradLayout {
+  int64_t cp, rows, T, vt_stride, dm_stride;
+  float *xt, *vt, *dm, *du;
+  GradLayout(const WinogradPlan& p, float* scratch, float* sum)
+      : cp(round_up(p.cin, kLanes)),
+        rows(channel_blocks(p.cout) * kRows),
+        T(p.grad_tiles()),
+        vt_stride(T * cp + kLanes),
+        dm_stride(rows * T + kLanes),
+        xt(scratch),
+        vt(xt + p.H * p.W * cp),
+        dm(vt + kXi * vt_stride),
+        du(sum) {}
+};
+
+// r[j][i] = r[i][j]: 16 x 16 floats, in 64 shuffles.
+inline void transpose16(__m512* r) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved within 128-bit lanes
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  auto lo = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  auto hi = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  __m512 u[16];  // u[4m + s], lane k: column 4k + s of rows 4m .. 4m + 3
+  for (int m = 0; m < 4; ++m) {
+    u[4 * m] = lo(t[4 * m], t[4 * m + 2]);
+    u[4 * m + 1] = hi(t[4 * m], t[4 * m + 2]);
+    u[4 * m + 2] = lo(t[4 * m + 1], t[4 * m + 3]);
+    u[4 * m + 3] = hi(t[4 * m + 1], t[4 * m + 3]);
+  }
+  for (int s = 0; s < 4; ++s) {  // the 4 x 4 lanes of u[s], u[4 + s], u[8 + s], u[12 + s]
+    const __m512 v0 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x44);
+    const __m512 v1 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xEE);
+    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x44);
+    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xEE);
+    r[s] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+    r[4 + s] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+    r[8 + s] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+    r[12 + s] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+  }
+}
+
+// xt [H][W][cp] of image x [cin][H][W], the channels past cin zero: 16 x 16 blocks transposed.
+void channels_last(const WinogradPlan& p, const float* x, const GradLayout& L) {
+  const int64_t hw = p.H * p.W, cin = p.cin, cp = L.cp;
+  for (int64_t q0 = 0; q0 < hw; q0 += kLanes) {
+    const int64_t nq = std::min(kLanes, hw - q0);
+    const __mmask16 mq = __mmask16((1u << nq) - 1);
+    for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] =
+            c0 + i < cin ? _mm512_maskz_loadu_ps(mq, x + (c0 + i) * hw + q0) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int64_t j = 0; j < nq; ++j) _mm512_storeu_ps(L.xt + (q0 + j) * cp + c0, r[j]);
+    }
+  }
+}
+
+// Vᵗ's tiles t0 .. t0 + tw - 1 from tile row ty of xt: Bᵀ d B, 16 input channels at a time.
+void input_transform_cl(const WinogradPlan& p, int64_t ty, int64_t t0, const GradLayout& L) {
+  const int64_t H = p.H, W = p.W, cp = L.cp;
+  for (int64_t tx = 0; tx < p.tiles_w(); ++tx) {
+    const float* src[4][4];
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) {
+        const int64_t row = 2 * ty - 1 + i, col = 2 * tx - 1 + j;
+        src[i][j] =
+            row >= 0 && row < H && col >= 0 && col < W ? L.xt + (row * W + col) * cp : nullptr;
+      }
+    float* dst = L.vt + (t0 + tx) * cp;
+    for (int64_t c = 0; c < cp; c += kLanes) {
+      __m512 t[4][4];
+      for (int j = 0; j < 4; ++j) {
+        __m512 d[4];
+        for (int i = 0; i < 4; ++i)
+          d[i] = src[i][j] ? _mm512_loadu_ps(src[i][j] + c) : _mm512_setzero_ps();
+        t[0][j] = _mm512_sub_ps(d[0], d[2]);
+        t[1][j] = _mm512_add_ps(d[1], d[2]);
+        t[2][j] = _mm512_sub_ps(d[2], d[1]);
+        t[3][j] = _mm512_sub_ps(d[1], d[3]);
+      }
+      for (int i = 0; i < 4; ++i) {
+        float* o = dst + c + 4 * i * L.vt_stride;
+        _mm512_storeu_ps(o, _mm512_sub_ps(t[i][0], t[i][2]));
+        _mm512_storeu_ps(o + L.vt_stride, _mm512_add_ps(t[i][1], t[i][2]));
+        _mm512_storeu_ps(o + 2 * L.vt_stride, _mm512_sub_ps(t[i][2], t[i][1]));
+        _mm512_storeu_ps(o + 3 * L.vt_stride, _mm512_sub_ps(t[i][1], t[i][3]));
+      }
+    }
+  }
+}
+
+// dM's tiles t0 .. t0 + tw - 1 from tile row ty of dy [cout][H][W]: A dY Aᵀ of each tile's 2x2
+// output gradient dY (zero past the planes' edges), 16 tiles at a time.
+void grad_transform(const WinogradPlan& p, const float* dy, int64_t ty, int64_t t0,
+                    const Chunk* chunks, int nchunks, const GradLayout& L) {
+  const int64_t H = p.H, W = p.W;
+  for (int64_t co = 0; co < p.cout; ++co) {
+    const float* plane = dy + co * H * W;
+    for (int c = 0; c < nchunks; ++c) {
+      const Chunk& ch = chunks[c];
+      __m512 e[2], o[2];  // dY [a][0] and dY [a][1] of each tile, rows a = 0, 1
+      for (int a = 0; a < 2; ++a) {
+        const int64_t row = 2 * ty + a;
+        __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+        if (row < H) {
+          const float* src = plane + row * W + 2 * ch.tx0;
+          // The next tile row's: the planes are visited 2 rows at a time, which the hardware
+          // prefetcher does not follow.
+          if (row + 2 < H) {
+            _mm_prefetch(reinterpret_cast<const char*>(src + 2 * W), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(src + 2 * W + kLanes), _MM_HINT_T0);
+          }
+          lo = _mm512_maskz_loadu_ps(ch.out[0], src);
+          hi = _mm512_maskz_loadu_ps(ch.out[1], src + kLanes);
+        }
+        e[a] = evens(lo, hi), o[a] = odds(lo, hi);
+      }
+      // Rows of A dY: (e0, o0), (e0 + e1, o0 + o1), (e0 - e1, o0 - o1), (-e1, -o1).
+      const __m512 zero = _mm512_setzero_ps();
+      const __m512 x0[4] = {e[0], _mm512_add_ps(e[0], e[1]), _mm512_sub_ps(e[0], e[1]),
+                            _mm512_sub_ps(zero, e[1])};
+      const __m512 x1[4] = {o[0], _mm512_add_ps(o[0], o[1]), _mm512_sub_ps(o[0], o[1]),
+                            _mm512_sub_ps(zero, o[1])};
+      float* dst = L.dm + co * L.T + t0 + ch.tx0;
+      for (int i = 0; i < 4; ++i) {
+        float* d = dst + 4 * i * L.dm_stride;
+        _mm512_mask_storeu_ps(d, ch.tiles, x0[i]);
+        _mm512_mask_storeu_ps(d + L.dm_stride, ch.tiles, _mm512_add_ps(x0[i], x1[i]));
+        _mm512_mask_storeu_ps(d + 2 * L.dm_stride, ch.tiles, _mm512_sub_ps(x0[i], x1[i]));
+        _mm512_mask_storeu_ps(d + 3 * L.dm_stride, ch.tiles, _mm512_sub_ps(zero, x1[i]));
+      }
+    }
+  }
+}
+
+// dU [rows kRows][NR vectors of channels] += dM's rows times Vᵗ over tiles 0 .. n - 1.
+template <int NR>
+inline void grad_product(const float* dm, int64_t T, const float* vt, int64_t cp, int64_t n,
+                         float* du) {
+  __m512 acc[kRows][NR];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < n; ++t, vt += cp) {
+    __m512 b[NR];
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) b[j] = _mm512_loadu_ps(vt + j * kLanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 a = _mm512_set1_ps(dm[r * T + t]);
+#pragma GCC unroll 3
+      for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) {
+      float* o = du + r * cp + j * kLanes;
+      _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[r][j]));
+    }
+}
+
+// dU += dM Vᵗ over the first n tiles, for each of the 16 positions. The channel vectors go in
+// groups of at most 3, as even as can be (4 = 2 + 2, 8 = 3 + 3 + 2).
+void grad_products(int64_t n, const GradLayout& L) {
+  const int64_t vecs = L.cp / kLanes, groups = (vecs + kMaxVecs - 1) / kMaxVecs;
+  for (int xi = 0; xi < kXi; ++xi)
+    for (int64_t r0 = 0; r0 < L.rows; r0 += kRows) {
+      const float* dm = L.dm + xi * L.dm_stride + r0 * L.T;
+      int64_t v0 = 0;
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t nv = (vecs - v0) / (groups - g);
+        const float* vt = L.vt + xi * L.vt_stride + v0 * kLanes;
+        float* du = L.du + (xi * L.rows + r0) * L.cp + v0 * kLanes;
+        switch (nv) {
+          case 3:
+            grad_product<3>(dm, L.T, vt, L.cp, n, du);
+            break;
+          case 2:
+            grad_product<2>(dm, L.T, vt, L.cp, n, du);
+            break;
+          default:
+            grad_product<1>(dm, L.T, vt, L.cp, n, du);
+            break;
+        }
+        v0 += nv;
+      }
+    }
+}
+
+}  // namespace
+
+void winograd_weight_grad(const WinogradPlan& plan, int64_t n0, int64_t n1, const float* x,
+                          const float* dy, float* du, float* scratch) {
+  const GradLayout L(plan, scratch, du);
+  Chunk chunks[64];
+  DIFFLAB_CHECK(plan.tiles_w() <= 64 * kLanes, "winograd_weight_grad: planes wider than ",
+                2 * 64 * kLanes, " columns are not supported (W = ", plan.W, ")");
+  const int nchunks = make_chunks(plan, chunks);
+  const int64_t tw = plan.tiles_w(), hw = plan.H * plan.W;
+  std::memset(L.du, 0, sizeof(float) * kXi * L.rows * L.cp);
+  // dM's rows past cout stay zero; the tiles go in, a tile row at a time, until the next row
+  // would not fit, then dU takes their products.
+  for (int xi = 0; xi < kXi; ++xi)
+    std::memset(L.dm + xi * L.dm_stride + plan.cout * L.T, 0,
+                sizeof(float) * (L.rows - plan.cout) * L.T);
+  int64_t filled = 0;
+  for (int64_t n = n0; n < n1; ++n) {
+    channels_last(plan, x + n * plan.cin * hw, L);
+    for (int64_t ty = 0; ty < plan.tiles_h(); ++ty) {
+      if (filled + tw > L.T) grad_products(filled, L), filled = 0;
+      input_transform_cl(plan, ty, filled, L);
+      grad_transform(plan, dy + n * plan.cout * hw, ty, filled, chunks, nchunks, L);
+      filled += tw;
+    }
+  }
+  if (filled > 0) grad_products(filled, L);
+}
+
+void winograd_weight_grad_finish(const WinogradPlan& plan, const float* du, float* dw) {
+  // Gᵀ u G with G's rows (1, 0, 0), (½, ½, ½), (½, -½, ½), (0, 0, 1): per 4-vector u,
+  // Gᵀ u = (u0 + ½ (u1 + u2), ½ (u1 - u2), u3 + ½ (u1 + u2)), 16 input channels at a time.
+  const int64_t cp = round_up(plan.cin, kLanes), rows = channel_blocks(plan.cout) * kRows;
+  const __m512 half = _mm512_set1_ps(0.5f);
+  auto gt = [&](__m512 u0, __m512 u1, __m512 u2, __m512 u3, __m512* o) {
+    const __m512 s = _mm512_mul_ps(half, _mm512_add_ps(u1, u2));
+    o[0] = _mm512_add_ps(u0, s);
+    o[1] = _mm512_mul_ps(half, _mm512_sub_ps(u1, u2));
+    o[2] = _mm512_add_ps(u3, s);
+  };
+  alignas(64) float out[9][kLanes];
+  for (int64_t co = 0; co < plan.cout; ++co)
+    for (int64_t c0 = 0; c0 < plan.cin; c0 += kLanes) {
+      __m512 u[4][4], g[3][4];
+      for (int xi = 0; xi < kXi; ++xi)
+        u[xi / 4][xi % 4] = _mm512_loadu_ps(du + (xi * rows + co) * cp + c0);
+      for (int b = 0; b < 4; ++b) {
+        __m512 o[3];
+        gt(u[0][b], u[1][b], u[2][b], u[3][b], o);
+        for (int k = 0; k < 3; ++k) g[k][b] = o[k];
+      }
+      for (int k = 0; k < 3; ++k) {
+        __m512 o[3];
+        gt(g[k][0], g[k][1], g[k][2], g[k][3], o);
+        for (int l = 0; l < 3; ++l) _mm512_store_ps(out[k * 3 + l], o[l]);
+      }
+      for (int64_t ci = c0; ci < std::min(plan.cin, c0 + kLanes); ++ci)
+        for (int t = 0; t < 9; ++t) dw[(co * plan.cin + ci) * 9 + t] = out[t][ci - c0];
+    }
+}
+
 #else
 
 void winograd_block(const WinogradPlan&, int64_t, const float*, const float*, const float*, float*,
                     float*) {
   DIFFLAB_FAIL("winograd_block: this build does not target AVX-512F (conv3x3_built() is false)");
+}
+void winograd_weight_grad(const WinogradPlan&, int64_t, int64_t, const float*, const float*, float*,
+                          float*) {
+  DIFFLAB_FAIL(
+      "winograd_weight_grad: this build does not target AVX-512F (conv3x3_built() is "
+      "false)");
+}
+void winograd_weight_grad_finish(const WinogradPlan&, const float*, float*) {
+  DIFFLAB_FAIL("winograd_weight_grad_finish: this build does not target AVX-512F");
 }
 
 #endif

@@ -28,6 +28,9 @@ struct WinogradPlan {
   int64_t block_tiles() const;     // tiles per full block's matrices, rounded up to 16
   int64_t packed_floats() const;   // the transformed, packed weights
   int64_t scratch_floats() const;  // one thread's scratch for winograd_block
+  int64_t grad_tiles() const;      // tiles the weight gradient transforms before their products
+  int64_t weight_grad_scratch_floats() const;  // one thread's scratch for winograd_weight_grad
+  int64_t grad_sum_floats() const;             // the transformed sum dU
 };
 
 // Packs U = G g Gᵀ of w [cout, cin, 3, 3] for winograd_block. With `transposed`, w is
@@ -40,5 +43,12 @@ void winograd_pack_weights(const WinogradPlan& plan, const float* w, bool transp
 // x [images, cin, H, W].
 void winograd_block(const WinogradPlan& plan, int64_t block, const float* x, const float* packed,
                     const float* bias, float* y, float* scratch);
+
+// The weight gradient in two steps. du [grad_sum_floats()] = dU = Σ (A dY Aᵀ) ⊙ (Bᵀ d B) over the
+// tiles of images n0 .. n1 - 1 of x [images, cin, H, W] and dy [images, cout, H, W], in order;
+// then, with the parts' dU summed, dw [cout, cin, 3, 3] = Gᵀ dU G.
+void winograd_weight_grad(const WinogradPlan& plan, int64_t n0, int64_t n1, const float* x,
+                          const float* dy, float* du, float* scratch);
+void winograd_weight_grad_finish(const WinogradPlan& plan, const float* du, float* dw);
 
 }  // namespace difflab::tensor::cpu
