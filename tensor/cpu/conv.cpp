@@ -401,7 +401,10 @@ void conv3x3_weight_grad_images(const float* dy, const float* x, float* dw, cons
 
 // ---- Winograd F(2x2, 3x3) path (tensor/cpu/winograd.h) ----
 
-// Below this many channels on either side the transforms cost more than the products save.
+// Below this many channels on either side the transforms cost more than the products save: at
+// 28x28, batch 64, one core, 8 -> 8 channels the forward tied with the direct kernel (0.67 ms)
+// and the weight gradient lost (0.99 against 0.66); 16 -> 16 won both (1.61 against 2.45, 1.66
+// against 2.62).
 constexpr int64_t kWinogradMinChannels = 16;
 // The weight gradient's partial sums, 16 (4 x 4) per weight where im2col's have 9: at 128
 // channels the budget of kWeightPartBytes made 16 parts of 1 MiB, and adding them up took as

@@ -145,8 +145,6 @@ void input_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float*
                      const Chunk* chunks, int nchunks, int64_t T, float* V) {
   const int64_t th = p.tiles_h(), tw = p.tiles_w(), H = p.H, W = p.W, cin = p.cin;
   const int64_t xi_stride = v_stride(p, T), used = (r1 - r0) * tw;
-  // The columns from `used` to T (fewer than 16): zero.
-  const __mmask16 pad = __mmask16((1u << (T - used)) - 1);
   for (int64_t ci = 0; ci < cin; ++ci) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t n = r / th, ty = r % th;
@@ -186,8 +184,12 @@ void input_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float*
         }
       }
     }
+    // The columns from `used` to T: zero (fewer than 16 but in a last, partial block).
     for (int xi = 0; xi < kXi; ++xi)
-      _mm512_mask_storeu_ps(V + xi * xi_stride + ci * T + used, pad, _mm512_setzero_ps());
+      for (int64_t q = used; q < T; q += kLanes)
+        _mm512_mask_storeu_ps(V + xi * xi_stride + ci * T + q,
+                              __mmask16((1u << std::min<int64_t>(kLanes, T - q)) - 1),
+                              _mm512_setzero_ps());
   }
 }
 
