@@ -206,6 +206,18 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
   }
 }
 
+// A call that computes nothing (an empty batch) reports no path, not the last call's.
+BOOST_AUTO_TEST_CASE(an_empty_call_reports_no_path) {
+  if (!built()) return;
+  Generator gen(45);
+  const Winograd on(true);
+  const Tensor w = randn({16, 16, 3, 3}, DType::f32, &gen);
+  conv2d(randn({2, 16, 6, 6}, DType::f32, &gen), w, Tensor(), kSame);
+  BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
+  conv2d(Tensor::empty({0, 16, 6, 6}, DType::f32), w, Tensor(), kSame);
+  BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "none");
+}
+
 BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads) {
   if (!built()) return;
   Generator gen(43);

@@ -479,6 +479,7 @@ const char* cpu::conv_path_name(ConvPath path) {
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
               const Conv2dParams& p) {
   OpLabel label_("conv2d");
+  t_last_path = cpu::ConvPath::none;  // until the CPU path is chosen below
   DIFFLAB_CUDA_ROUTE(x_in, cuda::conv2d(x_in, w_in, bias_in, p));
   const ConvGeom g = checks::check_conv2d(x_in, w_in, bias_in, p, cpu::cpu_rule);
   Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
@@ -514,6 +515,7 @@ Tensor conv2d_input_grad(const Tensor& grad_out, const Tensor& w_in, const Shape
                          const Conv2dParams& p) {
   const char* op = "conv2d_input_grad";
   OpLabel label_(op);
+  t_last_path = cpu::ConvPath::none;
   DIFFLAB_CUDA_ROUTE(grad_out, cuda::conv2d_input_grad(grad_out, w_in, input_shape, p));
   const ConvGeom g = checks::check_conv2d_input_grad(grad_out, w_in, input_shape, p, cpu::cpu_rule);
   Tensor dx = Tensor::empty(input_shape, grad_out.dtype());
@@ -551,6 +553,7 @@ Tensor conv2d_weight_grad(const Tensor& grad_out, const Tensor& x_in, const Shap
                           const Conv2dParams& p) {
   const char* op = "conv2d_weight_grad";
   OpLabel label_(op);
+  t_last_path = cpu::ConvPath::none;
   DIFFLAB_CUDA_ROUTE(grad_out, cuda::conv2d_weight_grad(grad_out, x_in, weight_shape, p));
   const ConvGeom g =
       checks::check_conv2d_weight_grad(grad_out, x_in, weight_shape, p, cpu::cpu_rule);

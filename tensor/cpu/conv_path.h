@@ -7,7 +7,8 @@ namespace difflab::tensor::cpu {
 
 enum class ConvPath { none, im2col, direct, winograd };
 
-// The path of the calling thread's last CPU convolution call (none before the first).
+// The path of the calling thread's last convolution call: none before the first, for one that
+// went to CUDA and for an empty one (nothing computed).
 ConvPath last_conv_path();
 const char* conv_path_name(ConvPath path);
 
