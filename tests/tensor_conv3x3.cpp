@@ -4,7 +4,6 @@
 // scratch into the next. Skipped, saying so, in a build without AVX-512F.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -15,8 +14,11 @@
 #include "tensor/ops.h"
 #include "tensor/random.h"
 #include "tensor/threads.h"
+#include "tests/support/compare.h"
 
 using namespace difflab::tensor;
+using difflab::testing::bit_equal;
+using difflab::testing::rel_diff;
 
 namespace {
 
@@ -27,18 +29,6 @@ bool built() {
     BOOST_TEST_MESSAGE("skipped: this build does not target AVX-512F, so the direct 3x3 "
                        "kernels are not compiled (conv3x3_built() is false)");
   return cpu::conv3x3_built();
-}
-
-double rel_diff(const Tensor& a, const Tensor& ref) {
-  const auto va = a.to_vector<double>(), vr = ref.to_vector<double>();
-  double d = 0, m = 1e-30;
-  for (size_t i = 0; i < va.size(); ++i)
-    d = std::max(d, std::abs(va[i] - vr[i])), m = std::max(m, std::abs(vr[i]));
-  return d / m;
-}
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 // Switches the Winograd path (tensor/cpu/winograd.h) off for the scope: these tests are the

@@ -5,7 +5,6 @@
 // build without AVX-512F.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -16,8 +15,11 @@
 #include "tensor/ops.h"
 #include "tensor/random.h"
 #include "tensor/threads.h"
+#include "tests/support/compare.h"
 
 using namespace difflab::tensor;
+using difflab::testing::bit_equal;
+using difflab::testing::rel_diff;
 
 namespace {
 
@@ -39,18 +41,6 @@ double diff_over(const Tensor& a, const Tensor& ref, const Tensor& scale) {
   for (size_t i = 0; i < va.size(); ++i)
     d = std::max(d, std::abs(va[i] - vr[i])), m = std::max(m, std::abs(vs[i]));
   return d / m;
-}
-
-double rel_diff(const Tensor& a, const Tensor& ref) {
-  const auto va = a.to_vector<double>(), vr = ref.to_vector<double>();
-  double d = 0, m = 1e-30;
-  for (size_t i = 0; i < va.size(); ++i)
-    d = std::max(d, std::abs(va[i] - vr[i])), m = std::max(m, std::abs(vr[i]));
-  return d / m;
-}
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 struct Case {

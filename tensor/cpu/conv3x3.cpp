@@ -4,28 +4,16 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tensor/cpu/avx512.h"
 #include "tensor/error.h"
-
-#if defined(__AVX512F__)
-// GCC 12's AVX-512 intrinsics fill unused lanes from _mm*_undefined_*(), which trips
-// -Wmaybe-uninitialized and -Wuninitialized where they are inlined (lane_sum below).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#endif
 
 namespace difflab::tensor::cpu {
 
+using namespace simd;  // kLanes (positions per vector), kRows, kMaxVecs, round_up, ...
+
 namespace {
 
-constexpr int64_t kLanes = 16;  // floats per vector
-constexpr int kRows = 8;        // output channels per register block
-constexpr int kMaxVecs = 3;     // vectors of positions per register block
-
 bool g_enabled = true;
-
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-int64_t channel_blocks(int64_t c) { return (c + kRows - 1) / kRows; }
 
 }  // namespace
 

@@ -4,31 +4,21 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tensor/cpu/avx512.h"
 #include "tensor/cpu/conv3x3.h"
 #include "tensor/error.h"
 
-#if defined(__AVX512F__)
-// As in conv3x3.cpp: GCC 12's AVX-512 intrinsics trip -W(maybe-)uninitialized where inlined.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#endif
-
 namespace difflab::tensor::cpu {
+
+using namespace simd;  // kLanes (tiles per vector), kRows, kMaxVecs, round_up, ...
 
 namespace {
 
-constexpr int64_t kLanes = 16;  // floats (tiles) per vector
-constexpr int kRows = 8;        // output channels per register block
-constexpr int kMaxVecs = 3;     // vectors of tiles per register block
-constexpr int kXi = 16;         // the 4 x 4 transformed positions
+constexpr int kXi = 16;  // the 4 x 4 transformed positions
 // A full block's V and M together take about this many bytes (in L2 on one core).
 constexpr int64_t kBlockBytes = int64_t(512) << 10;
 
 bool g_enabled = true;
-
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-int64_t channel_blocks(int64_t c) { return (c + kRows - 1) / kRows; }
 
 // The floats from one transformed position's matrix to the next in V [16][cin][T] and
 // M [16][cout rounded up to kRows][T]: one vector more than the matrix, so that the 16 rows a
