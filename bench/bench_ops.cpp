@@ -160,25 +160,30 @@ WALL_BENCHMARK(BM_conv2d_forward_backward, kMillisecond);
 // ---- the default U-Net's 3x3 convolutions, batch 64: C -> C channels at S x S, the three
 // levels (32 at 28, 64 at 14, 128 at 7) costing the same FLOPs; forward + both gradients, and
 // each alone; path 0 im2col + GEMM, 1 the direct 3x3 kernels (tensor/cpu/conv3x3.h), 2 Winograd
-// F(2x2, 3x3) (tensor/cpu/winograd.h) where it applies, else as 1 ----
+// F(2x2, 3x3) (tensor/cpu/winograd.h) where it applies, else as 1, 3 as 2 but F(4x4, 3x3) for
+// the forward and the input gradient ----
 
 // Sets the conv2d path for a benchmark's lifetime.
 class ConvPath {
  public:
   explicit ConvPath(int64_t path)
-      : direct_(T::cpu::conv3x3_enabled()), winograd_(T::cpu::winograd_enabled()) {
+      : direct_(T::cpu::conv3x3_enabled()),
+        winograd_(T::cpu::winograd_enabled()),
+        winograd4_(T::cpu::winograd4_enabled()) {
     T::cpu::set_conv3x3_enabled(path >= 1);
     T::cpu::set_winograd_enabled(path >= 2);
+    T::cpu::set_winograd4_enabled(path >= 3);
   }
   ~ConvPath() {
     T::cpu::set_conv3x3_enabled(direct_);
     T::cpu::set_winograd_enabled(winograd_);
+    T::cpu::set_winograd4_enabled(winograd4_);
   }
   ConvPath(const ConvPath&) = delete;
   ConvPath& operator=(const ConvPath&) = delete;
 
  private:
-  bool direct_, winograd_;
+  bool direct_, winograd_, winograd4_;
 };
 
 void BM_conv2d_unet_level(benchmark::State& state) {
@@ -196,9 +201,9 @@ void BM_conv2d_unet_level(benchmark::State& state) {
 }
 WALL_BENCHMARK(BM_conv2d_unet_level, kMillisecond)
     ->ArgNames({"channels", "size", "path"})
-    ->ArgsProduct({{32}, {28}, {0, 1, 2}})
-    ->ArgsProduct({{64}, {14}, {0, 1, 2}})
-    ->ArgsProduct({{128}, {7}, {0, 1, 2}});
+    ->ArgsProduct({{32}, {28}, {0, 1, 2, 3}})
+    ->ArgsProduct({{64}, {14}, {0, 1, 2, 3}})
+    ->ArgsProduct({{128}, {7}, {0, 1, 2, 3}});
 
 // One of the three alone: part 0 the forward (the sampler's), 1 the input gradient, 2 the
 // weight gradient.
@@ -218,9 +223,9 @@ void BM_conv2d_unet_level_part(benchmark::State& state) {
 }
 WALL_BENCHMARK(BM_conv2d_unet_level_part, kMillisecond)
     ->ArgNames({"channels", "size", "path", "part"})
-    ->ArgsProduct({{32}, {28}, {0, 1, 2}, {0, 1, 2}})
-    ->ArgsProduct({{64}, {14}, {0, 1, 2}, {0, 1, 2}})
-    ->ArgsProduct({{128}, {7}, {0, 1, 2}, {0, 1, 2}});
+    ->ArgsProduct({{32}, {28}, {0, 1, 2, 3}, {0, 1, 2}})
+    ->ArgsProduct({{64}, {14}, {0, 1, 2, 3}, {0, 1, 2}})
+    ->ArgsProduct({{128}, {7}, {0, 1, 2, 3}, {0, 1, 2}});
 
 // ---- SiLU forward and its gradient factor on [64, 64, 28, 28] (the logistic function's exp) ----
 

@@ -47,23 +47,29 @@ struct Case {
   int64_t n, cin, cout, h, w;
 };
 
-// y [n, cout, h, w] (or dx with `transposed`) through the kernel alone, block by block on one
-// scratch, in f32.
-Tensor run_kernel(const Case& c, const Tensor& in, const Tensor& w, const Tensor& bias,
-                  bool transposed) {
-  const cpu::WinogradPlan plan{.images = c.n,
-                               .cin = transposed ? c.cout : c.cin,
-                               .cout = transposed ? c.cin : c.cout,
-                               .H = c.h,
-                               .W = c.w};
+// y [n, cout, h, w] (or dx with `transposed`) through a forward kernel alone (F(2x2, 3x3), or
+// F(4x4, 3x3) with `f4`), block by block on one scratch, in f32.
+template <typename Plan, typename Pack, typename Block>
+Tensor run_blocks(const Plan& plan, Pack pack, Block block, const Tensor& in, const Tensor& w,
+                  const Tensor& bias, bool transposed) {
   std::vector<float> packed(plan.packed_floats()), scratch(plan.scratch_floats());
-  cpu::winograd_pack_weights(plan, w.data<float>(), transposed, packed.data());
-  Tensor out = Tensor::empty({c.n, plan.cout, c.h, c.w}, DType::f32);
+  pack(plan, w.data<float>(), transposed, packed.data());
+  Tensor out = Tensor::empty({plan.images, plan.cout, plan.H, plan.W}, DType::f32);
   for (int64_t b = 0; b < plan.blocks(); ++b)
-    cpu::winograd_block(plan, b, in.data<float>(), packed.data(),
-                        bias.defined() ? bias.data<float>() : nullptr, out.data<float>(),
-                        scratch.data());
+    block(plan, b, in.data<float>(), packed.data(), bias.defined() ? bias.data<float>() : nullptr,
+          out.data<float>(), scratch.data());
   return out;
+}
+
+Tensor run_kernel(const Case& c, const Tensor& in, const Tensor& w, const Tensor& bias,
+                  bool transposed, bool f4) {
+  const int64_t cin = transposed ? c.cout : c.cin, cout = transposed ? c.cin : c.cout;
+  if (f4)
+    return run_blocks(
+        cpu::Winograd4Plan{.images = c.n, .cin = cin, .cout = cout, .H = c.h, .W = c.w},
+        cpu::winograd4_pack_weights, cpu::winograd4_block, in, w, bias, transposed);
+  return run_blocks(cpu::WinogradPlan{.images = c.n, .cin = cin, .cout = cout, .H = c.h, .W = c.w},
+                    cpu::winograd_pack_weights, cpu::winograd_block, in, w, bias, transposed);
 }
 
 // dw [cout, cin, 3, 3] through the weight-gradient kernel alone, images [0, split) and
@@ -82,15 +88,19 @@ Tensor run_weight_kernel(const Case& c, const Tensor& x, const Tensor& g, int64_
   return dw;
 }
 
-// Sets the switches for the scope: Winograd on or off, the direct kernels on.
+// Sets the switches for the scope: Winograd on or off (F(4x4, 3x3) on with it), the direct
+// kernels on.
 struct Winograd {
-  bool saved_w = cpu::winograd_enabled(), saved_d = cpu::conv3x3_enabled();
+  bool saved_w = cpu::winograd_enabled(), saved_w4 = cpu::winograd4_enabled();
+  bool saved_d = cpu::conv3x3_enabled();
   explicit Winograd(bool on) {
     cpu::set_winograd_enabled(on);
+    cpu::set_winograd4_enabled(true);
     cpu::set_conv3x3_enabled(true);
   }
   ~Winograd() {
     cpu::set_winograd_enabled(saved_w);
+    cpu::set_winograd4_enabled(saved_w4);
     cpu::set_conv3x3_enabled(saved_d);
   }
 };
@@ -113,9 +123,12 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
     const Tensor b = randn({c.cout}, DType::f64, &gen);
     const Tensor g = randn({c.n, c.cout, c.h, c.w}, DType::f64, &gen);
     const Tensor w32 = w.to(DType::f32);
-    const Tensor y = run_kernel(c, x.to(DType::f32), w32, b.to(DType::f32), false);
-    const Tensor dx = run_kernel(c, g.to(DType::f32), w32, Tensor(), true);
-    const Tensor dw = run_weight_kernel(c, x.to(DType::f32), g.to(DType::f32), c.n / 2);
+    const Tensor x32 = x.to(DType::f32), b32 = b.to(DType::f32), g32 = g.to(DType::f32);
+    const Tensor y = run_kernel(c, x32, w32, b32, false, false);
+    const Tensor dx = run_kernel(c, g32, w32, Tensor(), true, false);
+    const Tensor y4 = run_kernel(c, x32, w32, b32, false, true);
+    const Tensor dx4 = run_kernel(c, g32, w32, Tensor(), true, true);
+    const Tensor dw = run_weight_kernel(c, x32, g32, c.n / 2);
     BOOST_TEST_CONTEXT("n " << c.n << " cin " << c.cin << " cout " << c.cout << " " << c.h << "x"
                             << c.w) {
       // The transforms' rounding scales with the sums of |w| |x| (the terms cancel in the
@@ -123,8 +136,11 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
       const Tensor wa = unary(UnaryOp::abs, w);
       const Tensor ys = conv2d(unary(UnaryOp::abs, x), wa, unary(UnaryOp::abs, b), kSame);
       const Tensor dxs = conv2d_input_grad(unary(UnaryOp::abs, g), wa, x.shape(), kSame);
-      const double ey = diff_over(y, conv2d(x, w, b, kSame), ys);
-      const double edx = diff_over(dx, conv2d_input_grad(g, w, x.shape(), kSame), dxs);
+      const Tensor yr = conv2d(x, w, b, kSame), dxr = conv2d_input_grad(g, w, x.shape(), kSame);
+      const double ey = diff_over(y, yr, ys), edx = diff_over(dx, dxr, dxs);
+      // F(4x4, 3x3)'s transforms have larger coefficients (up to 8) and round more.
+      BOOST_TEST(diff_over(y4, yr, ys) <= 4e-6);
+      BOOST_TEST(diff_over(dx4, dxr, dxs) <= 4e-6);
       const Tensor dws =
           conv2d_weight_grad(unary(UnaryOp::abs, g), unary(UnaryOp::abs, x), w.shape(), kSame);
       const double edw = diff_over(dw, conv2d_weight_grad(g, x, w.shape(), kSame), dws);
@@ -160,8 +176,12 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
     Conv2dParams p;
     DType dt;
     bool winograd;
+    const char* forward = "winograd";  // the forward's and the input gradient's Winograd
   };
-  const Use uses[] = {{{4, 32, 28, 28}, {32, 32, 3, 3}, kSame, DType::f32, true},
+  // F(4x4, 3x3) for the forward and input gradient on planes 25 or more wide.
+  const Use uses[] = {{{4, 32, 28, 28}, {32, 32, 3, 3}, kSame, DType::f32, true, "winograd4"},
+                      {{2, 16, 5, 25}, {16, 16, 3, 3}, kSame, DType::f32, true, "winograd4"},
+                      {{2, 16, 5, 24}, {16, 16, 3, 3}, kSame, DType::f32, true},
                       {{1, 16, 7, 9}, {24, 16, 3, 3}, kSame, DType::f32, true},
                       {{4, 8, 14, 14}, {32, 8, 3, 3}, kSame, DType::f32, false},
                       {{4, 32, 14, 14}, {8, 32, 3, 3}, kSame, DType::f32, false},
@@ -179,8 +199,9 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
     const Tensor dw = conv2d_weight_grad(y, x, w.shape(), u.p);
     const cpu::ConvPath wgt = cpu::last_conv_path();
     BOOST_TEST_CONTEXT("x " << shape_str(u.xs) << " w " << shape_str(u.ws)) {
-      BOOST_TEST((fwd == cpu::ConvPath::winograd) == u.winograd, cpu::conv_path_name(fwd));
-      BOOST_TEST((bwd == cpu::ConvPath::winograd) == u.winograd, cpu::conv_path_name(bwd));
+      const std::string want = u.winograd ? u.forward : "not winograd";
+      BOOST_TEST((cpu::conv_path_name(fwd) == want) == u.winograd, cpu::conv_path_name(fwd));
+      BOOST_TEST((cpu::conv_path_name(bwd) == want) == u.winograd, cpu::conv_path_name(bwd));
       BOOST_TEST((wgt == cpu::ConvPath::winograd) == u.winograd, cpu::conv_path_name(wgt));
       // Against the same call with Winograd off: the same values within rounding, and the same
       // bits where it was not taken.
@@ -211,15 +232,17 @@ BOOST_AUTO_TEST_CASE(an_empty_call_reports_no_path) {
 BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads) {
   if (!built()) return;
   Generator gen(43);
-  Tensor x = randn({19, 16, 14, 14}, DType::f32, &gen), w = randn({24, 16, 3, 3}, DType::f32, &gen);
-  Tensor b = randn({24}, DType::f32, &gen), g = randn({19, 24, 14, 14}, DType::f32, &gen);
+  // 14 x 28: F(4x4, 3x3) forward and input gradient (with a half-empty last tile row), the
+  // F(2x2, 3x3) weight gradient.
+  Tensor x = randn({19, 16, 14, 28}, DType::f32, &gen), w = randn({24, 16, 3, 3}, DType::f32, &gen);
+  Tensor b = randn({24}, DType::f32, &gen), g = randn({19, 24, 14, 28}, DType::f32, &gen);
   const Winograd on(true);
   const int saved = get_num_threads();
   Tensor y[3], dx[3], dw[3];
   for (int t = 1; t <= 3; ++t) {
     set_num_threads(t);
     y[t - 1] = conv2d(x, w, b, kSame);
-    BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
+    BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd4");
     dx[t - 1] = conv2d_input_grad(g, w, x.shape(), kSame);
     dw[t - 1] = conv2d_weight_grad(g, x, w.shape(), kSame);
     BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
@@ -234,24 +257,28 @@ BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads) {
 
 BOOST_AUTO_TEST_CASE(an_image_of_nan_does_not_reach_the_other_images) {
   if (!built()) return;
-  // Blocks of 6x6 planes span several images, and at 1 thread the blocks share one scratch:
-  // NaN in image 2 (its last row and column too) must not reach the other images' tiles.
+  // Blocks of 6-high planes span several images, and at 1 thread the blocks share one scratch:
+  // NaN in image 2 (its last row and column too) must not reach the other images' tiles. 6 wide
+  // runs F(2x2, 3x3), 26 wide F(4x4, 3x3).
   Generator gen(44);
-  const int64_t n = 40, c = 16, h = 6, wd = 6;
-  Tensor x = randn({n, c, h, wd}, DType::f32, &gen), w = randn({c, c, 3, 3}, DType::f32, &gen);
-  const int64_t per = c * h * wd;
-  float* px = x.data<float>() + 2 * per;
-  for (int64_t i = 0; i < per; ++i) px[i] = std::numeric_limits<float>::quiet_NaN();
-  const Winograd on(true);
-  const int saved = get_num_threads();
-  set_num_threads(1);
-  Tensor y = conv2d(x, w, Tensor(), kSame);
-  BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
-  set_num_threads(saved);
-  const auto v = y.to_vector<double>();
-  size_t nan_in = 0, nan_out = 0;
-  for (size_t i = 0; i < v.size(); ++i)
-    (i / size_t(per) == 2 ? nan_in : nan_out) += std::isnan(v[i]);
-  BOOST_TEST(nan_in == size_t(per));
-  BOOST_TEST(nan_out == 0u);
+  for (const auto& [wd, path] :
+       {std::pair<int64_t, const char*>{6, "winograd"}, {26, "winograd4"}}) {
+    const int64_t n = 40, c = 16, h = 6;
+    Tensor x = randn({n, c, h, wd}, DType::f32, &gen), w = randn({c, c, 3, 3}, DType::f32, &gen);
+    const int64_t per = c * h * wd;
+    float* px = x.data<float>() + 2 * per;
+    for (int64_t i = 0; i < per; ++i) px[i] = std::numeric_limits<float>::quiet_NaN();
+    const Winograd on(true);
+    const int saved = get_num_threads();
+    set_num_threads(1);
+    Tensor y = conv2d(x, w, Tensor(), kSame);
+    BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == path);
+    set_num_threads(saved);
+    const auto v = y.to_vector<double>();
+    size_t nan_in = 0, nan_out = 0;
+    for (size_t i = 0; i < v.size(); ++i)
+      (i / size_t(per) == 2 ? nan_in : nan_out) += std::isnan(v[i]);
+    BOOST_TEST(nan_in == size_t(per), "width " << wd);
+    BOOST_TEST(nan_out == 0u, "width " << wd);
+  }
 }

@@ -4,9 +4,10 @@
 // products and col2im in a row, on its own column buffer, while it is still in cache; images
 // with short planes (7x7) go 8 at a time, as one product. A smaller batch is processed in
 // chunks, each product cut into tiles (tensor/cpu/gemm.h). f32 3x3 convolutions with stride 1
-// and padding 1 take Winograd F(2x2, 3x3) (tensor/cpu/winograd.h) with 16 channels or more on
-// both sides, else, on planes of 14x14 or so and up, the direct kernels of
-// tensor/cpu/conv3x3.h, parallel over blocks of tiles or images. The path and every product's
+// and padding 1 take Winograd F(2x2, 3x3) (tensor/cpu/winograd.h; F(4x4, 3x3) for the forward
+// and input gradient on planes 25 or more wide) with 16 channels or more on both sides, else,
+// on planes of 14x14 or so and up, the direct kernels of tensor/cpu/conv3x3.h, parallel over
+// blocks of tiles or images. The path and every product's
 // shape depend on the shapes alone, so the convolution gives the same bits at any thread count;
 // tensor/cpu/conv_path.h tells which path a call took.
 #include <omp.h>
@@ -418,21 +419,41 @@ bool winograd_3x3(const ConvGeom& g, const Conv2dParams& p, DType dt) {
          g.Cout >= kWinogradMinChannels;
 }
 
-// out [N, cout, H, W] from in [N, cin, H, W], a block of tile rows at a time; `transposed` for
-// the input gradient (in = dy, out = dx, w the forward weights).
-void winograd_images(const float* in, const float* w, const float* bias, float* out,
-                     const ConvGeom& g, bool transposed) {
-  const cpu::WinogradPlan plan{.images = g.N, .cin = transposed ? g.Cout : g.Cin,
-                               .cout = transposed ? g.Cin : g.Cout, .H = g.H, .W = g.W};
+// The blocks of a Winograd plan (cpu::WinogradPlan or cpu::Winograd4Plan) with its weight
+// packing and block kernel.
+template <typename Plan, typename Pack, typename Block>
+void winograd_blocks(const Plan& plan, Pack pack, Block run, const float* in, const float* w,
+                     const float* bias, float* out, bool transposed) {
   const Tensor packed = Tensor::empty({plan.packed_floats()}, DType::f32);
-  cpu::winograd_pack_weights(plan, w, transposed, packed.data<float>());
+  pack(plan, w, transposed, packed.data<float>());
   const int threads = item_threads(plan.blocks());
   const int64_t per = plan.scratch_floats();
   const Tensor scratch = Tensor::empty({threads * per}, DType::f32);
   for_items(plan.blocks(), threads, [&](int64_t block, int slot) {
-    cpu::winograd_block(plan, block, in, packed.data<float>(), bias, out,
-                        scratch.data<float>() + slot * per);
+    run(plan, block, in, packed.data<float>(), bias, out, scratch.data<float>() + slot * per);
   });
+}
+
+// F(4x4, 3x3) takes planes this wide or wider. Its transforms run over 16 tiles of a tile row
+// at a time, so narrower planes leave most lanes idle: at 28x28 (7 tiles a row) the forward took
+// 5.33 ms against F(2x2, 3x3)'s 6.60, at 14x14 (4 tiles a row) 5.90 against 5.14, at 7x7 8.54
+// against 6.56 (BM_conv2d_unet_level_part, batch 64, one core).
+constexpr int64_t kWinograd4MinWidth = 25;
+
+// out [N, cout, H, W] from in [N, cin, H, W], a block of tile rows at a time; `transposed` for
+// the input gradient (in = dy, out = dx, w the forward weights). Returns the path taken.
+cpu::ConvPath winograd_images(const float* in, const float* w, const float* bias, float* out,
+                              const ConvGeom& g, bool transposed) {
+  const int64_t cin = transposed ? g.Cout : g.Cin, cout = transposed ? g.Cin : g.Cout;
+  if (cpu::winograd4_enabled() && g.W >= kWinograd4MinWidth) {
+    winograd_blocks(cpu::Winograd4Plan{.images = g.N, .cin = cin, .cout = cout, .H = g.H, .W = g.W},
+                    cpu::winograd4_pack_weights, cpu::winograd4_block, in, w, bias, out,
+                    transposed);
+    return cpu::ConvPath::winograd4;
+  }
+  winograd_blocks(cpu::WinogradPlan{.images = g.N, .cin = cin, .cout = cout, .H = g.H, .W = g.W},
+                  cpu::winograd_pack_weights, cpu::winograd_block, in, w, bias, out, transposed);
+  return cpu::ConvPath::winograd;
 }
 
 // dw from dy and x in parts of consecutive images, as conv2d_weight_grad_images does.
@@ -472,6 +493,7 @@ const char* cpu::conv_path_name(ConvPath path) {
     case ConvPath::im2col: return "im2col";
     case ConvPath::direct: return "direct";
     case ConvPath::winograd: return "winograd";
+    case ConvPath::winograd4: return "winograd4";
     default: return "none";
   }
 }
@@ -488,9 +510,10 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
   Tensor x = x_in.contiguous(), w = w_in.contiguous();
   t_last_path = cpu::ConvPath::im2col;  // unless a branch below says otherwise
   if (winograd_3x3(g, p, x.dtype())) {
-    t_last_path = cpu::ConvPath::winograd;
-    winograd_images(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
-                    out.data<float>(), g, /*transposed=*/false);
+    t_last_path =
+        winograd_images(x.data<float>(), w.data<float>(),
+                        bias.defined() ? bias.data<float>() : nullptr, out.data<float>(), g,
+                        /*transposed=*/false);
     return out;
   }
   if (direct_3x3(g, p, x.dtype())) {
@@ -527,9 +550,8 @@ Tensor conv2d_input_grad(const Tensor& grad_out, const Tensor& w_in, const Shape
   Tensor dy = grad_out.contiguous(), w = w_in.contiguous();
   t_last_path = cpu::ConvPath::im2col;
   if (winograd_3x3(g, p, dy.dtype())) {
-    t_last_path = cpu::ConvPath::winograd;
-    winograd_images(dy.data<float>(), w.data<float>(), nullptr, dx.data<float>(), g,
-                    /*transposed=*/true);
+    t_last_path = winograd_images(dy.data<float>(), w.data<float>(), nullptr, dx.data<float>(), g,
+                                  /*transposed=*/true);
     return dx;
   }
   if (direct_3x3(g, p, dy.dtype())) {

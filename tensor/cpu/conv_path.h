@@ -5,7 +5,8 @@
 
 namespace difflab::tensor::cpu {
 
-enum class ConvPath { none, im2col, direct, winograd };
+// winograd: F(2x2, 3x3); winograd4: F(4x4, 3x3) (the forward and the input gradient only).
+enum class ConvPath { none, im2col, direct, winograd, winograd4 };
 
 // The path of the calling thread's last convolution call: none before the first, for one that
 // went to CUDA and for an empty one (nothing computed).

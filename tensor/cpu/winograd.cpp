@@ -6,6 +6,7 @@
 
 #include "tensor/cpu/avx512.h"
 #include "tensor/cpu/conv3x3.h"
+#include "tensor/cpu/winograd_products.h"
 #include "tensor/error.h"
 
 namespace difflab::tensor::cpu {
@@ -95,13 +96,6 @@ struct Chunk {
   __mmask16 in[3] = {}, out[2] = {}, tiles = 0;
 };
 
-__mmask16 lanes_in(int64_t first, int64_t end) {
-  unsigned m = 0;
-  for (int l = 0; l < kLanes; ++l)
-    if (first + l >= 0 && first + l < end) m |= 1u << l;
-  return __mmask16(m);
-}
-
 int make_chunks(const WinogradPlan& p, Chunk* c) {
   const int64_t tw = p.tiles_w();
   int count = 0;
@@ -183,56 +177,11 @@ void input_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float*
   }
 }
 
-// kRows x NR vectors of M [rows][tiles] from tile q0 on: U's block [cin][kRows] times V.
-template <int NR>
-inline void product(const float* v, int64_t T, const float* u, int64_t cin, float* m) {
-  __m512 acc[kRows][NR];
-#pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_setzero_ps();
-  for (int64_t ci = 0; ci < cin; ++ci, v += T, u += kRows) {
-    __m512 b[NR];
-#pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) b[j] = _mm512_loadu_ps(v + j * kLanes);
-#pragma GCC unroll 8
-    for (int r = 0; r < kRows; ++r) {
-      const __m512 a = _mm512_set1_ps(u[r]);
-#pragma GCC unroll 3
-      for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) _mm512_storeu_ps(m + r * T + j * kLanes, acc[r][j]);
-}
-
 // M [16][cout rounded up to kRows][T] = U V for the first `vecs` vectors of tiles.
 void products(const WinogradPlan& p, const float* packed, const float* V, int64_t T, int64_t vecs,
               float* M) {
-  const int64_t cin = p.cin, cbs = channel_blocks(p.cout);
-  for (int xi = 0; xi < kXi; ++xi) {
-    const float* v = V + xi * v_stride(p, T);
-    for (int64_t cb = 0; cb < cbs; ++cb) {
-      const float* u = packed + (xi * cbs + cb) * cin * kRows;
-      float* m = M + xi * m_stride(p, T) + cb * kRows * T;
-      for (int64_t v0 = 0; v0 < vecs; v0 += kMaxVecs) {
-        const int64_t q0 = v0 * kLanes;
-        switch (std::min<int64_t>(kMaxVecs, vecs - v0)) {
-          case 3:
-            product<3>(v + q0, T, u, cin, m + q0);
-            break;
-          case 2:
-            product<2>(v + q0, T, u, cin, m + q0);
-            break;
-          default:
-            product<1>(v + q0, T, u, cin, m + q0);
-            break;
-        }
-      }
-    }
-  }
+  winograd_products(kXi, p.cin, channel_blocks(p.cout), packed, V, v_stride(p, T), T, vecs, M,
+                    m_stride(p, T));
 }
 
 // y's tile rows r0 .. r1 - 1 from M: Aᵀ m A of each tile's 4 x 4 m, plus the bias.

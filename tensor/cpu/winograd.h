@@ -44,6 +44,31 @@ void winograd_pack_weights(const WinogradPlan& plan, const float* w, bool transp
 void winograd_block(const WinogradPlan& plan, int64_t block, const float* x, const float* packed,
                     const float* bias, float* y, float* scratch);
 
+// ---- F(4x4, 3x3) (tensor/cpu/winograd4.cpp): 4x4 output tiles from 6x6 input blocks, 36
+// products per tile (2.25 per output where F(2x2, 3x3) takes 4), with larger transforms and
+// more rounding. The forward and the input gradient only, as winograd_block's.
+
+// conv2d and conv2d_input_grad take F(4x4, 3x3) where it pays (when built; on by default).
+bool winograd4_enabled();
+void set_winograd4_enabled(bool on);
+
+struct Winograd4Plan {
+  int64_t images = 0, cin = 0, cout = 0, H = 0, W = 0;
+  int64_t tiles_h() const { return (H + 3) / 4; }
+  int64_t tiles_w() const { return (W + 3) / 4; }
+  int64_t rows() const { return images * tiles_h(); }
+  int64_t block_rows() const;
+  int64_t blocks() const;
+  int64_t block_tiles() const;
+  int64_t packed_floats() const;
+  int64_t scratch_floats() const;
+};
+
+void winograd4_pack_weights(const Winograd4Plan& plan, const float* w, bool transposed,
+                            float* packed);
+void winograd4_block(const Winograd4Plan& plan, int64_t block, const float* x, const float* packed,
+                     const float* bias, float* y, float* scratch);
+
 // The weight gradient in two steps. du [grad_sum_floats()] = dU = Σ (A dY Aᵀ) ⊙ (Bᵀ d B) over the
 // tiles of images n0 .. n1 - 1 of x [images, cin, H, W] and dy [images, cout, H, W], in order;
 // then, with the parts' dU summed, dw [cout, cin, 3, 3] = Gᵀ dU G.

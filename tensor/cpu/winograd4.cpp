@@ -1,0 +1,273 @@
+// Winograd F(4x4, 3x3) convolution of f32 images on AVX-512 (see winograd.h): the forward and
+// the input gradient, a block of tile rows at a time, as winograd.cpp's F(2x2, 3x3).
+#include <algorithm>
+#include <cstring>
+
+#include "tensor/cpu/avx512.h"
+#include "tensor/cpu/winograd.h"
+#include "tensor/cpu/winograd_products.h"
+#include "tensor/error.h"
+
+namespace difflab::tensor::cpu {
+
+using namespace simd;  // kLanes (tiles per vector), kRows, kMaxVecs, round_up, ...
+
+namespace {
+
+constexpr int kXi = 36;  // the 6 x 6 transformed positions
+// A full block's V and M together take about this many bytes (in L2 on one core).
+constexpr int64_t kBlockBytes = int64_t(768) << 10;
+
+bool g_enabled = true;
+
+// As winograd.cpp's: the 36 matrices of V and of M a vector further apart than their size.
+int64_t v_stride(const Winograd4Plan& p, int64_t T) { return p.cin * T + kLanes; }
+int64_t m_stride(const Winograd4Plan& p, int64_t T) {
+  return channel_blocks(p.cout) * kRows * T + kLanes;
+}
+
+}  // namespace
+
+bool winograd4_enabled() { return g_enabled && winograd_enabled(); }
+void set_winograd4_enabled(bool on) { g_enabled = on; }
+
+int64_t Winograd4Plan::block_rows() const {
+  const int64_t tiles = std::max<int64_t>(
+      kLanes, kBlockBytes / (kXi * int64_t(sizeof(float)) * (cin + channel_blocks(cout) * kRows)));
+  return std::max<int64_t>(1, tiles / tiles_w());
+}
+int64_t Winograd4Plan::blocks() const { return (rows() + block_rows() - 1) / block_rows(); }
+int64_t Winograd4Plan::block_tiles() const { return round_up(block_rows() * tiles_w(), kLanes); }
+int64_t Winograd4Plan::packed_floats() const { return kXi * channel_blocks(cout) * cin * kRows; }
+int64_t Winograd4Plan::scratch_floats() const {
+  return kXi * (v_stride(*this, block_tiles()) + m_stride(*this, block_tiles()));
+}
+
+void winograd4_pack_weights(const Winograd4Plan& plan, const float* w, bool transposed,
+                            float* packed) {
+  static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
+                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                     {0, 0, 1}};
+  const int64_t cin = plan.cin, cout = plan.cout, cbs = channel_blocks(cout);
+  for (int64_t co = 0; co < cbs * kRows; ++co)
+    for (int64_t ci = 0; ci < cin; ++ci) {
+      double g[3][3] = {};  // rows past cout stay zero, computed and dropped
+      if (co < cout)
+        for (int t = 0; t < 9; ++t)
+          g[t / 3][t % 3] =
+              transposed ? w[(ci * cout + co) * 9 + (8 - t)] : w[(co * cin + ci) * 9 + t];
+      double gg[6][3];  // G g
+      for (int a = 0; a < 6; ++a)
+        for (int l = 0; l < 3; ++l)
+          gg[a][l] = G[a][0] * g[0][l] + G[a][1] * g[1][l] + G[a][2] * g[2][l];
+      for (int a = 0; a < 6; ++a)
+        for (int b = 0; b < 6; ++b) {
+          const double u = gg[a][0] * G[b][0] + gg[a][1] * G[b][1] + gg[a][2] * G[b][2];
+          packed[(((a * 6 + b) * cbs + co / kRows) * cin + ci) * kRows + co % kRows] = float(u);
+        }
+    }
+}
+
+#if defined(__AVX512F__)
+
+namespace {
+
+// Up to 16 tiles of a tile row from tile tx0 on: which of the input columns 4 tx0 - 1 + [0, 80)
+// lie in [0, W), which of the output columns 4 tx0 + [0, 64) do, and the tiles present.
+struct Chunk4 {
+  int64_t tx0 = 0;
+  __mmask16 in[5] = {}, out[4] = {}, tiles = 0;
+};
+
+int make_chunks4(const Winograd4Plan& p, Chunk4* c) {
+  const int64_t tw = p.tiles_w();
+  int count = 0;
+  for (int64_t tx0 = 0; tx0 < tw; tx0 += kLanes, ++count) {
+    c[count].tx0 = tx0;
+    for (int k = 0; k < 5; ++k) c[count].in[k] = lanes_in(4 * tx0 - 1 + k * kLanes, p.W);
+    for (int k = 0; k < 4; ++k) c[count].out[k] = lanes_in(4 * tx0 + k * kLanes, p.W);
+    c[count].tiles = lanes_in(tx0, tw);
+  }
+  return count;
+}
+
+// Bᵀ of F(4x4, 3x3) applied to six values (rows of the block, or columns of a row):
+// (4 d0 - 5 d2 + d4, -4 d1 - 4 d2 + d3 + d4, 4 d1 - 4 d2 - d3 + d4, -2 d1 - d2 + 2 d3 + d4,
+//  2 d1 - d2 - 2 d3 + d4, 4 d1 - 5 d3 + d5).
+inline void bt6(const __m512* d, __m512* o) {
+  const __m512 four = _mm512_set1_ps(4.f), five = _mm512_set1_ps(5.f), two = _mm512_set1_ps(2.f);
+  const __m512 a = _mm512_fnmadd_ps(four, d[2], d[4]);  // d4 - 4 d2
+  const __m512 b = _mm512_fnmadd_ps(four, d[1], d[3]);  // d3 - 4 d1
+  const __m512 c = _mm512_sub_ps(d[4], d[2]);
+  const __m512 e = _mm512_mul_ps(two, _mm512_sub_ps(d[3], d[1]));
+  o[0] = _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4]));
+  o[1] = _mm512_add_ps(a, b);
+  o[2] = _mm512_sub_ps(a, b);
+  o[3] = _mm512_add_ps(c, e);
+  o[4] = _mm512_sub_ps(c, e);
+  o[5] = _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5]));
+}
+
+// Aᵀ of F(4x4, 3x3) applied to six values: (m0 + m1 + m2 + m3 + m4, m1 - m2 + 2 (m3 - m4),
+// m1 + m2 + 4 (m3 + m4), m1 - m2 + 8 (m3 - m4) + m5).
+inline void at6(const __m512* m, __m512* o) {
+  const __m512 p = _mm512_add_ps(m[1], m[2]), q = _mm512_sub_ps(m[1], m[2]);
+  const __m512 r = _mm512_add_ps(m[3], m[4]), s = _mm512_sub_ps(m[3], m[4]);
+  o[0] = _mm512_add_ps(_mm512_add_ps(m[0], p), r);
+  o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.f), s, q);
+  o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.f), r, p);
+  o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.f), s, q), m[5]);
+}
+
+// Lanes 4k + j, k = 0 .. 15, of the 64 floats a0 .. a3 (j = 0 .. 3).
+inline __m512 every4(const __m512* a, int j) {
+  const __m512i idx =
+      _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28),
+                       _mm512_set1_epi32(j));
+  const __m512 lo = _mm512_permutex2var_ps(a[0], idx, a[1]);
+  const __m512 hi = _mm512_permutex2var_ps(a[2], idx, a[3]);
+  return _mm512_shuffle_f32x4(lo, hi, 0x44);
+}
+
+// The 16 floats from lane 4 of a on (a, b concatenated).
+inline __m512 from4(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(
+      _mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), 4));
+}
+
+// V [36][cin][T] of tile rows r0 .. r1 - 1 (tile t = (r - r0) tw + tx): Bᵀ d B of each 6x6
+// input block d, the columns T past the tiles zero.
+void input_transform(const Winograd4Plan& p, int64_t r0, int64_t r1, const float* x,
+                     const Chunk4* chunks, int nchunks, int64_t T, float* V) {
+  const int64_t th = p.tiles_h(), tw = p.tiles_w(), H = p.H, W = p.W, cin = p.cin;
+  const int64_t xi_stride = v_stride(p, T), used = (r1 - r0) * tw;
+  for (int64_t ci = 0; ci < cin; ++ci) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / th, ty = r % th;
+      const float* plane = x + (n * cin + ci) * H * W;
+      for (int c = 0; c < nchunks; ++c) {
+        const Chunk4& ch = chunks[c];
+        // The six rows' columns 4 tx0 - 1 + [0, 80), combined by Bᵀ down the rows.
+        __m512 t[6][5];
+        for (int k = 0; k < 5; ++k) {
+          __m512 d[6];
+          for (int i = 0; i < 6; ++i) {
+            const int64_t row = 4 * ty - 1 + i;
+            d[i] = row < 0 || row >= H
+                       ? _mm512_setzero_ps()
+                       : _mm512_maskz_loadu_ps(ch.in[k],
+                                               plane + row * W + 4 * ch.tx0 - 1 + k * kLanes);
+          }
+          __m512 o[6];
+          bt6(d, o);
+          for (int i = 0; i < 6; ++i) t[i][k] = o[i];
+        }
+        float* v = V + ci * T + (r - r0) * tw + ch.tx0;
+        for (int i = 0; i < 6; ++i) {
+          // Columns 4 tx + j of the tiles, then Bᵀ across them.
+          const __m512 s[4] = {from4(t[i][0], t[i][1]), from4(t[i][1], t[i][2]),
+                               from4(t[i][2], t[i][3]), from4(t[i][3], t[i][4])};
+          const __m512 col[6] = {every4(t[i], 0), every4(t[i], 1), every4(t[i], 2),
+                                 every4(t[i], 3), every4(s, 0),    every4(s, 1)};
+          __m512 o[6];
+          bt6(col, o);
+          for (int j = 0; j < 6; ++j)
+            _mm512_mask_storeu_ps(v + (6 * i + j) * xi_stride, ch.tiles, o[j]);
+        }
+      }
+    }
+    for (int xi = 0; xi < kXi; ++xi)
+      for (int64_t q = used; q < T; q += kLanes)
+        _mm512_mask_storeu_ps(V + xi * xi_stride + ci * T + q,
+                              __mmask16((1u << std::min<int64_t>(kLanes, T - q)) - 1),
+                              _mm512_setzero_ps());
+  }
+}
+
+// y's tile rows r0 .. r1 - 1 from M: Aᵀ m A of each tile's 6 x 6 m, plus the bias.
+void output_transform(const Winograd4Plan& p, int64_t r0, int64_t r1, const float* M, int64_t T,
+                      const Chunk4* chunks, int nchunks, const float* bias, float* y) {
+  const int64_t th = p.tiles_h(), tw = p.tiles_w(), H = p.H, W = p.W, cout = p.cout;
+  const int64_t xi_stride = m_stride(p, T);
+  // Interleaving y0 .. y3 (outputs 4k + b = y_b[k]): pairs, then pairs of pairs.
+  const __m512i pair_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i pair_hi =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512i quad_lo = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const __m512i quad_hi =
+      _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  for (int64_t co = 0; co < cout; ++co) {
+    const __m512 b = _mm512_set1_ps(bias ? bias[co] : 0.f);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / th, ty = r % th;
+      float* plane = y + (n * cout + co) * H * W;
+      for (int c = 0; c < nchunks; ++c) {
+        const Chunk4& ch = chunks[c];
+        const float* m = M + co * T + (r - r0) * tw + ch.tx0;
+        __m512 s[4][6];  // Aᵀ down the rows, per column j
+        for (int j = 0; j < 6; ++j) {
+          __m512 col[6], o[4];
+          for (int i = 0; i < 6; ++i) col[i] = _mm512_loadu_ps(m + (6 * i + j) * xi_stride);
+          at6(col, o);
+          for (int a = 0; a < 4; ++a) s[a][j] = o[a];
+        }
+        for (int a = 0; a < 4; ++a) {
+          const int64_t row = 4 * ty + a;
+          if (row >= H) break;
+          __m512 o[4];
+          at6(s[a], o);
+          for (int k = 0; k < 4; ++k) o[k] = _mm512_add_ps(o[k], b);
+          const __m512 p01l = _mm512_permutex2var_ps(o[0], pair_lo, o[1]);
+          const __m512 p01h = _mm512_permutex2var_ps(o[0], pair_hi, o[1]);
+          const __m512 p23l = _mm512_permutex2var_ps(o[2], pair_lo, o[3]);
+          const __m512 p23h = _mm512_permutex2var_ps(o[2], pair_hi, o[3]);
+          float* dst = plane + row * W + 4 * ch.tx0;
+          _mm512_mask_storeu_ps(dst, ch.out[0], _mm512_permutex2var_ps(p01l, quad_lo, p23l));
+          _mm512_mask_storeu_ps(dst + kLanes, ch.out[1],
+                                _mm512_permutex2var_ps(p01l, quad_hi, p23l));
+          _mm512_mask_storeu_ps(dst + 2 * kLanes, ch.out[2],
+                                _mm512_permutex2var_ps(p01h, quad_lo, p23h));
+          _mm512_mask_storeu_ps(dst + 3 * kLanes, ch.out[3],
+                                _mm512_permutex2var_ps(p01h, quad_hi, p23h));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void winograd4_block(const Winograd4Plan& plan, int64_t block, const float* x, const float* packed,
+                     const float* bias, float* y, float* scratch) {
+  const int64_t r0 = block * plan.block_rows();
+  const int64_t r1 = std::min(plan.rows(), r0 + plan.block_rows());
+  const int64_t T = plan.block_tiles();
+  Chunk4 chunks[32];
+  DIFFLAB_CHECK(plan.tiles_w() <= 32 * kLanes, "winograd4_block: planes wider than ",
+                4 * 32 * kLanes, " columns are not supported (W = ", plan.W, ")");
+  const int nchunks = make_chunks4(plan, chunks);
+  float* V = scratch;
+  float* M = scratch + kXi * v_stride(plan, T);
+  input_transform(plan, r0, r1, x, chunks, nchunks, T, V);
+  // All T columns, those past the tiles zero, and the vector after each matrix zero: the
+  // output transform's vectors read only finite values.
+  winograd_products(kXi, plan.cin, channel_blocks(plan.cout), packed, V, v_stride(plan, T), T,
+                    T / kLanes, M, m_stride(plan, T));
+  for (int xi = 0; xi < kXi; ++xi)
+    _mm512_storeu_ps(M + (xi + 1) * m_stride(plan, T) - kLanes, _mm512_setzero_ps());
+  output_transform(plan, r0, r1, M, T, chunks, nchunks, bias, y);
+}
+
+#else
+
+void winograd4_block(const Winograd4Plan&, int64_t, const float*, const float*, const float*,
+                     float*, float*) {
+  DIFFLAB_FAIL("winograd4_block: this build does not target AVX-512F (conv3x3_built() is false)");
+}
+
+#endif
+
+}  // namespace difflab::tensor::cpu
