@@ -183,6 +183,8 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
                       {{2, 16, 5, 25}, {16, 16, 3, 3}, kSame, DType::f32, true, "winograd4"},
                       {{2, 16, 5, 24}, {16, 16, 3, 3}, kSame, DType::f32, true},
                       {{1, 16, 7, 9}, {24, 16, 3, 3}, kSame, DType::f32, true},
+                      // wider than the kernels take (kWinogradMaxWidth)
+                      {{1, 16, 2, 2050}, {16, 16, 3, 3}, kSame, DType::f32, false},
                       {{4, 8, 14, 14}, {32, 8, 3, 3}, kSame, DType::f32, false},
                       {{4, 32, 14, 14}, {8, 32, 3, 3}, kSame, DType::f32, false},
                       {{4, 16, 14, 14}, {16, 16, 3, 3}, kSame, DType::f64, false},

@@ -416,7 +416,7 @@ constexpr int64_t kWinogradPartBytes = int64_t(4) << 20;
 
 bool winograd_3x3(const ConvGeom& g, const Conv2dParams& p, DType dt) {
   return same_3x3(g, p, dt) && cpu::winograd_enabled() && g.Cin >= kWinogradMinChannels &&
-         g.Cout >= kWinogradMinChannels;
+         g.Cout >= kWinogradMinChannels && g.W <= cpu::kWinogradMaxWidth;
 }
 
 // The blocks of a Winograd plan (cpu::WinogradPlan or cpu::Winograd4Plan) with its weight

@@ -232,9 +232,9 @@ void winograd_block(const WinogradPlan& plan, int64_t block, const float* x, con
   const int64_t r0 = block * plan.block_rows();
   const int64_t r1 = std::min(plan.rows(), r0 + plan.block_rows());
   const int64_t T = plan.block_tiles();
-  Chunk chunks[64];
-  DIFFLAB_CHECK(plan.tiles_w() <= 64 * kLanes, "winograd_block: planes wider than ",
-                2 * 64 * kLanes, " columns are not supported (W = ", plan.W, ")");
+  Chunk chunks[kWinogradMaxWidth / 2 / kLanes];
+  DIFFLAB_CHECK(plan.W <= kWinogradMaxWidth, "winograd_block: planes wider than ",
+                kWinogradMaxWidth, " columns are not supported (W = ", plan.W, ")");
   const int nchunks = make_chunks(plan, chunks);
   float* V = scratch;
   float* M = scratch + kXi * v_stride(plan, T);
@@ -458,9 +458,9 @@ void grad_products(int64_t n, const GradLayout& L) {
 void winograd_weight_grad(const WinogradPlan& plan, int64_t n0, int64_t n1, const float* x,
                           const float* dy, float* du, float* scratch) {
   const GradLayout L(plan, scratch, du);
-  Chunk chunks[64];
-  DIFFLAB_CHECK(plan.tiles_w() <= 64 * kLanes, "winograd_weight_grad: planes wider than ",
-                2 * 64 * kLanes, " columns are not supported (W = ", plan.W, ")");
+  Chunk chunks[kWinogradMaxWidth / 2 / kLanes];
+  DIFFLAB_CHECK(plan.W <= kWinogradMaxWidth, "winograd_weight_grad: planes wider than ",
+                kWinogradMaxWidth, " columns are not supported (W = ", plan.W, ")");
   const int nchunks = make_chunks(plan, chunks);
   const int64_t tw = plan.tiles_w(), hw = plan.H * plan.W;
   std::memset(L.du, 0, sizeof(float) * kXi * L.rows * L.cp);

@@ -12,6 +12,10 @@
 
 namespace difflab::tensor::cpu {
 
+// The widest plane the kernels take (their tables of 16-tile chunks are fixed); conv2d sends
+// wider ones to the other paths.
+constexpr int64_t kWinogradMaxWidth = 2048;
+
 // conv2d takes the Winograd path for eligible shapes (when built; on by default). Switched off
 // by tests and benchmarks to compare with the direct kernels and im2col + GEMM.
 bool winograd_enabled();

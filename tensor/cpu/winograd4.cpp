@@ -245,9 +245,9 @@ void winograd4_block(const Winograd4Plan& plan, int64_t block, const float* x, c
   const int64_t r0 = block * plan.block_rows();
   const int64_t r1 = std::min(plan.rows(), r0 + plan.block_rows());
   const int64_t T = plan.block_tiles();
-  Chunk4 chunks[32];
-  DIFFLAB_CHECK(plan.tiles_w() <= 32 * kLanes, "winograd4_block: planes wider than ",
-                4 * 32 * kLanes, " columns are not supported (W = ", plan.W, ")");
+  Chunk4 chunks[kWinogradMaxWidth / 4 / kLanes];
+  DIFFLAB_CHECK(plan.W <= kWinogradMaxWidth, "winograd4_block: planes wider than ",
+                kWinogradMaxWidth, " columns are not supported (W = ", plan.W, ")");
   const int nchunks = make_chunks4(plan, chunks);
   float* V = scratch;
   float* M = scratch + kXi * v_stride(plan, T);
