@@ -6,7 +6,7 @@
 
 #include "tensor/cpu/avx512.h"
 #include "tensor/cpu/conv3x3.h"
-#include "tensor/cpu/winograd_products.h"
+#include "tensor/cpu/winograd_common.h"
 #include "tensor/error.h"
 
 namespace difflab::tensor::cpu {
@@ -33,9 +33,7 @@ int64_t m_stride(const WinogradPlan& p, int64_t T) {
 }  // namespace
 
 int64_t WinogradPlan::block_rows() const {
-  const int64_t tiles = std::max<int64_t>(
-      kLanes, kBlockBytes / (kXi * int64_t(sizeof(float)) * (cin + channel_blocks(cout) * kRows)));
-  return std::max<int64_t>(1, tiles / tiles_w());
+  return winograd_block_rows(kXi, cin, cout, tiles_w(), kBlockBytes);
 }
 int64_t WinogradPlan::blocks() const { return (rows() + block_rows() - 1) / block_rows(); }
 int64_t WinogradPlan::block_tiles() const { return round_up(block_rows() * tiles_w(), kLanes); }
@@ -65,48 +63,14 @@ void set_winograd_enabled(bool on) { g_enabled = on; }
 void winograd_pack_weights(const WinogradPlan& plan, const float* w, bool transposed,
                            float* packed) {
   static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  const int64_t cin = plan.cin, cout = plan.cout, cbs = channel_blocks(cout);
-  for (int64_t co = 0; co < cbs * kRows; ++co)
-    for (int64_t ci = 0; ci < cin; ++ci) {
-      double g[3][3] = {};  // rows past cout stay zero, computed and dropped
-      if (co < cout)
-        for (int t = 0; t < 9; ++t)
-          g[t / 3][t % 3] =
-              transposed ? w[(ci * cout + co) * 9 + (8 - t)] : w[(co * cin + ci) * 9 + t];
-      double gg[4][3];  // G g
-      for (int a = 0; a < 4; ++a)
-        for (int l = 0; l < 3; ++l)
-          gg[a][l] = G[a][0] * g[0][l] + G[a][1] * g[1][l] + G[a][2] * g[2][l];
-      for (int a = 0; a < 4; ++a)
-        for (int b = 0; b < 4; ++b) {
-          const double u = gg[a][0] * G[b][0] + gg[a][1] * G[b][1] + gg[a][2] * G[b][2];
-          packed[(((a * 4 + b) * cbs + co / kRows) * cin + ci) * kRows + co % kRows] = float(u);
-        }
-    }
+  pack_transformed_weights(G, plan.cin, plan.cout, w, transposed, packed);
 }
 
 #if defined(__AVX512F__)
 
 namespace {
 
-// Up to 16 tiles of a tile row from tile tx0 on: which of the input columns 2 tx0 - 1 + [0, 48)
-// lie in [0, W), which of the output columns 2 tx0 + [0, 32) do, and the tiles present.
-struct Chunk {
-  int64_t tx0 = 0;
-  __mmask16 in[3] = {}, out[2] = {}, tiles = 0;
-};
-
-int make_chunks(const WinogradPlan& p, Chunk* c) {
-  const int64_t tw = p.tiles_w();
-  int count = 0;
-  for (int64_t tx0 = 0; tx0 < tw; tx0 += kLanes, ++count) {
-    c[count].tx0 = tx0;
-    for (int k = 0; k < 3; ++k) c[count].in[k] = lanes_in(2 * tx0 - 1 + k * kLanes, p.W);
-    for (int k = 0; k < 2; ++k) c[count].out[k] = lanes_in(2 * tx0 + k * kLanes, p.W);
-    c[count].tiles = lanes_in(tx0, tw);
-  }
-  return count;
-}
+using Chunk = TileChunk<2>;
 
 // The even and the odd lanes of the 32 floats a, b.
 inline __m512 evens(__m512 a, __m512 b) {
@@ -235,7 +199,7 @@ void winograd_block(const WinogradPlan& plan, int64_t block, const float* x, con
   Chunk chunks[kWinogradMaxWidth / 2 / kLanes];
   DIFFLAB_CHECK(plan.W <= kWinogradMaxWidth, "winograd_block: planes wider than ",
                 kWinogradMaxWidth, " columns are not supported (W = ", plan.W, ")");
-  const int nchunks = make_chunks(plan, chunks);
+  const int nchunks = make_tile_chunks(plan.W, plan.tiles_w(), chunks);
   float* V = scratch;
   float* M = scratch + kXi * v_stride(plan, T);
   input_transform(plan, r0, r1, x, chunks, nchunks, T, V);
@@ -461,7 +425,7 @@ void winograd_weight_grad(const WinogradPlan& plan, int64_t n0, int64_t n1, cons
   Chunk chunks[kWinogradMaxWidth / 2 / kLanes];
   DIFFLAB_CHECK(plan.W <= kWinogradMaxWidth, "winograd_weight_grad: planes wider than ",
                 kWinogradMaxWidth, " columns are not supported (W = ", plan.W, ")");
-  const int nchunks = make_chunks(plan, chunks);
+  const int nchunks = make_tile_chunks(plan.W, plan.tiles_w(), chunks);
   const int64_t tw = plan.tiles_w(), hw = plan.H * plan.W;
   std::memset(L.du, 0, sizeof(float) * kXi * L.rows * L.cp);
   // dM's rows past cout stay zero; the tiles go in, a tile row at a time, until the next row

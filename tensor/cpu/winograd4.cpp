@@ -5,7 +5,7 @@
 
 #include "tensor/cpu/avx512.h"
 #include "tensor/cpu/winograd.h"
-#include "tensor/cpu/winograd_products.h"
+#include "tensor/cpu/winograd_common.h"
 #include "tensor/error.h"
 
 namespace difflab::tensor::cpu {
@@ -32,9 +32,7 @@ bool winograd4_enabled() { return g_enabled && winograd_enabled(); }
 void set_winograd4_enabled(bool on) { g_enabled = on; }
 
 int64_t Winograd4Plan::block_rows() const {
-  const int64_t tiles = std::max<int64_t>(
-      kLanes, kBlockBytes / (kXi * int64_t(sizeof(float)) * (cin + channel_blocks(cout) * kRows)));
-  return std::max<int64_t>(1, tiles / tiles_w());
+  return winograd_block_rows(kXi, cin, cout, tiles_w(), kBlockBytes);
 }
 int64_t Winograd4Plan::blocks() const { return (rows() + block_rows() - 1) / block_rows(); }
 int64_t Winograd4Plan::block_tiles() const { return round_up(block_rows() * tiles_w(), kLanes); }
@@ -51,48 +49,14 @@ void winograd4_pack_weights(const Winograd4Plan& plan, const float* w, bool tran
                                      {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                      {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                      {0, 0, 1}};
-  const int64_t cin = plan.cin, cout = plan.cout, cbs = channel_blocks(cout);
-  for (int64_t co = 0; co < cbs * kRows; ++co)
-    for (int64_t ci = 0; ci < cin; ++ci) {
-      double g[3][3] = {};  // rows past cout stay zero, computed and dropped
-      if (co < cout)
-        for (int t = 0; t < 9; ++t)
-          g[t / 3][t % 3] =
-              transposed ? w[(ci * cout + co) * 9 + (8 - t)] : w[(co * cin + ci) * 9 + t];
-      double gg[6][3];  // G g
-      for (int a = 0; a < 6; ++a)
-        for (int l = 0; l < 3; ++l)
-          gg[a][l] = G[a][0] * g[0][l] + G[a][1] * g[1][l] + G[a][2] * g[2][l];
-      for (int a = 0; a < 6; ++a)
-        for (int b = 0; b < 6; ++b) {
-          const double u = gg[a][0] * G[b][0] + gg[a][1] * G[b][1] + gg[a][2] * G[b][2];
-          packed[(((a * 6 + b) * cbs + co / kRows) * cin + ci) * kRows + co % kRows] = float(u);
-        }
-    }
+  pack_transformed_weights(G, plan.cin, plan.cout, w, transposed, packed);
 }
 
 #if defined(__AVX512F__)
 
 namespace {
 
-// Up to 16 tiles of a tile row from tile tx0 on: which of the input columns 4 tx0 - 1 + [0, 80)
-// lie in [0, W), which of the output columns 4 tx0 + [0, 64) do, and the tiles present.
-struct Chunk4 {
-  int64_t tx0 = 0;
-  __mmask16 in[5] = {}, out[4] = {}, tiles = 0;
-};
-
-int make_chunks4(const Winograd4Plan& p, Chunk4* c) {
-  const int64_t tw = p.tiles_w();
-  int count = 0;
-  for (int64_t tx0 = 0; tx0 < tw; tx0 += kLanes, ++count) {
-    c[count].tx0 = tx0;
-    for (int k = 0; k < 5; ++k) c[count].in[k] = lanes_in(4 * tx0 - 1 + k * kLanes, p.W);
-    for (int k = 0; k < 4; ++k) c[count].out[k] = lanes_in(4 * tx0 + k * kLanes, p.W);
-    c[count].tiles = lanes_in(tx0, tw);
-  }
-  return count;
-}
+using Chunk4 = TileChunk<4>;
 
 // Bᵀ of F(4x4, 3x3) applied to six values (rows of the block, or columns of a row):
 // (4 d0 - 5 d2 + d4, -4 d1 - 4 d2 + d3 + d4, 4 d1 - 4 d2 - d3 + d4, -2 d1 - d2 + 2 d3 + d4,
@@ -248,7 +212,7 @@ void winograd4_block(const Winograd4Plan& plan, int64_t block, const float* x, c
   Chunk4 chunks[kWinogradMaxWidth / 4 / kLanes];
   DIFFLAB_CHECK(plan.W <= kWinogradMaxWidth, "winograd4_block: planes wider than ",
                 kWinogradMaxWidth, " columns are not supported (W = ", plan.W, ")");
-  const int nchunks = make_chunks4(plan, chunks);
+  const int nchunks = make_tile_chunks(plan.W, plan.tiles_w(), chunks);
   float* V = scratch;
   float* M = scratch + kXi * v_stride(plan, T);
   input_transform(plan, r0, r1, x, chunks, nchunks, T, V);

@@ -1,0 +1,140 @@
+// What the Winograd F(2x2, 3x3) and F(4x4, 3x3) kernels (tensor/cpu/winograd.cpp,
+// winograd4.cpp) share: the weight transform, the block size, and (AVX-512) the
+// register-blocked products M = U V of each transformed position and lane masks.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "tensor/cpu/avx512.h"
+
+namespace difflab::tensor::cpu::simd {
+
+// U = G g Gᵀ (A x A, G being A x 3) of every pair of channels of w [cout, cin, 3, 3], packed as
+// [A²][cout rounded up to kRows, in blocks][cin][kRows]. With `transposed`, w is [cin, cout, 3, 3]
+// of the forward convolution whose input gradient is wanted, read transposed with its taps
+// flipped. Rows past cout are zero, computed and dropped.
+template <int A>
+void pack_transformed_weights(const double (&G)[A][3], int64_t cin, int64_t cout, const float* w,
+                              bool transposed, float* packed) {
+  const int64_t cbs = channel_blocks(cout);
+  for (int64_t co = 0; co < cbs * kRows; ++co)
+    for (int64_t ci = 0; ci < cin; ++ci) {
+      double g[3][3] = {};
+      if (co < cout)
+        for (int t = 0; t < 9; ++t)
+          g[t / 3][t % 3] =
+              transposed ? w[(ci * cout + co) * 9 + (8 - t)] : w[(co * cin + ci) * 9 + t];
+      double gg[A][3];  // G g
+      for (int a = 0; a < A; ++a)
+        for (int l = 0; l < 3; ++l)
+          gg[a][l] = G[a][0] * g[0][l] + G[a][1] * g[1][l] + G[a][2] * g[2][l];
+      for (int a = 0; a < A; ++a)
+        for (int b = 0; b < A; ++b) {
+          const double u = gg[a][0] * G[b][0] + gg[a][1] * G[b][1] + gg[a][2] * G[b][2];
+          packed[(((a * A + b) * cbs + co / kRows) * cin + ci) * kRows + co % kRows] = float(u);
+        }
+    }
+}
+
+// Tile rows per block: as many as keep a block's V [nxi][cin][tiles] and M [nxi][cout][tiles]
+// within `budget` bytes (16 tiles at least), and at least one.
+inline int64_t winograd_block_rows(int nxi, int64_t cin, int64_t cout, int64_t tiles_w,
+                                   int64_t budget) {
+  const int64_t tiles = std::max<int64_t>(
+      kLanes, budget / (nxi * int64_t(sizeof(float)) * (cin + channel_blocks(cout) * kRows)));
+  return std::max<int64_t>(1, tiles / tiles_w);
+}
+
+}  // namespace difflab::tensor::cpu::simd
+
+#if defined(__AVX512F__)
+
+namespace difflab::tensor::cpu::simd {
+
+// The lanes l of a vector whose index first + l lies in [0, end).
+inline __mmask16 lanes_in(int64_t first, int64_t end) {
+  unsigned m = 0;
+  for (int l = 0; l < kLanes; ++l)
+    if (first + l >= 0 && first + l < end) m |= 1u << l;
+  return __mmask16(m);
+}
+
+// Up to 16 tiles of a tile row from tile tx0 on, for tiles of E x E outputs (E = 2 or 4): which
+// of the input columns E tx0 - 1 + [0, 16 (E + 1)) lie in [0, W), which of the output columns
+// E tx0 + [0, 16 E) do, and the tiles present.
+template <int E>
+struct TileChunk {
+  int64_t tx0 = 0;
+  __mmask16 in[E + 1] = {}, out[E] = {}, tiles = 0;
+};
+
+// The chunks of a tile row of tw tiles over a plane W wide; returns how many.
+template <int E>
+int make_tile_chunks(int64_t W, int64_t tw, TileChunk<E>* c) {
+  int count = 0;
+  for (int64_t tx0 = 0; tx0 < tw; tx0 += kLanes, ++count) {
+    c[count].tx0 = tx0;
+    for (int k = 0; k <= E; ++k) c[count].in[k] = lanes_in(E * tx0 - 1 + k * kLanes, W);
+    for (int k = 0; k < E; ++k) c[count].out[k] = lanes_in(E * tx0 + k * kLanes, W);
+    c[count].tiles = lanes_in(tx0, tw);
+  }
+  return count;
+}
+
+// kRows x NR vectors of M [rows][T] from tile q0 on: U's block [cin][kRows] times V [cin][T].
+template <int NR>
+inline void winograd_product(const float* v, int64_t T, const float* u, int64_t cin, float* m) {
+  __m512 acc[kRows][NR];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_setzero_ps();
+  for (int64_t ci = 0; ci < cin; ++ci, v += T, u += kRows) {
+    __m512 b[NR];
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) b[j] = _mm512_loadu_ps(v + j * kLanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 a = _mm512_set1_ps(u[r]);
+#pragma GCC unroll 3
+      for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) _mm512_storeu_ps(m + r * T + j * kLanes, acc[r][j]);
+}
+
+// For each of `nxi` transformed positions xi: M [xi][cbs kRows][T] = U [xi][cbs][cin][kRows] times
+// V [xi][cin][T], over the first `vecs` vectors of tiles. The positions' matrices are
+// `v_stride` and `m_stride` floats apart.
+inline void winograd_products(int nxi, int64_t cin, int64_t cbs, const float* packed,
+                              const float* V, int64_t v_stride, int64_t T, int64_t vecs, float* M,
+                              int64_t m_stride) {
+  for (int xi = 0; xi < nxi; ++xi) {
+    const float* v = V + xi * v_stride;
+    for (int64_t cb = 0; cb < cbs; ++cb) {
+      const float* u = packed + (xi * cbs + cb) * cin * kRows;
+      float* m = M + xi * m_stride + cb * kRows * T;
+      for (int64_t v0 = 0; v0 < vecs; v0 += kMaxVecs) {
+        const int64_t q0 = v0 * kLanes;
+        switch (std::min<int64_t>(kMaxVecs, vecs - v0)) {
+          case 3:
+            winograd_product<3>(v + q0, T, u, cin, m + q0);
+            break;
+          case 2:
+            winograd_product<2>(v + q0, T, u, cin, m + q0);
+            break;
+          default:
+            winograd_product<1>(v + q0, T, u, cin, m + q0);
+            break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace difflab::tensor::cpu::simd
+
+#endif
