@@ -48,6 +48,13 @@ void winograd_pack_weights(const WinogradPlan& plan, const float* w, bool transp
 void winograd_block(const WinogradPlan& plan, int64_t block, const float* x, const float* packed,
                     const float* bias, float* y, float* scratch);
 
+// The weight gradient in two steps. du [grad_sum_floats()] = dU = Σ (A dY Aᵀ) ⊙ (Bᵀ d B) over the
+// tiles of images n0 .. n1 - 1 of x [images, cin, H, W] and dy [images, cout, H, W], in order;
+// then, with the parts' dU summed, dw [cout, cin, 3, 3] = Gᵀ dU G.
+void winograd_weight_grad(const WinogradPlan& plan, int64_t n0, int64_t n1, const float* x,
+                          const float* dy, float* du, float* scratch);
+void winograd_weight_grad_finish(const WinogradPlan& plan, const float* du, float* dw);
+
 // ---- F(4x4, 3x3) (tensor/cpu/winograd4.cpp): 4x4 output tiles from 6x6 input blocks, 36
 // products per tile (2.25 per output where F(2x2, 3x3) takes 4), with larger transforms and
 // more rounding. The forward and the input gradient only, as winograd_block's.
@@ -56,6 +63,7 @@ void winograd_block(const WinogradPlan& plan, int64_t block, const float* x, con
 bool winograd4_enabled();
 void set_winograd4_enabled(bool on);
 
+// The sizes as WinogradPlan's, for tiles of 4 x 4 outputs.
 struct Winograd4Plan {
   int64_t images = 0, cin = 0, cout = 0, H = 0, W = 0;
   int64_t tiles_h() const { return (H + 3) / 4; }
@@ -72,12 +80,5 @@ void winograd4_pack_weights(const Winograd4Plan& plan, const float* w, bool tran
                             float* packed);
 void winograd4_block(const Winograd4Plan& plan, int64_t block, const float* x, const float* packed,
                      const float* bias, float* y, float* scratch);
-
-// The weight gradient in two steps. du [grad_sum_floats()] = dU = Σ (A dY Aᵀ) ⊙ (Bᵀ d B) over the
-// tiles of images n0 .. n1 - 1 of x [images, cin, H, W] and dy [images, cout, H, W], in order;
-// then, with the parts' dU summed, dw [cout, cin, 3, 3] = Gᵀ dU G.
-void winograd_weight_grad(const WinogradPlan& plan, int64_t n0, int64_t n1, const float* x,
-                          const float* dy, float* du, float* scratch);
-void winograd_weight_grad_finish(const WinogradPlan& plan, const float* du, float* dw);
 
 }  // namespace difflab::tensor::cpu
