@@ -21,15 +21,6 @@ constexpr int64_t kBlockBytes = int64_t(512) << 10;
 
 bool g_enabled = true;
 
-// The floats from one transformed position's matrix to the next in V [16][cin][T] and
-// M [16][cout rounded up to kRows][T]: one vector more than the matrix, so that the 16 rows a
-// transform reads or writes together do not fall in the same cache set (T is a multiple of 16
-// floats, and the matrices are often a multiple of 4 KiB).
-int64_t v_stride(const WinogradPlan& p, int64_t T) { return p.cin * T + kLanes; }
-int64_t m_stride(const WinogradPlan& p, int64_t T) {
-  return channel_blocks(p.cout) * kRows * T + kLanes;
-}
-
 }  // namespace
 
 int64_t WinogradPlan::block_rows() const {
@@ -141,13 +132,6 @@ void input_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float*
   }
 }
 
-// M [16][cout rounded up to kRows][T] = U V for the first `vecs` vectors of tiles.
-void products(const WinogradPlan& p, const float* packed, const float* V, int64_t T, int64_t vecs,
-              float* M) {
-  winograd_products(kXi, p.cin, channel_blocks(p.cout), packed, V, v_stride(p, T), T, vecs, M,
-                    m_stride(p, T));
-}
-
 // y's tile rows r0 .. r1 - 1 from M: Aᵀ m A of each tile's 4 x 4 m, plus the bias.
 void output_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float* M, int64_t T,
                       const Chunk* chunks, int nchunks, const float* bias, float* y) {
@@ -193,22 +177,8 @@ void output_transform(const WinogradPlan& p, int64_t r0, int64_t r1, const float
 
 void winograd_block(const WinogradPlan& plan, int64_t block, const float* x, const float* packed,
                     const float* bias, float* y, float* scratch) {
-  const int64_t r0 = block * plan.block_rows();
-  const int64_t r1 = std::min(plan.rows(), r0 + plan.block_rows());
-  const int64_t T = plan.block_tiles();
-  Chunk chunks[kWinogradMaxWidth / 2 / kLanes];
-  DIFFLAB_CHECK(plan.W <= kWinogradMaxWidth, "winograd_block: planes wider than ",
-                kWinogradMaxWidth, " columns are not supported (W = ", plan.W, ")");
-  const int nchunks = make_tile_chunks(plan.W, plan.tiles_w(), chunks);
-  float* V = scratch;
-  float* M = scratch + kXi * v_stride(plan, T);
-  input_transform(plan, r0, r1, x, chunks, nchunks, T, V);
-  // All T columns, those past the tiles zero, and the vector after each matrix zero: the
-  // output transform's vectors read only finite values.
-  products(plan, packed, V, T, T / kLanes, M);
-  for (int xi = 0; xi < kXi; ++xi)
-    _mm512_storeu_ps(M + (xi + 1) * m_stride(plan, T) - kLanes, _mm512_setzero_ps());
-  output_transform(plan, r0, r1, M, T, chunks, nchunks, bias, y);
+  winograd_forward_block<2, kXi>("winograd_block", plan, block, x, packed, bias, y, scratch,
+                                 input_transform, output_transform);
 }
 
 namespace {

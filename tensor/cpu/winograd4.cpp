@@ -20,12 +20,6 @@ constexpr int64_t kBlockBytes = int64_t(768) << 10;
 
 bool g_enabled = true;
 
-// As winograd.cpp's: the 36 matrices of V and of M a vector further apart than their size.
-int64_t v_stride(const Winograd4Plan& p, int64_t T) { return p.cin * T + kLanes; }
-int64_t m_stride(const Winograd4Plan& p, int64_t T) {
-  return channel_blocks(p.cout) * kRows * T + kLanes;
-}
-
 }  // namespace
 
 bool winograd4_enabled() { return g_enabled && winograd_enabled(); }
@@ -206,23 +200,8 @@ void output_transform(const Winograd4Plan& p, int64_t r0, int64_t r1, const floa
 
 void winograd4_block(const Winograd4Plan& plan, int64_t block, const float* x, const float* packed,
                      const float* bias, float* y, float* scratch) {
-  const int64_t r0 = block * plan.block_rows();
-  const int64_t r1 = std::min(plan.rows(), r0 + plan.block_rows());
-  const int64_t T = plan.block_tiles();
-  Chunk4 chunks[kWinogradMaxWidth / 4 / kLanes];
-  DIFFLAB_CHECK(plan.W <= kWinogradMaxWidth, "winograd4_block: planes wider than ",
-                kWinogradMaxWidth, " columns are not supported (W = ", plan.W, ")");
-  const int nchunks = make_tile_chunks(plan.W, plan.tiles_w(), chunks);
-  float* V = scratch;
-  float* M = scratch + kXi * v_stride(plan, T);
-  input_transform(plan, r0, r1, x, chunks, nchunks, T, V);
-  // All T columns, those past the tiles zero, and the vector after each matrix zero: the
-  // output transform's vectors read only finite values.
-  winograd_products(kXi, plan.cin, channel_blocks(plan.cout), packed, V, v_stride(plan, T), T,
-                    T / kLanes, M, m_stride(plan, T));
-  for (int xi = 0; xi < kXi; ++xi)
-    _mm512_storeu_ps(M + (xi + 1) * m_stride(plan, T) - kLanes, _mm512_setzero_ps());
-  output_transform(plan, r0, r1, M, T, chunks, nchunks, bias, y);
+  winograd_forward_block<4, kXi>("winograd4_block", plan, block, x, packed, bias, y, scratch,
+                                 input_transform, output_transform);
 }
 
 #else

@@ -6,6 +6,8 @@
 #include <cstdint>
 
 #include "tensor/cpu/avx512.h"
+#include "tensor/cpu/winograd.h"
+#include "tensor/error.h"
 
 namespace difflab::tensor::cpu::simd {
 
@@ -34,6 +36,19 @@ void pack_transformed_weights(const double (&G)[A][3], int64_t cin, int64_t cout
           packed[(((a * A + b) * cbs + co / kRows) * cin + ci) * kRows + co % kRows] = float(u);
         }
     }
+}
+
+// The floats from one transformed position's matrix to the next in V [positions][cin][T] and
+// M [positions][cout rounded up to kRows][T]: one vector more than the matrix, so that the rows
+// a transform reads or writes together (one per position) do not fall in the same cache set (T
+// is a multiple of 16 floats, and the matrices are often a multiple of 4 KiB).
+template <typename Plan>
+int64_t v_stride(const Plan& p, int64_t T) {
+  return p.cin * T + kLanes;
+}
+template <typename Plan>
+int64_t m_stride(const Plan& p, int64_t T) {
+  return channel_blocks(p.cout) * kRows * T + kLanes;
 }
 
 // Tile rows per block: as many as keep a block's V [nxi][cin][tiles] and M [nxi][cout][tiles]
@@ -133,6 +148,32 @@ inline void winograd_products(int nxi, int64_t cin, int64_t cbs, const float* pa
       }
     }
   }
+}
+
+// Block `block` of a forward kernel with NXI transformed positions and tiles of E x E outputs:
+// `in` writes V from x, the products give M, `out` writes y (plus the bias) from M. `name`
+// names the kernel in the error for a plane wider than kWinogradMaxWidth (winograd.h).
+template <int E, int NXI, typename Plan, typename In, typename Out>
+void winograd_forward_block(const char* name, const Plan& plan, int64_t block, const float* x,
+                            const float* packed, const float* bias, float* y, float* scratch, In in,
+                            Out out) {
+  const int64_t r0 = block * plan.block_rows();
+  const int64_t r1 = std::min(plan.rows(), r0 + plan.block_rows());
+  const int64_t T = plan.block_tiles();
+  TileChunk<E> chunks[kWinogradMaxWidth / E / kLanes];
+  DIFFLAB_CHECK(plan.W <= kWinogradMaxWidth, name, ": planes wider than ", kWinogradMaxWidth,
+                " columns are not supported (W = ", plan.W, ")");
+  const int nchunks = make_tile_chunks(plan.W, plan.tiles_w(), chunks);
+  float* V = scratch;
+  float* M = scratch + NXI * v_stride(plan, T);
+  in(plan, r0, r1, x, chunks, nchunks, T, V);
+  // All T columns, those past the tiles zero, and the vector after each matrix zero: the
+  // output transform's vectors read only finite values.
+  winograd_products(NXI, plan.cin, channel_blocks(plan.cout), packed, V, v_stride(plan, T), T,
+                    T / kLanes, M, m_stride(plan, T));
+  for (int xi = 0; xi < NXI; ++xi)
+    _mm512_storeu_ps(M + (xi + 1) * m_stride(plan, T) - kLanes, _mm512_setzero_ps());
+  out(plan, r0, r1, M, T, chunks, nchunks, bias, y);
 }
 
 }  // namespace difflab::tensor::cpu::simd
