@@ -117,7 +117,10 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
                         {3, 20, 12, 9, 33},  {5, 9, 11, 6, 6},   {2, 32, 32, 28, 28},
                         {3, 64, 64, 14, 14}, {3, 128, 128, 7, 7}};
   Generator gen(41);
+  int gathered = 0;
   for (const Case& c : cases) {
+    gathered += cpu::Winograd4Plan{.images = c.n, .cin = c.cin, .cout = c.cin, .H = c.h, .W = c.w}
+                    .gathered();
     const Tensor x = randn({c.n, c.cin, c.h, c.w}, DType::f64, &gen);
     const Tensor w = randn({c.cout, c.cin, 3, 3}, DType::f64, &gen);
     const Tensor b = randn({c.cout}, DType::f64, &gen);
@@ -149,6 +152,9 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
       BOOST_TEST(edw <= 1e-6);
     }
   }
+  // Both of F(4x4, 3x3)'s ways of taking tiles.
+  BOOST_TEST(gathered > 2);
+  BOOST_TEST(gathered < int(std::size(cases)) - 2);
 }
 
 BOOST_AUTO_TEST_CASE(blocks_cover_the_tile_rows) {
@@ -164,6 +170,23 @@ BOOST_AUTO_TEST_CASE(blocks_cover_the_tile_rows) {
   const cpu::WinogradPlan wide{.images = 1, .cin = 256, .cout = 256, .H = 4, .W = 1000};
   BOOST_TEST(wide.block_rows() == 1);
   BOOST_TEST(wide.block_tiles() == 512);
+  // At 7x7 and 128 channels the budget holds 21 tiles (10 rows of 2); 8 rows fill 16 exactly.
+  const cpu::Winograd4Plan small{.images = 64, .cin = 128, .cout = 128, .H = 7, .W = 7};
+  BOOST_TEST(small.block_rows() == 8);
+  BOOST_TEST(small.block_tiles() == 16);
+}
+
+// F(4x4, 3x3) gathers each lane's tile on planes 3 tiles wide or narrower, where a block's
+// offsets fit 32 bits, and takes tile rows elsewhere.
+BOOST_AUTO_TEST_CASE(f4_gathers_on_narrow_planes_only) {
+  const auto plan = [](int64_t h, int64_t w) {
+    return cpu::Winograd4Plan{.images = 2, .cin = 16, .cout = 16, .H = h, .W = w};
+  };
+  BOOST_TEST(plan(7, 7).gathered());
+  BOOST_TEST(plan(12, 12).gathered());
+  BOOST_TEST(!plan(13, 13).gathered());
+  BOOST_TEST(!plan(28, 28).gathered());
+  BOOST_TEST(!plan(int64_t(1) << 25, 12).gathered());  // 16 x 2^25 x 12 floats a block
 }
 
 // conv2d and both its gradients take it for f32 3x3 same convolutions with 16 channels or more
@@ -178,11 +201,11 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
     bool winograd;
     const char* forward = "winograd";  // the forward's and the input gradient's Winograd
   };
-  // F(4x4, 3x3) for the forward and input gradient on planes 25 or more wide.
+  // F(4x4, 3x3) for the forward and input gradient on planes 5 or more wide.
   const Use uses[] = {{{4, 32, 28, 28}, {32, 32, 3, 3}, kSame, DType::f32, true, "winograd4"},
-                      {{2, 16, 5, 25}, {16, 16, 3, 3}, kSame, DType::f32, true, "winograd4"},
-                      {{2, 16, 5, 24}, {16, 16, 3, 3}, kSame, DType::f32, true},
-                      {{1, 16, 7, 9}, {24, 16, 3, 3}, kSame, DType::f32, true},
+                      {{2, 16, 5, 5}, {16, 16, 3, 3}, kSame, DType::f32, true, "winograd4"},
+                      {{2, 16, 5, 4}, {16, 16, 3, 3}, kSame, DType::f32, true},
+                      {{1, 16, 7, 9}, {24, 16, 3, 3}, kSame, DType::f32, true, "winograd4"},
                       // wider than the kernels take (kWinogradMaxWidth)
                       {{1, 16, 2, 2050}, {16, 16, 3, 3}, kSame, DType::f32, false},
                       {{4, 8, 14, 14}, {32, 8, 3, 3}, kSame, DType::f32, false},
@@ -225,7 +248,7 @@ BOOST_AUTO_TEST_CASE(an_empty_call_reports_no_path) {
   Generator gen(45);
   const Winograd on(true);
   const Tensor w = randn({16, 16, 3, 3}, DType::f32, &gen);
-  conv2d(randn({2, 16, 6, 6}, DType::f32, &gen), w, Tensor(), kSame);
+  conv2d(randn({2, 16, 4, 4}, DType::f32, &gen), w, Tensor(), kSame);
   BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
   conv2d(Tensor::empty({0, 16, 6, 6}, DType::f32), w, Tensor(), kSame);
   BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "none");
@@ -234,37 +257,43 @@ BOOST_AUTO_TEST_CASE(an_empty_call_reports_no_path) {
 BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads) {
   if (!built()) return;
   Generator gen(43);
-  // 14 x 28: F(4x4, 3x3) forward and input gradient (with a half-empty last tile row), the
-  // F(2x2, 3x3) weight gradient.
-  Tensor x = randn({19, 16, 14, 28}, DType::f32, &gen), w = randn({24, 16, 3, 3}, DType::f32, &gen);
-  Tensor b = randn({24}, DType::f32, &gen), g = randn({19, 24, 14, 28}, DType::f32, &gen);
-  const Winograd on(true);
-  const int saved = get_num_threads();
-  Tensor y[3], dx[3], dw[3];
-  for (int t = 1; t <= 3; ++t) {
-    set_num_threads(t);
-    y[t - 1] = conv2d(x, w, b, kSame);
-    BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd4");
-    dx[t - 1] = conv2d_input_grad(g, w, x.shape(), kSame);
-    dw[t - 1] = conv2d_weight_grad(g, x, w.shape(), kSame);
-    BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
-  }
-  set_num_threads(saved);
-  for (int t = 1; t < 3; ++t) {
-    BOOST_TEST(bit_equal(y[0], y[t]), "conv2d at 1 and " << t + 1 << " threads");
-    BOOST_TEST(bit_equal(dx[0], dx[t]), "conv2d_input_grad at 1 and " << t + 1 << " threads");
-    BOOST_TEST(bit_equal(dw[0], dw[t]), "conv2d_weight_grad at 1 and " << t + 1 << " threads");
+  // 14 x 28: F(4x4, 3x3) forward and input gradient by tile rows (with a half-empty last tile
+  // row); 14 x 10: by gathers, blocks spanning images. The F(2x2, 3x3) weight gradient.
+  for (const int64_t wd : {28, 10}) {
+    Tensor x = randn({19, 16, 14, wd}, DType::f32, &gen);
+    Tensor w = randn({24, 16, 3, 3}, DType::f32, &gen), b = randn({24}, DType::f32, &gen);
+    Tensor g = randn({19, 24, 14, wd}, DType::f32, &gen);
+    const Winograd on(true);
+    const int saved = get_num_threads();
+    Tensor y[3], dx[3], dw[3];
+    for (int t = 1; t <= 3; ++t) {
+      set_num_threads(t);
+      y[t - 1] = conv2d(x, w, b, kSame);
+      BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd4");
+      dx[t - 1] = conv2d_input_grad(g, w, x.shape(), kSame);
+      dw[t - 1] = conv2d_weight_grad(g, x, w.shape(), kSame);
+      BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
+    }
+    set_num_threads(saved);
+    for (int t = 1; t < 3; ++t) {
+      BOOST_TEST_CONTEXT("width " << wd << ", 1 and " << t + 1 << " threads") {
+        BOOST_TEST(bit_equal(y[0], y[t]), "conv2d");
+        BOOST_TEST(bit_equal(dx[0], dx[t]), "conv2d_input_grad");
+        BOOST_TEST(bit_equal(dw[0], dw[t]), "conv2d_weight_grad");
+      }
+    }
   }
 }
 
 BOOST_AUTO_TEST_CASE(an_image_of_nan_does_not_reach_the_other_images) {
   if (!built()) return;
   // Blocks of 6-high planes span several images, and at 1 thread the blocks share one scratch:
-  // NaN in image 2 (its last row and column too) must not reach the other images' tiles. 6 wide
-  // runs F(2x2, 3x3), 26 wide F(4x4, 3x3).
+  // NaN in image 2 (its last row and column too) must not reach the other images' tiles. 4 wide
+  // runs F(2x2, 3x3), 6 wide F(4x4, 3x3) with gathers (lanes from several images), 26 wide
+  // F(4x4, 3x3) by tile rows.
   Generator gen(44);
   for (const auto& [wd, path] :
-       {std::pair<int64_t, const char*>{6, "winograd"}, {26, "winograd4"}}) {
+       {std::pair<int64_t, const char*>{4, "winograd"}, {6, "winograd4"}, {26, "winograd4"}}) {
     const int64_t n = 40, c = 16, h = 6;
     Tensor x = randn({n, c, h, wd}, DType::f32, &gen), w = randn({c, c, 3, 3}, DType::f32, &gen);
     const int64_t per = c * h * wd;

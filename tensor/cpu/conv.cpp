@@ -5,7 +5,7 @@
 // with short planes (7x7) go 8 at a time, as one product. A smaller batch is processed in
 // chunks, each product cut into tiles (tensor/cpu/gemm.h). f32 3x3 convolutions with stride 1
 // and padding 1 take Winograd F(2x2, 3x3) (tensor/cpu/winograd.h; F(4x4, 3x3) for the forward
-// and input gradient on planes 25 or more wide) with 16 channels or more on both sides, else,
+// and input gradient on planes 5 or more wide) with 16 channels or more on both sides, else,
 // on planes of 14x14 or so and up, the direct kernels of tensor/cpu/conv3x3.h, parallel over
 // blocks of tiles or images. The path and every product's shape depend on the shapes alone, so
 // the convolution gives the same bits at any thread count; tensor/cpu/conv_path.h tells which
@@ -434,11 +434,11 @@ void winograd_blocks(const Plan& plan, Pack pack, Block run, const float* in, co
   });
 }
 
-// F(4x4, 3x3) takes planes this wide or wider. Its transforms run over 16 tiles of a tile row
-// at a time, so narrower planes leave most lanes idle: at 28x28 (7 tiles a row) the forward took
-// 5.33 ms against F(2x2, 3x3)'s 6.60, at 14x14 (4 tiles a row) 5.90 against 5.14, at 7x7 8.54
-// against 6.56 (BM_conv2d_unet_level_part, batch 64, one core).
-constexpr int64_t kWinograd4MinWidth = 25;
+// F(4x4, 3x3) takes planes this wide or wider (BM_conv2d_unet_level_part, batch 64, one core,
+// forward): at 7x7, 128 channels, 4.35 ms against F(2x2, 3x3)'s 6.45, at 14x14, 64 channels,
+// 5.07 against 5.68, at 28x28, 32 channels, 5.09 against 6.37; at 4x4 and 3x3 they tied
+// (2.1 ms; 5 and 6 were not measured), and F(4x4, 3x3) rounds more.
+constexpr int64_t kWinograd4MinWidth = 5;
 
 // out [N, cout, H, W] from in [N, cin, H, W], a block of tile rows at a time; `transposed` for
 // the input gradient (in = dy, out = dx, w the forward weights). Returns the path taken.

@@ -72,6 +72,10 @@ struct Winograd4Plan {
   int64_t block_rows() const;
   int64_t blocks() const;
   int64_t block_tiles() const;
+  // Whether the transforms take each lane's tile on its own (gathers and scatters) rather than
+  // 16 tiles of a tile row: for planes 3 tiles wide or narrower, whose rows would leave most
+  // lanes idle, where a block's offsets fit 32 bits.
+  bool gathered() const;
   int64_t packed_floats() const;
   int64_t scratch_floats() const;
 };

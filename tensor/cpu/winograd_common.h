@@ -14,26 +14,33 @@ namespace difflab::tensor::cpu::simd {
 // U = G g Gᵀ (A x A, G being A x 3) of every pair of channels of w [cout, cin, 3, 3], packed as
 // [A²][cout rounded up to kRows, in blocks][cin][kRows]. With `transposed`, w is [cin, cout, 3, 3]
 // of the forward convolution whose input gradient is wanted, read transposed with its taps
-// flipped. Rows past cout are zero, computed and dropped.
+// flipped. Rows past cout are zero, computed and dropped. In double, the kRows output channels
+// of a block and one input channel at a time as one vector, so that each position's kRows
+// values are stored together.
 template <int A>
 void pack_transformed_weights(const double (&G)[A][3], int64_t cin, int64_t cout, const float* w,
                               bool transposed, float* packed) {
+  using Rows = double __attribute__((vector_size(kRows * sizeof(double))));
   const int64_t cbs = channel_blocks(cout);
-  for (int64_t co = 0; co < cbs * kRows; ++co)
+  for (int64_t cb = 0; cb < cbs; ++cb)
     for (int64_t ci = 0; ci < cin; ++ci) {
-      double g[3][3] = {};
-      if (co < cout)
+      Rows g[3][3] = {};
+      for (int r = 0; r < kRows; ++r) {
+        const int64_t co = cb * kRows + r;
+        if (co >= cout) break;
         for (int t = 0; t < 9; ++t)
-          g[t / 3][t % 3] =
+          g[t / 3][t % 3][r] =
               transposed ? w[(ci * cout + co) * 9 + (8 - t)] : w[(co * cin + ci) * 9 + t];
-      double gg[A][3];  // G g
+      }
+      Rows gg[A][3];  // G g
       for (int a = 0; a < A; ++a)
         for (int l = 0; l < 3; ++l)
           gg[a][l] = G[a][0] * g[0][l] + G[a][1] * g[1][l] + G[a][2] * g[2][l];
       for (int a = 0; a < A; ++a)
         for (int b = 0; b < A; ++b) {
-          const double u = gg[a][0] * G[b][0] + gg[a][1] * G[b][1] + gg[a][2] * G[b][2];
-          packed[(((a * A + b) * cbs + co / kRows) * cin + ci) * kRows + co % kRows] = float(u);
+          const Rows u = gg[a][0] * G[b][0] + gg[a][1] * G[b][1] + gg[a][2] * G[b][2];
+          float* dst = packed + (((a * A + b) * cbs + cb) * cin + ci) * kRows;
+          for (int r = 0; r < kRows; ++r) dst[r] = float(u[r]);
         }
     }
 }
@@ -51,13 +58,22 @@ int64_t m_stride(const Plan& p, int64_t T) {
   return channel_blocks(p.cout) * kRows * T + kLanes;
 }
 
-// Tile rows per block: as many as keep a block's V [nxi][cin][tiles] and M [nxi][cout][tiles]
-// within `budget` bytes (16 tiles at least), and at least one.
+// Tile rows per block: about as many as keep a block's V [nxi][cin][tiles] and M [nxi][cout][tiles]
+// within `budget` bytes (16 tiles at least), at least one. The products run over the tiles
+// rounded up to 16, so of the counts from half that many rows on, the one that wastes the
+// smallest share of those (the most rows of equals): at 7x7, 20 tiles would leave 12 of 32
+// columns idle, 16 none.
 inline int64_t winograd_block_rows(int nxi, int64_t cin, int64_t cout, int64_t tiles_w,
                                    int64_t budget) {
   const int64_t tiles = std::max<int64_t>(
       kLanes, budget / (nxi * int64_t(sizeof(float)) * (cin + channel_blocks(cout) * kRows)));
-  return std::max<int64_t>(1, tiles / tiles_w);
+  const int64_t most = std::max<int64_t>(1, tiles / tiles_w);
+  int64_t best = most;
+  for (int64_t r = most; 2 * r >= most; --r)  // waste r tw / T below best's, cross-multiplied
+    if (r * tiles_w * round_up(best * tiles_w, kLanes) >
+        best * tiles_w * round_up(r * tiles_w, kLanes))
+      best = r;
+  return best;
 }
 
 }  // namespace difflab::tensor::cpu::simd
