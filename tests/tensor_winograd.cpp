@@ -72,20 +72,29 @@ Tensor run_kernel(const Case& c, const Tensor& in, const Tensor& w, const Tensor
                     cpu::winograd_pack_weights, cpu::winograd_block, in, w, bias, transposed);
 }
 
-// dw [cout, cin, 3, 3] through the weight-gradient kernel alone, images [0, split) and
+// dw [cout, cin, 3, 3] through a weight-gradient kernel alone, images [0, split) and
 // [split, n) as two parts whose sums are added before the last step, in f32.
-Tensor run_weight_kernel(const Case& c, const Tensor& x, const Tensor& g, int64_t split) {
-  const cpu::WinogradPlan plan{.images = c.n, .cin = c.cin, .cout = c.cout, .H = c.h, .W = c.w};
+template <typename Plan, typename Grad, typename Finish>
+Tensor run_weight_blocks(const Plan& plan, Grad grad, Finish finish, const Tensor& x,
+                         const Tensor& g, int64_t split) {
   const int64_t sum = plan.grad_sum_floats();
   std::vector<float> du(2 * sum), scratch(plan.weight_grad_scratch_floats());
-  cpu::winograd_weight_grad(plan, 0, split, x.data<float>(), g.data<float>(), du.data(),
-                            scratch.data());
-  cpu::winograd_weight_grad(plan, split, c.n, x.data<float>(), g.data<float>(), du.data() + sum,
-                            scratch.data());
+  grad(plan, 0, split, x.data<float>(), g.data<float>(), du.data(), scratch.data());
+  grad(plan, split, plan.images, x.data<float>(), g.data<float>(), du.data() + sum, scratch.data());
   for (int64_t i = 0; i < sum; ++i) du[i] += du[sum + i];
-  Tensor dw = Tensor::empty({c.cout, c.cin, 3, 3}, DType::f32);
-  cpu::winograd_weight_grad_finish(plan, du.data(), dw.data<float>());
+  Tensor dw = Tensor::empty({plan.cout, plan.cin, 3, 3}, DType::f32);
+  finish(plan, du.data(), dw.data<float>());
   return dw;
+}
+
+Tensor run_weight_kernel(const Case& c, const Tensor& x, const Tensor& g, int64_t split, bool f4) {
+  if (f4)
+    return run_weight_blocks(
+        cpu::Winograd4Plan{.images = c.n, .cin = c.cin, .cout = c.cout, .H = c.h, .W = c.w},
+        cpu::winograd4_weight_grad, cpu::winograd4_weight_grad_finish, x, g, split);
+  return run_weight_blocks(
+      cpu::WinogradPlan{.images = c.n, .cin = c.cin, .cout = c.cout, .H = c.h, .W = c.w},
+      cpu::winograd_weight_grad, cpu::winograd_weight_grad_finish, x, g, split);
 }
 
 // Sets the switches for the scope: Winograd on or off (F(4x4, 3x3) on with it), the direct
@@ -131,7 +140,8 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
     const Tensor dx = run_kernel(c, g32, w32, Tensor(), true, false);
     const Tensor y4 = run_kernel(c, x32, w32, b32, false, true);
     const Tensor dx4 = run_kernel(c, g32, w32, Tensor(), true, true);
-    const Tensor dw = run_weight_kernel(c, x32, g32, c.n / 2);
+    const Tensor dw = run_weight_kernel(c, x32, g32, c.n / 2, false);
+    const Tensor dw4 = run_weight_kernel(c, x32, g32, c.n / 2, true);
     BOOST_TEST_CONTEXT("n " << c.n << " cin " << c.cin << " cout " << c.cout << " " << c.h << "x"
                             << c.w) {
       // The transforms' rounding scales with the sums of |w| |x| (the terms cancel in the
@@ -146,7 +156,9 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
       BOOST_TEST(diff_over(dx4, dxr, dxs) <= 4e-6);
       const Tensor dws =
           conv2d_weight_grad(unary(UnaryOp::abs, g), unary(UnaryOp::abs, x), w.shape(), kSame);
-      const double edw = diff_over(dw, conv2d_weight_grad(g, x, w.shape(), kSame), dws);
+      const Tensor dwr = conv2d_weight_grad(g, x, w.shape(), kSame);
+      const double edw = diff_over(dw, dwr, dws);
+      BOOST_TEST(diff_over(dw4, dwr, dws) <= 4e-6);
       BOOST_TEST(ey <= 1e-6);
       BOOST_TEST(edx <= 1e-6);
       BOOST_TEST(edw <= 1e-6);
@@ -199,9 +211,9 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
     Conv2dParams p;
     DType dt;
     bool winograd;
-    const char* forward = "winograd";  // the forward's and the input gradient's Winograd
+    const char* variant = "winograd";  // which Winograd: all three take the same
   };
-  // F(4x4, 3x3) for the forward and input gradient on planes 5 or more wide.
+  // F(4x4, 3x3) on planes 5 or more wide.
   const Use uses[] = {{{4, 32, 28, 28}, {32, 32, 3, 3}, kSame, DType::f32, true, "winograd4"},
                       {{2, 16, 5, 5}, {16, 16, 3, 3}, kSame, DType::f32, true, "winograd4"},
                       {{2, 16, 5, 4}, {16, 16, 3, 3}, kSame, DType::f32, true},
@@ -224,10 +236,10 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
     const Tensor dw = conv2d_weight_grad(y, x, w.shape(), u.p);
     const cpu::ConvPath wgt = cpu::last_conv_path();
     BOOST_TEST_CONTEXT("x " << shape_str(u.xs) << " w " << shape_str(u.ws)) {
-      const std::string want = u.winograd ? u.forward : "not winograd";
+      const std::string want = u.winograd ? u.variant : "not winograd";
       BOOST_TEST((cpu::conv_path_name(fwd) == want) == u.winograd, cpu::conv_path_name(fwd));
       BOOST_TEST((cpu::conv_path_name(bwd) == want) == u.winograd, cpu::conv_path_name(bwd));
-      BOOST_TEST((wgt == cpu::ConvPath::winograd) == u.winograd, cpu::conv_path_name(wgt));
+      BOOST_TEST((cpu::conv_path_name(wgt) == want) == u.winograd, cpu::conv_path_name(wgt));
       // Against the same call with Winograd off: the same values within rounding, and the same
       // bits where it was not taken.
       const Winograd off(false);
@@ -257,9 +269,10 @@ BOOST_AUTO_TEST_CASE(an_empty_call_reports_no_path) {
 BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads) {
   if (!built()) return;
   Generator gen(43);
-  // 14 x 28: F(4x4, 3x3) forward and input gradient by tile rows (with a half-empty last tile
-  // row); 14 x 10: by gathers, blocks spanning images. The F(2x2, 3x3) weight gradient.
-  for (const int64_t wd : {28, 10}) {
+  // F(4x4, 3x3) at 14 x 28, the forward and input gradient by tile rows (with a half-empty last
+  // tile row), and at 14 x 10, by gathers in blocks that span images; at 14 x 4, F(2x2, 3x3).
+  for (const int64_t wd : {28, 10, 4}) {
+    const std::string variant = wd >= 5 ? "winograd4" : "winograd";
     Tensor x = randn({19, 16, 14, wd}, DType::f32, &gen);
     Tensor w = randn({24, 16, 3, 3}, DType::f32, &gen), b = randn({24}, DType::f32, &gen);
     Tensor g = randn({19, 24, 14, wd}, DType::f32, &gen);
@@ -269,10 +282,10 @@ BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads) {
     for (int t = 1; t <= 3; ++t) {
       set_num_threads(t);
       y[t - 1] = conv2d(x, w, b, kSame);
-      BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd4");
+      BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == variant);
       dx[t - 1] = conv2d_input_grad(g, w, x.shape(), kSame);
       dw[t - 1] = conv2d_weight_grad(g, x, w.shape(), kSame);
-      BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "winograd");
+      BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == variant);
     }
     set_num_threads(saved);
     for (int t = 1; t < 3; ++t) {

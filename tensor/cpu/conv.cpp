@@ -413,6 +413,10 @@ constexpr int64_t kWinogradMinChannels = 16;
 // channels the budget of kWeightPartBytes made 16 parts of 1 MiB, and adding them up took as
 // long as computing them; 4 MiB makes 4 there and 16 still at 32 and 64 channels.
 constexpr int64_t kWinogradPartBytes = int64_t(4) << 20;
+// F(4x4, 3x3)'s have 36 per weight, 2.3 MiB a part at 128 channels: 10 MiB makes 4 parts there,
+// which two threads share evenly (7x7, batch 64, two threads: 2.36 ms, against 4.08 with 3
+// parts and 4.88 at one thread), and 16 at 64 channels and fewer.
+constexpr int64_t kWinograd4PartBytes = int64_t(10) << 20;
 
 bool winograd_3x3(const ConvGeom& g, const Conv2dParams& p, DType dt) {
   return same_3x3(g, p, dt) && cpu::winograd_enabled() && g.Cin >= kWinogradMinChannels &&
@@ -456,26 +460,43 @@ cpu::ConvPath winograd_images(const float* in, const float* w, const float* bias
   return cpu::ConvPath::winograd;
 }
 
-// dw from dy and x in parts of consecutive images, as conv2d_weight_grad_images does.
-void winograd_weight_grad_images(const float* dy, const float* x, float* dw, const ConvGeom& g) {
-  const cpu::WinogradPlan plan{.images = g.N, .cin = g.Cin, .cout = g.Cout, .H = g.H, .W = g.W};
+// dw from dy and x in parts of consecutive images, as conv2d_weight_grad_images does, through a
+// Winograd plan's weight-gradient kernels (`grad` and `finish`).
+template <typename Plan, typename Grad, typename Finish>
+void winograd_weight_parts(const Plan& plan, Grad grad, Finish finish, const float* dy,
+                           const float* x, float* dw, int64_t part_bytes) {
   const int64_t numel = plan.grad_sum_floats();
   // The partial sums a vector more than numel apart: at 2^k floats their same elements would
   // share a cache set.
   const int64_t stride = numel + 16;
-  const int64_t parts = weight_parts(stride * int64_t(sizeof(float)), g.N, kWinogradPartBytes);
+  const int64_t parts = weight_parts(stride * int64_t(sizeof(float)), plan.images, part_bytes);
   const int threads = item_threads(parts);
   const int64_t per = plan.weight_grad_scratch_floats();
   const Tensor scratch = Tensor::empty({threads * per}, DType::f32);
   const Tensor sums = Tensor::empty({(parts > 1 ? parts + 1 : 1) * stride}, DType::f32);
   float* du = sums.data<float>();
   for_items(parts, threads, [&](int64_t part, int slot) {
-    cpu::winograd_weight_grad(plan, part * g.N / parts, (part + 1) * g.N / parts, x, dy,
-                              du + (parts > 1 ? (part + 1) * stride : 0),
-                              scratch.data<float>() + slot * per);
+    grad(plan, part * plan.images / parts, (part + 1) * plan.images / parts, x, dy,
+         du + (parts > 1 ? (part + 1) * stride : 0), scratch.data<float>() + slot * per);
   });
   if (parts > 1) sum_parts(du + stride, parts, numel, du, stride);
-  cpu::winograd_weight_grad_finish(plan, du, dw);
+  finish(plan, du, dw);
+}
+
+cpu::ConvPath winograd_weight_grad_images(const float* dy, const float* x, float* dw,
+                                          const ConvGeom& g) {
+  if (cpu::winograd4_enabled() && g.W >= kWinograd4MinWidth) {
+    winograd_weight_parts(
+        cpu::Winograd4Plan{.images = g.N, .cin = g.Cin, .cout = g.Cout, .H = g.H, .W = g.W},
+        cpu::winograd4_weight_grad, cpu::winograd4_weight_grad_finish, dy, x, dw,
+        kWinograd4PartBytes);
+    return cpu::ConvPath::winograd4;
+  }
+  winograd_weight_parts(
+      cpu::WinogradPlan{.images = g.N, .cin = g.Cin, .cout = g.Cout, .H = g.H, .W = g.W},
+      cpu::winograd_weight_grad, cpu::winograd_weight_grad_finish, dy, x, dw,
+      kWinogradPartBytes);
+  return cpu::ConvPath::winograd;
 }
 
 Tensor make_colbuf(const ConvGeom& g, const Conv2dParams& p, DType dtype) {
@@ -587,8 +608,8 @@ Tensor conv2d_weight_grad(const Tensor& grad_out, const Tensor& x_in, const Shap
   Tensor dy = grad_out.contiguous(), x = x_in.contiguous();
   t_last_path = cpu::ConvPath::im2col;
   if (winograd_3x3(g, p, dy.dtype())) {
-    t_last_path = cpu::ConvPath::winograd;
-    winograd_weight_grad_images(dy.data<float>(), x.data<float>(), dw.data<float>(), g);
+    t_last_path =
+        winograd_weight_grad_images(dy.data<float>(), x.data<float>(), dw.data<float>(), g);
     return dw;
   }
   if (direct_3x3(g, p, dy.dtype())) {

@@ -203,55 +203,6 @@ struct GradLayout {
         du(sum) {}
 };
 
-// r[j][i] = r[i][j]: 16 x 16 floats, in 64 shuffles.
-inline void transpose16(__m512* r) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved within 128-bit lanes
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  auto lo = [](__m512 a, __m512 b) {
-    return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
-  };
-  auto hi = [](__m512 a, __m512 b) {
-    return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
-  };
-  __m512 u[16];  // u[4m + s], lane k: column 4k + s of rows 4m .. 4m + 3
-  for (int m = 0; m < 4; ++m) {
-    u[4 * m] = lo(t[4 * m], t[4 * m + 2]);
-    u[4 * m + 1] = hi(t[4 * m], t[4 * m + 2]);
-    u[4 * m + 2] = lo(t[4 * m + 1], t[4 * m + 3]);
-    u[4 * m + 3] = hi(t[4 * m + 1], t[4 * m + 3]);
-  }
-  for (int s = 0; s < 4; ++s) {  // the 4 x 4 lanes of u[s], u[4 + s], u[8 + s], u[12 + s]
-    const __m512 v0 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x44);
-    const __m512 v1 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xEE);
-    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x44);
-    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xEE);
-    r[s] = _mm512_shuffle_f32x4(v0, v2, 0x88);
-    r[4 + s] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
-    r[8 + s] = _mm512_shuffle_f32x4(v1, v3, 0x88);
-    r[12 + s] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
-  }
-}
-
-// xt [H][W][cp] of image x [cin][H][W], the channels past cin zero: 16 x 16 blocks transposed.
-void channels_last(const WinogradPlan& p, const float* x, const GradLayout& L) {
-  const int64_t hw = p.H * p.W, cin = p.cin, cp = L.cp;
-  for (int64_t q0 = 0; q0 < hw; q0 += kLanes) {
-    const int64_t nq = std::min(kLanes, hw - q0);
-    const __mmask16 mq = __mmask16((1u << nq) - 1);
-    for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
-      __m512 r[16];
-      for (int i = 0; i < 16; ++i)
-        r[i] =
-            c0 + i < cin ? _mm512_maskz_loadu_ps(mq, x + (c0 + i) * hw + q0) : _mm512_setzero_ps();
-      transpose16(r);
-      for (int64_t j = 0; j < nq; ++j) _mm512_storeu_ps(L.xt + (q0 + j) * cp + c0, r[j]);
-    }
-  }
-}
-
 // Vᵗ's tiles t0 .. t0 + tw - 1 from tile row ty of xt: Bᵀ d B, 16 input channels at a time.
 void input_transform_cl(const WinogradPlan& p, int64_t ty, int64_t t0, const GradLayout& L) {
   const int64_t H = p.H, W = p.W, cp = L.cp;
@@ -330,63 +281,6 @@ void grad_transform(const WinogradPlan& p, const float* dy, int64_t ty, int64_t 
   }
 }
 
-// dU [rows kRows][NR vectors of channels] += dM's rows times Vᵗ over tiles 0 .. n - 1.
-template <int NR>
-inline void grad_product(const float* dm, int64_t T, const float* vt, int64_t cp, int64_t n,
-                         float* du) {
-  __m512 acc[kRows][NR];
-#pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_setzero_ps();
-  for (int64_t t = 0; t < n; ++t, vt += cp) {
-    __m512 b[NR];
-#pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) b[j] = _mm512_loadu_ps(vt + j * kLanes);
-#pragma GCC unroll 8
-    for (int r = 0; r < kRows; ++r) {
-      const __m512 a = _mm512_set1_ps(dm[r * T + t]);
-#pragma GCC unroll 3
-      for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) {
-      float* o = du + r * cp + j * kLanes;
-      _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[r][j]));
-    }
-}
-
-// dU += dM Vᵗ over the first n tiles, for each of the 16 positions. The channel vectors go in
-// groups of at most 3, as even as can be (4 = 2 + 2, 8 = 3 + 3 + 2).
-void grad_products(int64_t n, const GradLayout& L) {
-  const int64_t vecs = L.cp / kLanes, groups = (vecs + kMaxVecs - 1) / kMaxVecs;
-  for (int xi = 0; xi < kXi; ++xi)
-    for (int64_t r0 = 0; r0 < L.rows; r0 += kRows) {
-      const float* dm = L.dm + xi * L.dm_stride + r0 * L.T;
-      int64_t v0 = 0;
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t nv = (vecs - v0) / (groups - g);
-        const float* vt = L.vt + xi * L.vt_stride + v0 * kLanes;
-        float* du = L.du + (xi * L.rows + r0) * L.cp + v0 * kLanes;
-        switch (nv) {
-          case 3:
-            grad_product<3>(dm, L.T, vt, L.cp, n, du);
-            break;
-          case 2:
-            grad_product<2>(dm, L.T, vt, L.cp, n, du);
-            break;
-          default:
-            grad_product<1>(dm, L.T, vt, L.cp, n, du);
-            break;
-        }
-        v0 += nv;
-      }
-    }
-}
-
 }  // namespace
 
 void winograd_weight_grad(const WinogradPlan& plan, int64_t n0, int64_t n1, const float* x,
@@ -403,17 +297,20 @@ void winograd_weight_grad(const WinogradPlan& plan, int64_t n0, int64_t n1, cons
   for (int xi = 0; xi < kXi; ++xi)
     std::memset(L.dm + xi * L.dm_stride + plan.cout * L.T, 0,
                 sizeof(float) * (L.rows - plan.cout) * L.T);
+  const auto products = [&](int64_t n) {
+    grad_products(kXi, n, L.dm, L.dm_stride, L.T, 1, L.rows, L.vt, L.vt_stride, L.cp, L.du);
+  };
   int64_t filled = 0;
   for (int64_t n = n0; n < n1; ++n) {
-    channels_last(plan, x + n * plan.cin * hw, L);
+    channels_last(plan.H, plan.W, plan.cin, L.cp, x + n * plan.cin * hw, L.xt);
     for (int64_t ty = 0; ty < plan.tiles_h(); ++ty) {
-      if (filled + tw > L.T) grad_products(filled, L), filled = 0;
+      if (filled + tw > L.T) products(filled), filled = 0;
       input_transform_cl(plan, ty, filled, L);
       grad_transform(plan, dy + n * plan.cout * hw, ty, filled, chunks, nchunks, L);
       filled += tw;
     }
   }
-  if (filled > 0) grad_products(filled, L);
+  if (filled > 0) products(filled);
 }
 
 void winograd_weight_grad_finish(const WinogradPlan& plan, const float* du, float* dw) {

@@ -57,7 +57,7 @@ void winograd_weight_grad_finish(const WinogradPlan& plan, const float* du, floa
 
 // ---- F(4x4, 3x3) (tensor/cpu/winograd4.cpp): 4x4 output tiles from 6x6 input blocks, 36
 // products per tile (2.25 per output where F(2x2, 3x3) takes 4), with larger transforms and
-// more rounding. The forward and the input gradient only, as winograd_block's.
+// more rounding.
 
 // conv2d and conv2d_input_grad take F(4x4, 3x3) where it pays (when built; on by default).
 bool winograd4_enabled();
@@ -78,11 +78,20 @@ struct Winograd4Plan {
   bool gathered() const;
   int64_t packed_floats() const;
   int64_t scratch_floats() const;
+  int64_t grad_tiles() const;
+  int64_t weight_grad_scratch_floats() const;
+  int64_t grad_sum_floats() const;
 };
 
 void winograd4_pack_weights(const Winograd4Plan& plan, const float* w, bool transposed,
                             float* packed);
 void winograd4_block(const Winograd4Plan& plan, int64_t block, const float* x, const float* packed,
                      const float* bias, float* y, float* scratch);
+// The weight gradient as winograd_weight_grad and winograd_weight_grad_finish, with 36
+// transformed positions. Both the image and the output gradient go channels-last, so that both
+// transforms run over 16 channels of one tile whatever the plane's width.
+void winograd4_weight_grad(const Winograd4Plan& plan, int64_t n0, int64_t n1, const float* x,
+                           const float* dy, float* du, float* scratch);
+void winograd4_weight_grad_finish(const Winograd4Plan& plan, const float* du, float* dw);
 
 }  // namespace difflab::tensor::cpu

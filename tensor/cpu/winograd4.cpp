@@ -45,6 +45,22 @@ int64_t Winograd4Plan::scratch_floats() const {
   return kXi * (v_stride(*this, block_tiles()) + m_stride(*this, block_tiles()));
 }
 
+// The weight gradient's tiles per batch of products: as many as keep Vᵗ and dMᵗ within
+// kBlockBytes, 16 at least, and a tile row at least.
+int64_t Winograd4Plan::grad_tiles() const {
+  const int64_t per =
+      kXi * int64_t(sizeof(float)) * (round_up(cin, kLanes) + round_up(cout, kLanes));
+  return std::max({kLanes, kBlockBytes / per, tiles_w()});
+}
+// The image and the output gradient channels-last, Vᵗ and dMᵗ (Grad4Layout).
+int64_t Winograd4Plan::weight_grad_scratch_floats() const {
+  const int64_t cp = round_up(cin, kLanes), cop = round_up(cout, kLanes), T = grad_tiles();
+  return H * W * (cp + cop) + kXi * ((T * cp + kLanes) + (T * cop + kLanes));
+}
+int64_t Winograd4Plan::grad_sum_floats() const {
+  return kXi * channel_blocks(cout) * kRows * round_up(cin, kLanes);
+}
+
 void winograd4_pack_weights(const Winograd4Plan& plan, const float* w, bool transposed,
                             float* packed) {
   static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
@@ -315,11 +331,153 @@ void winograd4_block(const Winograd4Plan& plan, int64_t block, const float* x, c
                                    input_transform, output_transform);
 }
 
+namespace {
+
+// ---- The weight gradient: dU = Σ over tiles of (A dY Aᵀ) ⊙ (Bᵀ d B), then dw = Gᵀ dU G.
+
+// One thread's scratch: the image and the output gradient channels-last, xt [H][W][cp] and
+// gt [H][W][cop]; Vᵗ [36][T][cp] and dMᵗ [36][T][cop], each tile's transformed input and output
+// gradient with the channels innermost, their 36 matrices a vector apart; and the caller's sum
+// dU [36][rows][cp]. cp and cop are cin and cout rounded up to 16, rows cout rounded up to kRows.
+struct Grad4Layout {
+  int64_t cp, cop, rows, T, vt_stride, dm_stride;
+  float *xt, *gt, *vt, *dm, *du;
+  Grad4Layout(const Winograd4Plan& p, float* scratch, float* sum)
+      : cp(round_up(p.cin, kLanes)),
+        cop(round_up(p.cout, kLanes)),
+        rows(channel_blocks(p.cout) * kRows),
+        T(p.grad_tiles()),
+        vt_stride(T * cp + kLanes),
+        dm_stride(T * cop + kLanes),
+        xt(scratch),
+        gt(xt + p.H * p.W * cp),
+        vt(gt + p.H * p.W * cop),
+        dm(vt + kXi * vt_stride),
+        du(sum) {}
+};
+
+// A of F(4x4, 3x3) applied to four values: (y0, y0 + y1 + y2 + y3, y0 - y1 + y2 - y3,
+// y0 + 2 y1 + 4 y2 + 8 y3, y0 - 2 y1 + 4 y2 - 8 y3, y3).
+inline void a6(const __m512* y, __m512* o) {
+  const __m512 p = _mm512_add_ps(y[0], y[2]), q = _mm512_add_ps(y[1], y[3]);
+  const __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(4.f), y[2], y[0]);
+  const __m512 s =
+      _mm512_mul_ps(_mm512_set1_ps(2.f), _mm512_fmadd_ps(_mm512_set1_ps(4.f), y[3], y[1]));
+  o[0] = y[0];
+  o[1] = _mm512_add_ps(p, q);
+  o[2] = _mm512_sub_ps(p, q);
+  o[3] = _mm512_add_ps(r, s);
+  o[4] = _mm512_sub_ps(r, s);
+  o[5] = y[3];
+}
+
+// Tile row ty's tiles, stored as tiles t0 .. t0 + tw - 1, of a channels-last image src [H][W][c]:
+// each tile's N x N elements from (4 ty + o, 4 tx + o) on (zero outside the plane), `f` (N values
+// to 6) down the rows and then across, the 6 x 6 results at dst + (6 i + j) stride + t c.
+template <int N, typename F>
+void tiles_cl(const Winograd4Plan& p, int64_t ty, int64_t t0, const float* src, int64_t c, int o,
+              F f, float* dst, int64_t stride) {
+  for (int64_t tx = 0; tx < p.tiles_w(); ++tx) {
+    const float* at[N][N];
+    for (int i = 0; i < N; ++i)
+      for (int j = 0; j < N; ++j) {
+        const int64_t row = 4 * ty + o + i, col = 4 * tx + o + j;
+        at[i][j] =
+            row >= 0 && row < p.H && col >= 0 && col < p.W ? src + (row * p.W + col) * c : nullptr;
+      }
+    float* d = dst + (t0 + tx) * c;
+    for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
+      __m512 t[6][N];
+      for (int j = 0; j < N; ++j) {
+        __m512 col[N], out[6];
+        for (int i = 0; i < N; ++i)
+          col[i] = at[i][j] ? _mm512_loadu_ps(at[i][j] + c0) : _mm512_setzero_ps();
+        f(col, out);
+        for (int i = 0; i < 6; ++i) t[i][j] = out[i];
+      }
+      for (int i = 0; i < 6; ++i) {
+        __m512 out[6];
+        f(t[i], out);
+        for (int j = 0; j < 6; ++j) _mm512_storeu_ps(d + c0 + (6 * i + j) * stride, out[j]);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void winograd4_weight_grad(const Winograd4Plan& plan, int64_t n0, int64_t n1, const float* x,
+                           const float* dy, float* du, float* scratch) {
+  const Grad4Layout L(plan, scratch, du);
+  const int64_t tw = plan.tiles_w(), hw = plan.H * plan.W;
+  std::memset(L.du, 0, sizeof(float) * kXi * L.rows * L.cp);
+  // dMᵗ's element (row r, tile t) at r + t cop.
+  const auto products = [&](int64_t n) {
+    grad_products(kXi, n, L.dm, L.dm_stride, 1, L.cop, L.rows, L.vt, L.vt_stride, L.cp, L.du);
+  };
+  // The tiles go in, a tile row at a time, until the next row would not fit; then dU takes their
+  // products.
+  int64_t filled = 0;
+  for (int64_t n = n0; n < n1; ++n) {
+    channels_last(plan.H, plan.W, plan.cin, L.cp, x + n * plan.cin * hw, L.xt);
+    channels_last(plan.H, plan.W, plan.cout, L.cop, dy + n * plan.cout * hw, L.gt);
+    for (int64_t ty = 0; ty < plan.tiles_h(); ++ty) {
+      if (filled + tw > L.T) products(filled), filled = 0;
+      tiles_cl<6>(plan, ty, filled, L.xt, L.cp, -1, bt6, L.vt, L.vt_stride);
+      tiles_cl<4>(plan, ty, filled, L.gt, L.cop, 0, a6, L.dm, L.dm_stride);
+      filled += tw;
+    }
+  }
+  if (filled > 0) products(filled);
+}
+
+void winograd4_weight_grad_finish(const Winograd4Plan& plan, const float* du, float* dw) {
+  // Gᵀ of F(4x4, 3x3) applied to six values: (u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24,
+  // (u2 - u1) / 6 + (u3 - u4) / 12, ((u3 + u4) - (u1 + u2)) / 6 + u5), 16 input channels at a
+  // time.
+  const int64_t cp = round_up(plan.cin, kLanes), rows = channel_blocks(plan.cout) * kRows;
+  const __m512 quarter = _mm512_set1_ps(0.25f), sixth = _mm512_set1_ps(1.f / 6);
+  const __m512 twelfth = _mm512_set1_ps(1.f / 12), r24 = _mm512_set1_ps(1.f / 24);
+  auto gt6 = [&](const __m512* u, __m512* o) {
+    const __m512 a = _mm512_add_ps(u[1], u[2]), b = _mm512_add_ps(u[3], u[4]);
+    o[0] = _mm512_fmadd_ps(r24, b, _mm512_fnmadd_ps(sixth, a, _mm512_mul_ps(quarter, u[0])));
+    o[1] = _mm512_fmadd_ps(twelfth, _mm512_sub_ps(u[3], u[4]),
+                           _mm512_mul_ps(sixth, _mm512_sub_ps(u[2], u[1])));
+    o[2] = _mm512_fmadd_ps(sixth, _mm512_sub_ps(b, a), u[5]);
+  };
+  alignas(64) float out[9][kLanes];
+  for (int64_t co = 0; co < plan.cout; ++co)
+    for (int64_t c0 = 0; c0 < plan.cin; c0 += kLanes) {
+      __m512 g[3][6];  // Gᵀ down the rows, per column j
+      for (int j = 0; j < 6; ++j) {
+        __m512 col[6], o[3];
+        for (int i = 0; i < 6; ++i)
+          col[i] = _mm512_loadu_ps(du + ((6 * i + j) * rows + co) * cp + c0);
+        gt6(col, o);
+        for (int k = 0; k < 3; ++k) g[k][j] = o[k];
+      }
+      for (int k = 0; k < 3; ++k) {
+        __m512 o[3];
+        gt6(g[k], o);
+        for (int l = 0; l < 3; ++l) _mm512_store_ps(out[k * 3 + l], o[l]);
+      }
+      for (int64_t ci = c0; ci < std::min(plan.cin, c0 + kLanes); ++ci)
+        for (int t = 0; t < 9; ++t) dw[(co * plan.cin + ci) * 9 + t] = out[t][ci - c0];
+    }
+}
+
 #else
 
 void winograd4_block(const Winograd4Plan&, int64_t, const float*, const float*, const float*,
                      float*, float*) {
   DIFFLAB_FAIL("winograd4_block: this build does not target AVX-512F (conv3x3_built() is false)");
+}
+void winograd4_weight_grad(const Winograd4Plan&, int64_t, int64_t, const float*, const float*,
+                           float*, float*) {
+  DIFFLAB_FAIL("winograd4_weight_grad: this build does not target AVX-512F");
+}
+void winograd4_weight_grad_finish(const Winograd4Plan&, const float*, float*) {
+  DIFFLAB_FAIL("winograd4_weight_grad_finish: this build does not target AVX-512F");
 }
 
 #endif

@@ -166,6 +166,118 @@ inline void winograd_products(int nxi, int64_t cin, int64_t cbs, const float* pa
   }
 }
 
+// r[j][i] = r[i][j]: 16 x 16 floats, in 64 shuffles.
+inline void transpose16(__m512* r) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved within 128-bit lanes
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  auto lo = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  auto hi = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  __m512 u[16];  // u[4m + s], lane k: column 4k + s of rows 4m .. 4m + 3
+  for (int m = 0; m < 4; ++m) {
+    u[4 * m] = lo(t[4 * m], t[4 * m + 2]);
+    u[4 * m + 1] = hi(t[4 * m], t[4 * m + 2]);
+    u[4 * m + 2] = lo(t[4 * m + 1], t[4 * m + 3]);
+    u[4 * m + 3] = hi(t[4 * m + 1], t[4 * m + 3]);
+  }
+  for (int s = 0; s < 4; ++s) {  // the 4 x 4 lanes of u[s], u[4 + s], u[8 + s], u[12 + s]
+    const __m512 v0 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x44);
+    const __m512 v1 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xEE);
+    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x44);
+    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xEE);
+    r[s] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+    r[4 + s] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+    r[8 + s] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+    r[12 + s] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+  }
+}
+
+// xt [H][W][cp] of image x [c][H][W], the channels past c zero (cp is c rounded up to 16): 16 x 16
+// blocks transposed.
+inline void channels_last(int64_t H, int64_t W, int64_t c, int64_t cp, const float* x, float* xt) {
+  const int64_t hw = H * W, cin = c;
+  for (int64_t q0 = 0; q0 < hw; q0 += kLanes) {
+    const int64_t nq = std::min(kLanes, hw - q0);
+    const __mmask16 mq = __mmask16((1u << nq) - 1);
+    for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] =
+            c0 + i < cin ? _mm512_maskz_loadu_ps(mq, x + (c0 + i) * hw + q0) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int64_t j = 0; j < nq; ++j) _mm512_storeu_ps(xt + (q0 + j) * cp + c0, r[j]);
+    }
+  }
+}
+
+// dU [kRows rows][NR vectors of channels] (rows cp floats apart) += the rows of dM times Vᵗ
+// [tiles][cp] over tiles 0 .. n - 1, dM's element (row r, tile t) at dm [r dm_row + t dm_t].
+template <int NR>
+inline void grad_product(const float* dm, int64_t dm_row, int64_t dm_t, const float* vt, int64_t cp,
+                         int64_t n, float* du) {
+  __m512 acc[kRows][NR];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < n; ++t, vt += cp, dm += dm_t) {
+    __m512 b[NR];
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) b[j] = _mm512_loadu_ps(vt + j * kLanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 a = _mm512_set1_ps(dm[r * dm_row]);
+#pragma GCC unroll 3
+      for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) {
+      float* o = du + r * cp + j * kLanes;
+      _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[r][j]));
+    }
+}
+
+// dU [nxi][rows][cp] += dM Vᵗ over the first n tiles, for each of the nxi positions: dM's
+// positions dm_stride floats apart, each with (row r, tile t) at r dm_row + t dm_t; Vᵗ's
+// [tiles][cp] vt_stride apart. The channel vectors go in groups of at most 3, as even as can be
+// (4 = 2 + 2, 8 = 3 + 3 + 2).
+inline void grad_products(int nxi, int64_t n, const float* dm, int64_t dm_stride, int64_t dm_row,
+                          int64_t dm_t, int64_t rows, const float* vt, int64_t vt_stride,
+                          int64_t cp, float* du) {
+  const int64_t vecs = cp / kLanes, groups = (vecs + kMaxVecs - 1) / kMaxVecs;
+  for (int xi = 0; xi < nxi; ++xi)
+    for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
+      const float* d = dm + xi * dm_stride + r0 * dm_row;
+      int64_t v0 = 0;
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t nv = (vecs - v0) / (groups - g);
+        const float* v = vt + xi * vt_stride + v0 * kLanes;
+        float* u = du + (xi * rows + r0) * cp + v0 * kLanes;
+        switch (nv) {
+          case 3:
+            grad_product<3>(d, dm_row, dm_t, v, cp, n, u);
+            break;
+          case 2:
+            grad_product<2>(d, dm_row, dm_t, v, cp, n, u);
+            break;
+          default:
+            grad_product<1>(d, dm_row, dm_t, v, cp, n, u);
+            break;
+        }
+        v0 += nv;
+      }
+    }
+}
+
 // Block `block` of a forward kernel with NXI transformed positions and tiles of E x E outputs:
 // `in` writes V from x, the products give M, `out` writes y (plus the bias) from M. `name`
 // names the kernel in the error for a plane wider than kWinogradMaxWidth (winograd.h).
