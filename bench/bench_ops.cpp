@@ -160,8 +160,8 @@ WALL_BENCHMARK(BM_conv2d_forward_backward, kMillisecond);
 // ---- the default U-Net's 3x3 convolutions, batch 64: C -> C channels at S x S, the three
 // levels (32 at 28, 64 at 14, 128 at 7) costing the same FLOPs; forward + both gradients, and
 // each alone; path 0 im2col + GEMM, 1 the direct 3x3 kernels (tensor/cpu/conv3x3.h), 2 Winograd
-// F(2x2, 3x3) (tensor/cpu/winograd.h) where it applies, else as 1, 3 as 2 but F(4x4, 3x3) for
-// the forward and the input gradient ----
+// F(2x2, 3x3) (tensor/cpu/winograd.h) where it applies, else as 1, 3 as 2 but F(4x4, 3x3) on
+// planes 5 or more wide ----
 
 // Sets the conv2d path for a benchmark's lifetime.
 class ConvPath {

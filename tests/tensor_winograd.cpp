@@ -1,8 +1,8 @@
-// The Winograd F(2x2, 3x3) convolution (tensor/cpu/winograd.h): the kernels in f32 against the
-// f64 im2col path on shapes with channel, tile and chunk tails and blocks that span images;
-// conv2d and both its gradients taking it where it applies and not elsewhere; the same bits at
-// 1, 2 and 3 threads; no leak from one image or block into the next. Skipped, saying so, in a
-// build without AVX-512F.
+// The Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions (tensor/cpu/winograd.h): the kernels in
+// f32 against the f64 im2col path on shapes with channel, tile and chunk tails and blocks that
+// span images; conv2d and both its gradients taking them where they apply and not elsewhere; the
+// same bits at 1, 2 and 3 threads; no leak from one image or block into the next. Skipped, saying
+// so, in a build without AVX-512F.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>

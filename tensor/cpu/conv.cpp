@@ -4,12 +4,11 @@
 // products and col2im in a row, on its own column buffer, while it is still in cache; images
 // with short planes (7x7) go 8 at a time, as one product. A smaller batch is processed in
 // chunks, each product cut into tiles (tensor/cpu/gemm.h). f32 3x3 convolutions with stride 1
-// and padding 1 take Winograd F(2x2, 3x3) (tensor/cpu/winograd.h; F(4x4, 3x3) for the forward
-// and input gradient on planes 5 or more wide) with 16 channels or more on both sides, else,
-// on planes of 14x14 or so and up, the direct kernels of tensor/cpu/conv3x3.h, parallel over
-// blocks of tiles or images. The path and every product's shape depend on the shapes alone, so
-// the convolution gives the same bits at any thread count; tensor/cpu/conv_path.h tells which
-// path a call took.
+// and padding 1 take Winograd F(2x2, 3x3) (tensor/cpu/winograd.h; F(4x4, 3x3) on planes 5 or
+// more wide) with 16 channels or more on both sides, else, on planes of 14x14 or so and up,
+// the direct kernels of tensor/cpu/conv3x3.h, parallel over blocks of tiles or images. The path
+// and every product's shape depend on the shapes alone, so the convolution gives the same bits
+// at any thread count; tensor/cpu/conv_path.h tells which path a call took.
 #include <omp.h>
 
 #include <algorithm>

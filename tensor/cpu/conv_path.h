@@ -5,7 +5,7 @@
 
 namespace difflab::tensor::cpu {
 
-// winograd: F(2x2, 3x3); winograd4: F(4x4, 3x3) (the forward and the input gradient only).
+// winograd: F(2x2, 3x3); winograd4: F(4x4, 3x3).
 enum class ConvPath { none, im2col, direct, winograd, winograd4 };
 
 // The path of the calling thread's last convolution call: none before the first, for one that

@@ -3,9 +3,11 @@
 // Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, so the channel sums take 16 products per tile instead of
 // 36, 2.25 times fewer. Tiles are taken a block of tile rows at a time (across images): the
 // input transform writes V [16][cin][tiles], 16 products U [16][cout][cin] x V give
-// M [16][cout][tiles], and the output transform writes the block's outputs. Every transform is
-// vectorised over 16 tiles of a tile row. The blocks depend on the shapes alone, so the bits do
-// not depend on the thread count. Built where the compiler targets AVX-512F, as the direct
+// M [16][cout][tiles], and the output transform writes the block's outputs. The transforms are
+// vectorised over 16 tiles of a tile row (F(4x4, 3x3) on narrow planes: over 16 tiles anywhere in
+// the block, gathered; the weight gradients' image transforms, and F(4x4, 3x3)'s output-gradient
+// transform: over 16 channels). The blocks depend on the shapes alone, so the bits do not
+// depend on the thread count. Built where the compiler targets AVX-512F, as the direct
 // kernels of tensor/cpu/conv3x3.h.
 #pragma once
 #include <cstdint>
@@ -59,7 +61,7 @@ void winograd_weight_grad_finish(const WinogradPlan& plan, const float* du, floa
 // products per tile (2.25 per output where F(2x2, 3x3) takes 4), with larger transforms and
 // more rounding.
 
-// conv2d and conv2d_input_grad take F(4x4, 3x3) where it pays (when built; on by default).
+// conv2d and both its gradients take F(4x4, 3x3) where it pays (when built; on by default).
 bool winograd4_enabled();
 void set_winograd4_enabled(bool on);
 

@@ -1,5 +1,6 @@
 // Winograd F(4x4, 3x3) convolution of f32 images on AVX-512 (see winograd.h): the forward and
-// the input gradient, a block of tile rows at a time, as winograd.cpp's F(2x2, 3x3).
+// the input gradient a block of tile rows at a time, as winograd.cpp's F(2x2, 3x3), and the
+// weight gradient.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -106,6 +107,19 @@ inline void at6(const __m512* m, __m512* o) {
   o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.f), s, q), m[5]);
 }
 
+// y = Aᵀ m A for the 16 tiles of the 6 x 6 matrices m (their elements 6 i + j, each a vector of
+// tiles, `stride` floats apart).
+inline void tile_outputs(const float* m, int64_t stride, __m512 (&y)[4][4]) {
+  __m512 s[4][6];  // Aᵀ down the rows, per column j
+  for (int j = 0; j < 6; ++j) {
+    __m512 col[6], o[4];
+    for (int i = 0; i < 6; ++i) col[i] = _mm512_loadu_ps(m + (6 * i + j) * stride);
+    at6(col, o);
+    for (int a = 0; a < 4; ++a) s[a][j] = o[a];
+  }
+  for (int a = 0; a < 4; ++a) at6(s[a], y[a]);
+}
+
 // Lanes 4k + j, k = 0 .. 15, of the 64 floats a0 .. a3 (j = 0 .. 3).
 inline __m512 every4(const __m512* a, int j) {
   const __m512i idx =
@@ -190,20 +204,13 @@ void output_transform(const Winograd4Plan& p, int64_t r0, int64_t r1, const floa
       float* plane = y + (n * cout + co) * H * W;
       for (int c = 0; c < nchunks; ++c) {
         const Chunk4& ch = chunks[c];
-        const float* m = M + co * T + (r - r0) * tw + ch.tx0;
-        __m512 s[4][6];  // Aᵀ down the rows, per column j
-        for (int j = 0; j < 6; ++j) {
-          __m512 col[6], o[4];
-          for (int i = 0; i < 6; ++i) col[i] = _mm512_loadu_ps(m + (6 * i + j) * xi_stride);
-          at6(col, o);
-          for (int a = 0; a < 4; ++a) s[a][j] = o[a];
-        }
+        __m512 y4[4][4];
+        tile_outputs(M + co * T + (r - r0) * tw + ch.tx0, xi_stride, y4);
         for (int a = 0; a < 4; ++a) {
           const int64_t row = 4 * ty + a;
           if (row >= H) break;
           __m512 o[4];
-          at6(s[a], o);
-          for (int k = 0; k < 4; ++k) o[k] = _mm512_add_ps(o[k], b);
+          for (int k = 0; k < 4; ++k) o[k] = _mm512_add_ps(y4[a][k], b);
           const __m512 p01l = _mm512_permutex2var_ps(o[0], pair_lo, o[1]);
           const __m512 p01h = _mm512_permutex2var_ps(o[0], pair_hi, o[1]);
           const __m512 p23l = _mm512_permutex2var_ps(o[2], pair_lo, o[3]);
@@ -299,22 +306,13 @@ void scatter_output_transform(const Winograd4Plan& p, int64_t r0, int64_t r1, co
     for (size_t q = 0; q < lanes.size(); ++q) {
       const LaneTiles& L = lanes[q];
       const __m512i idx = _mm512_load_si512(L.idx);
-      const float* m = M + co * T + int64_t(q) * kLanes;
-      __m512 s[4][6];  // Aᵀ down the rows, per column j
-      for (int j = 0; j < 6; ++j) {
-        __m512 col[6], o[4];
-        for (int i = 0; i < 6; ++i) col[i] = _mm512_loadu_ps(m + (6 * i + j) * xi_stride);
-        at6(col, o);
-        for (int a = 0; a < 4; ++a) s[a][j] = o[a];
-      }
-      for (int a = 0; a < 4; ++a) {
-        __m512 o[4];
-        at6(s[a], o);
+      __m512 y4[4][4];
+      tile_outputs(M + co * T + int64_t(q) * kLanes, xi_stride, y4);
+      for (int a = 0; a < 4; ++a)
         for (int k = 0; k < 4; ++k)
           _mm512_mask_i32scatter_ps(plane, L.row[a] & L.col[k],
                                     _mm512_add_epi32(idx, _mm512_set1_epi32(int(a * W + k))),
-                                    _mm512_add_ps(o[k], b), 4);
-      }
+                                    _mm512_add_ps(y4[a][k], b), 4);
     }
   }
 }
