@@ -128,7 +128,7 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
   Generator gen(41);
   int gathered = 0;
   for (const Case& c : cases) {
-    gathered += cpu::Winograd4Plan{.images = c.n, .cin = c.cin, .cout = c.cin, .H = c.h, .W = c.w}
+    gathered += cpu::Winograd4Plan{.images = c.n, .cin = c.cin, .cout = c.cout, .H = c.h, .W = c.w}
                     .gathered();
     const Tensor x = randn({c.n, c.cin, c.h, c.w}, DType::f64, &gen);
     const Tensor w = randn({c.cout, c.cin, 3, 3}, DType::f64, &gen);
