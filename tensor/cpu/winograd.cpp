@@ -315,34 +315,14 @@ void winograd_weight_grad(const WinogradPlan& plan, int64_t n0, int64_t n1, cons
 
 void winograd_weight_grad_finish(const WinogradPlan& plan, const float* du, float* dw) {
   // Gᵀ u G with G's rows (1, 0, 0), (½, ½, ½), (½, -½, ½), (0, 0, 1): per 4-vector u,
-  // Gᵀ u = (u0 + ½ (u1 + u2), ½ (u1 - u2), u3 + ½ (u1 + u2)), 16 input channels at a time.
-  const int64_t cp = round_up(plan.cin, kLanes), rows = channel_blocks(plan.cout) * kRows;
+  // Gᵀ u = (u0 + ½ (u1 + u2), ½ (u1 - u2), u3 + ½ (u1 + u2)).
   const __m512 half = _mm512_set1_ps(0.5f);
-  auto gt = [&](__m512 u0, __m512 u1, __m512 u2, __m512 u3, __m512* o) {
-    const __m512 s = _mm512_mul_ps(half, _mm512_add_ps(u1, u2));
-    o[0] = _mm512_add_ps(u0, s);
-    o[1] = _mm512_mul_ps(half, _mm512_sub_ps(u1, u2));
-    o[2] = _mm512_add_ps(u3, s);
-  };
-  alignas(64) float out[9][kLanes];
-  for (int64_t co = 0; co < plan.cout; ++co)
-    for (int64_t c0 = 0; c0 < plan.cin; c0 += kLanes) {
-      __m512 u[4][4], g[3][4];
-      for (int xi = 0; xi < kXi; ++xi)
-        u[xi / 4][xi % 4] = _mm512_loadu_ps(du + (xi * rows + co) * cp + c0);
-      for (int b = 0; b < 4; ++b) {
-        __m512 o[3];
-        gt(u[0][b], u[1][b], u[2][b], u[3][b], o);
-        for (int k = 0; k < 3; ++k) g[k][b] = o[k];
-      }
-      for (int k = 0; k < 3; ++k) {
-        __m512 o[3];
-        gt(g[k][0], g[k][1], g[k][2], g[k][3], o);
-        for (int l = 0; l < 3; ++l) _mm512_store_ps(out[k * 3 + l], o[l]);
-      }
-      for (int64_t ci = c0; ci < std::min(plan.cin, c0 + kLanes); ++ci)
-        for (int t = 0; t < 9; ++t) dw[(co * plan.cin + ci) * 9 + t] = out[t][ci - c0];
-    }
+  weight_grad_finish<4>(plan.cin, plan.cout, du, dw, [&](const __m512* u, __m512* o) {
+    const __m512 s = _mm512_mul_ps(half, _mm512_add_ps(u[1], u[2]));
+    o[0] = _mm512_add_ps(u[0], s);
+    o[1] = _mm512_mul_ps(half, _mm512_sub_ps(u[1], u[2]));
+    o[2] = _mm512_add_ps(u[3], s);
+  });
 }
 
 #else

@@ -229,9 +229,9 @@ void output_transform(const Winograd4Plan& p, int64_t r0, int64_t r1, const floa
   }
 }
 
-// ---- Gathered transforms, for planes under 16 tiles wide (Winograd4Plan::gathered): each
+// ---- Gathered transforms, for planes 3 tiles wide or narrower (Winograd4Plan::gathered): each
 // lane takes its own tile, wherever it lies in the block, so that all 16 lanes work where a tile
-// row has 2 or 4 tiles. Loads are gathers and stores scatters.
+// row has 2 or 3 tiles. Loads are gathers and stores scatters.
 
 // Vector q of a block's tiles (t = 16 q + l in lane l): the offset of the element (4 ty + o,
 // 4 tx + o) of each tile from the plane of the block's first image (images `channels` planes
@@ -431,37 +431,16 @@ void winograd4_weight_grad(const Winograd4Plan& plan, int64_t n0, int64_t n1, co
 
 void winograd4_weight_grad_finish(const Winograd4Plan& plan, const float* du, float* dw) {
   // Gᵀ of F(4x4, 3x3) applied to six values: (u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24,
-  // (u2 - u1) / 6 + (u3 - u4) / 12, ((u3 + u4) - (u1 + u2)) / 6 + u5), 16 input channels at a
-  // time.
-  const int64_t cp = round_up(plan.cin, kLanes), rows = channel_blocks(plan.cout) * kRows;
+  // (u2 - u1) / 6 + (u3 - u4) / 12, ((u3 + u4) - (u1 + u2)) / 6 + u5).
   const __m512 quarter = _mm512_set1_ps(0.25f), sixth = _mm512_set1_ps(1.f / 6);
   const __m512 twelfth = _mm512_set1_ps(1.f / 12), r24 = _mm512_set1_ps(1.f / 24);
-  auto gt6 = [&](const __m512* u, __m512* o) {
+  weight_grad_finish<6>(plan.cin, plan.cout, du, dw, [&](const __m512* u, __m512* o) {
     const __m512 a = _mm512_add_ps(u[1], u[2]), b = _mm512_add_ps(u[3], u[4]);
     o[0] = _mm512_fmadd_ps(r24, b, _mm512_fnmadd_ps(sixth, a, _mm512_mul_ps(quarter, u[0])));
     o[1] = _mm512_fmadd_ps(twelfth, _mm512_sub_ps(u[3], u[4]),
                            _mm512_mul_ps(sixth, _mm512_sub_ps(u[2], u[1])));
     o[2] = _mm512_fmadd_ps(sixth, _mm512_sub_ps(b, a), u[5]);
-  };
-  alignas(64) float out[9][kLanes];
-  for (int64_t co = 0; co < plan.cout; ++co)
-    for (int64_t c0 = 0; c0 < plan.cin; c0 += kLanes) {
-      __m512 g[3][6];  // Gᵀ down the rows, per column j
-      for (int j = 0; j < 6; ++j) {
-        __m512 col[6], o[3];
-        for (int i = 0; i < 6; ++i)
-          col[i] = _mm512_loadu_ps(du + ((6 * i + j) * rows + co) * cp + c0);
-        gt6(col, o);
-        for (int k = 0; k < 3; ++k) g[k][j] = o[k];
-      }
-      for (int k = 0; k < 3; ++k) {
-        __m512 o[3];
-        gt6(g[k], o);
-        for (int l = 0; l < 3; ++l) _mm512_store_ps(out[k * 3 + l], o[l]);
-      }
-      for (int64_t ci = c0; ci < std::min(plan.cin, c0 + kLanes); ++ci)
-        for (int t = 0; t < 9; ++t) dw[(co * plan.cin + ci) * 9 + t] = out[t][ci - c0];
-    }
+  });
 }
 
 #else

@@ -112,29 +112,42 @@ int make_tile_chunks(int64_t W, int64_t tw, TileChunk<E>* c) {
   return count;
 }
 
-// kRows x NR vectors of M [rows][T] from tile q0 on: U's block [cin][kRows] times V [cin][T].
-template <int NR>
-inline void winograd_product(const float* v, int64_t T, const float* u, int64_t cin, float* m) {
+// The register block of both products: out [kRows rows, out_row floats apart][NR vectors] =
+// (or += with Accumulate) the sum over k < n of a_k's kRows scalars (at a + k a_step + r a_row)
+// times b_k's NR vectors (at b + k b_step). The forward's M = U V takes k over the input
+// channels; the weight gradient's dU += dM Vᵗ over the tiles.
+template <int NR, bool Accumulate>
+inline void outer_products(const float* a, int64_t a_row, int64_t a_step, const float* b,
+                           int64_t b_step, int64_t n, float* out, int64_t out_row) {
   __m512 acc[kRows][NR];
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 3
     for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_setzero_ps();
-  for (int64_t ci = 0; ci < cin; ++ci, v += T, u += kRows) {
-    __m512 b[NR];
+  for (int64_t k = 0; k < n; ++k, a += a_step, b += b_step) {
+    __m512 bv[NR];
 #pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) b[j] = _mm512_loadu_ps(v + j * kLanes);
+    for (int j = 0; j < NR; ++j) bv[j] = _mm512_loadu_ps(b + j * kLanes);
 #pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
-      const __m512 a = _mm512_set1_ps(u[r]);
+      const __m512 av = _mm512_set1_ps(a[r * a_row]);
 #pragma GCC unroll 3
-      for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
+      for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(av, bv[j], acc[r][j]);
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) _mm512_storeu_ps(m + r * T + j * kLanes, acc[r][j]);
+    for (int j = 0; j < NR; ++j) {
+      float* o = out + r * out_row + j * kLanes;
+      _mm512_storeu_ps(o, Accumulate ? _mm512_add_ps(_mm512_loadu_ps(o), acc[r][j]) : acc[r][j]);
+    }
+}
+
+// kRows x NR vectors of M [rows][T] from tile q0 on: U's block [cin][kRows] times V [cin][T].
+template <int NR>
+inline void winograd_product(const float* v, int64_t T, const float* u, int64_t cin, float* m) {
+  outer_products<NR, false>(u, 1, kRows, v, T, cin, m, T);
 }
 
 // For each of `nxi` transformed positions xi: M [xi][cbs kRows][T] = U [xi][cbs][cin][kRows] times
@@ -221,29 +234,7 @@ inline void channels_last(int64_t H, int64_t W, int64_t c, int64_t cp, const flo
 template <int NR>
 inline void grad_product(const float* dm, int64_t dm_row, int64_t dm_t, const float* vt, int64_t cp,
                          int64_t n, float* du) {
-  __m512 acc[kRows][NR];
-#pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_setzero_ps();
-  for (int64_t t = 0; t < n; ++t, vt += cp, dm += dm_t) {
-    __m512 b[NR];
-#pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) b[j] = _mm512_loadu_ps(vt + j * kLanes);
-#pragma GCC unroll 8
-    for (int r = 0; r < kRows; ++r) {
-      const __m512 a = _mm512_set1_ps(dm[r * dm_row]);
-#pragma GCC unroll 3
-      for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) {
-      float* o = du + r * cp + j * kLanes;
-      _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[r][j]));
-    }
+  outer_products<NR, true>(dm, dm_row, dm_t, vt, cp, n, du, cp);
 }
 
 // dU [nxi][rows][cp] += dM Vᵗ over the first n tiles, for each of the nxi positions: dM's
@@ -275,6 +266,33 @@ inline void grad_products(int nxi, int64_t n, const float* dm, int64_t dm_stride
         }
         v0 += nv;
       }
+    }
+}
+
+// dw [cout, cin, 3, 3] = Gᵀ dU G from the summed dU [A²][rows][cp] (rows: cout rounded up to
+// kRows, cp: cin rounded up to 16), 16 input channels at a time; gt (A vectors to 3) applies
+// Gᵀ down the rows of dU and then across.
+template <int A, typename Gt>
+void weight_grad_finish(int64_t cin, int64_t cout, const float* du, float* dw, Gt gt) {
+  const int64_t cp = round_up(cin, kLanes), rows = channel_blocks(cout) * kRows;
+  alignas(64) float out[9][kLanes];
+  for (int64_t co = 0; co < cout; ++co)
+    for (int64_t c0 = 0; c0 < cin; c0 += kLanes) {
+      __m512 g[3][A];  // Gᵀ down the rows, per column j
+      for (int j = 0; j < A; ++j) {
+        __m512 col[A], o[3];
+        for (int i = 0; i < A; ++i)
+          col[i] = _mm512_loadu_ps(du + ((A * i + j) * rows + co) * cp + c0);
+        gt(col, o);
+        for (int k = 0; k < 3; ++k) g[k][j] = o[k];
+      }
+      for (int k = 0; k < 3; ++k) {
+        __m512 o[3];
+        gt(g[k], o);
+        for (int l = 0; l < 3; ++l) _mm512_store_ps(out[k * 3 + l], o[l]);
+      }
+      for (int64_t ci = c0; ci < std::min(cin, c0 + kLanes); ++ci)
+        for (int t = 0; t < 9; ++t) dw[(co * cin + ci) * 9 + t] = out[t][ci - c0];
     }
 }
 
