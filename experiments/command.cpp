@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "experiments/io.h"
+#include "experiments/presets.h"
 #include "tensor/device.h"
 #include "tensor/error.h"
 #include "tensor/threads.h"
@@ -19,6 +20,11 @@ std::string config_dir() {
   return std::string(DIFFLAB_SOURCE_DIR) + "/experiments/configs";
 }
 
+std::string default_run_dir(const std::string& command, const CommandArgs& args) {
+  if (!args.run_dir.empty()) return args.run_dir;
+  return "runs/" + command + "-" + (args.preset.empty() ? std::string("custom") : args.preset);
+}
+
 void resolve_config(Config& cfg, const CommandArgs& args) {
   if (!cfg.has("seed")) cfg.declare_int("seed", 0, 0, int64_t(1) << 53, "random seed");
   if (!cfg.has("threads"))
@@ -27,7 +33,12 @@ void resolve_config(Config& cfg, const CommandArgs& args) {
     cfg.declare_string("device", "cpu", {}, "where tensors live: cpu, cuda or cuda:<index>");
   if (!args.preset.empty()) {
     std::string p = config_dir() + "/" + args.preset + ".json";
-    DIFFLAB_CHECK(file_exists(p), "unknown preset '", args.preset, "': no file ", p);
+    if (!file_exists(p)) {
+      std::string near;
+      for (const std::string& n : nearest_presets(args.preset)) near += (near.empty() ? "" : ", ") + n;
+      DIFFLAB_FAIL("unknown preset '", args.preset, "': no file ", p, " (nearest: ", near,
+                   "; `difflab presets` lists them all)");
+    }
     cfg.load_file(p);
   }
   if (!args.config_path.empty()) cfg.load_file(args.config_path);
@@ -47,8 +58,8 @@ Config command_config(Config cfg, const CommandArgs& args, const std::string& di
                 "' (config.json is missing)");
   CommandArgs none;
   resolve_config(cfg, none);
-  cfg.load_json(nlohmann::json::parse(read_file(dir + "/config.json")),
-                "'" + dir + "/config.json'");
+  cfg.load_run_json(nlohmann::json::parse(read_file(dir + "/config.json")),
+                    "'" + dir + "/config.json'");
   for (const auto& s : args.sets) cfg.set(s);
   if (args.seed) cfg.set("seed=" + std::to_string(*args.seed));
   if (args.threads) cfg.set("threads=" + std::to_string(*args.threads));

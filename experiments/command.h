@@ -23,6 +23,9 @@ struct CommandArgs {
   std::string checkpoint;          // --checkpoint (sample/eval)
 };
 
+// runs/<command>-<preset or "custom"> unless --run was given.
+std::string default_run_dir(const std::string& command, const CommandArgs& args);
+
 // The directory holding the preset JSON files (the source tree's experiments/configs, found
 // next to the executable's source dir at build time or via DIFFLAB_CONFIG_DIR).
 std::string config_dir();

@@ -12,7 +12,6 @@
 #include "experiments/io.h"
 #include "experiments/report.h"
 #include "experiments/run_folder.h"
-#include "experiments/train_ddpm.h"
 #include "tensor/error.h"
 
 namespace difflab::experiments {

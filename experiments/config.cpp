@@ -69,9 +69,23 @@ bool Config::has(const std::string& key) const {
   return false;
 }
 
+Config& Config::rename(const std::string& old_key, const std::string& new_key) {
+  DIFFLAB_CHECK(has(new_key) && !has(old_key), "config: cannot rename '", old_key, "' to '",
+                new_key, "'");
+  renames_.emplace_back(old_key, new_key);
+  return *this;
+}
+
 Config::Entry& Config::entry(const std::string& key, const std::string& source) {
   for (auto& e : entries_)
     if (e.key == key) return e;
+  for (auto& [old_key, new_key] : renames_) {
+    if (old_key != key) continue;
+    if (translate_renames_) return entry(new_key, source);
+    DIFFLAB_FAIL(source, ": key '", key, "' is now '", new_key,
+                 "' for this command (renamed because '", key,
+                 "' means something else in other commands)");
+  }
   std::string best;
   size_t bd = SIZE_MAX;
   for (auto& e : entries_) {
@@ -159,6 +173,17 @@ void Config::load_json(const json& j, const std::string& source) {
         assign(entry(key, source), *it, source);
     }
   }
+}
+
+void Config::load_run_json(const json& j, const std::string& source) {
+  translate_renames_ = true;
+  try {
+    load_json(j, source);
+  } catch (...) {
+    translate_renames_ = false;
+    throw;
+  }
+  translate_renames_ = false;
 }
 
 void Config::load_file(const std::string& path) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace difflab::experiments {
@@ -20,10 +21,18 @@ class Config {
   Config& declare_string(const std::string& key, const std::string& def,
                          const std::vector<std::string>& choices, const std::string& help);
 
+  // An old name of `new_key`, renamed because its meaning differed between commands: --set and
+  // config files that use it are refused with the new name suggested; a run folder's own
+  // config.json (load_run_json) is translated, so runs made before the rename still resume,
+  // sample and evaluate.
+  Config& rename(const std::string& old_key, const std::string& new_key);
+
   // Nested objects are flattened with dots: {"train": {"steps": 5}} sets "train.steps".
   // Keys starting with '_' (e.g. "_comment") are ignored.
   void load_json(const nlohmann::json& j, const std::string& source = "config");
   void load_file(const std::string& path);
+  // load_json for a run folder's config.json: renamed keys are read as their new names.
+  void load_run_json(const nlohmann::json& j, const std::string& source);
   // "key=value"; the value is parsed according to the key's declared type.
   void set(const std::string& assignment);
 
@@ -53,6 +62,8 @@ class Config {
   const Entry& entry(const std::string& key) const;
   void assign(Entry& e, const nlohmann::json& v, const std::string& source);
   std::vector<Entry> entries_;
+  std::vector<std::pair<std::string, std::string>> renames_;  // old key, new key
+  bool translate_renames_ = false;
 };
 
 // Levenshtein distance, for "did you mean" suggestions.

@@ -26,7 +26,7 @@ void write_ddpm_report(const RunFolder& run, const Config& cfg, const DdpmData& 
                 std::to_string(cfg.get_int("train.steps")) + " steps of batch " +
                 std::to_string(cfg.get_int("train.batch")) +
                 (std::isfinite(train_seconds)
-                     ? " in " + format_duration(train_seconds) + " (this session)"
+                     ? " in " + format_duration(train_seconds) + " of training"
                      : std::string()) +
                 ". Samples: " +
                 cfg.get_string("sample.sampler") + ", " +

@@ -6,22 +6,18 @@
 
 #include "autograd/grad_mode.h"
 #include "diffusion/distill.h"
-#include "experiments/data/batch_iterator.h"
 #include "experiments/ddpm_eval.h"
 #include "experiments/ddpm_sampling.h"
 #include "experiments/distill_report.h"
 #include "experiments/image_grid.h"
 #include "experiments/io.h"
+#include "experiments/metric_draws.h"
 #include "experiments/progress.h"
 #include "experiments/report.h"
 #include "experiments/run_folder.h"
 #include "experiments/train_ddpm.h"
-#include "experiments/train_guard.h"
-#include "nn/clip.h"
-#include "nn/ema.h"
-#include "nn/optim.h"
+#include "experiments/train_loop.h"
 #include "nn/safetensors.h"
-#include "nn/train_state.h"
 
 namespace difflab::experiments {
 
@@ -104,7 +100,7 @@ std::string ensure_teacher(const Config& cfg) {
   if (preset.empty()) return dir;  // weights without a finished run: use them as they are
   if (file_exists(dir + "/config.json")) {  // an interrupted teacher run: refuse it before resuming
     CommandArgs none;
-    check_teacher_config(run_config(none, dir, true), dir);
+    check_teacher_config(command_config(ddpm_config(), none, dir, true), dir);
   }
   CommandArgs t;
   t.preset = preset;
@@ -145,35 +141,17 @@ struct Evaluator {
                     const std::string& tag, const std::string& suffix, int64_t step) {
     const int64_t n = cfg.get_int("eval.n"), reps = cfg.get_int("eval.seeds");
     Tensor x;
-    std::vector<std::string> keys;
-    std::map<std::string, std::vector<double>> values;
+    MetricDraws draws;
     for (int64_t r = 0; r < reps; ++r) {
       Tensor xr = sample(model, sampler, steps, r);
       Tensor labels = model.num_classes > 0 ? cycle_labels(n, model.num_classes) : Tensor();
-      Metrics m = sample_metrics(data, judge, xr, labels, tag.rfind("reference", 0) == 0);
-      for (auto& [k, v] : m) {
-        if (!values.count(k)) keys.push_back(k);
-        values[k].push_back(v);
-      }
+      draws.add(sample_metrics(data, judge, xr, labels, tag.rfind("reference", 0) == 0));
       if (r == 0) x = xr;
     }
     std::fprintf(stderr, "eval %s%s (%s, %lld steps%s):", tag.c_str(), suffix.c_str(),
                  sampler.c_str(), (long long)steps,
                  reps > 1 ? (", mean ± sd of " + std::to_string(reps) + " draws").c_str() : "");
-    for (const std::string& k : keys) {
-      const std::vector<double>& v = values[k];
-      double mean = 0, ss = 0;
-      for (double a : v) mean += a / double(v.size());
-      for (double a : v) ss += (a - mean) * (a - mean);
-      run.log_metric(step, tag + "/" + k + suffix, mean);
-      std::fprintf(stderr, " %s %.5g", k.c_str(), mean);
-      if (v.size() > 1) {
-        const double sd = std::sqrt(ss / double(v.size() - 1));
-        run.log_metric(step, tag + "/" + k + "_sd" + suffix, sd);
-        std::fprintf(stderr, " ± %.3g", sd);
-      }
-    }
-    std::fprintf(stderr, "\n");
+    draws.log(run, step, tag + "/", suffix, stderr);
     write_file_atomic(run.sample_path(distill_sample_name(tag, suffix)),
                       samples_png(data, x, cfg.get_int("eval.grid")));
     return x;
@@ -188,247 +166,210 @@ double mean_sq_diff(const Tensor& a, const Tensor& b) {
   return va.empty() ? 0 : s / double(va.size());
 }
 
-}  // namespace
 
-int run_distill(const CommandArgs& args_in) {
-  CommandArgs args = args_in;
-  const std::string dir = default_run_dir("distill", args);
-  // `--preset tiny` means experiments/configs/distill_tiny.json.
+// What a distillation chain works on: its config, the teacher run's config, data and models.
+struct Chain {
+  Config cfg, tcfg;
+  std::string teacher_dir, teacher_weights;
+  DdpmData data;
+  DdpmModel teacher, student;
+  diffusion::LossWeighting weighting = diffusion::LossWeighting::prediction_mse;
+  std::vector<int64_t> rounds;  // student step counts, N0/2 down to end_steps
+  int64_t n0 = 0;
+};
+
+// Resolves the run's config (`--preset tiny` means experiments/configs/distill_tiny.json) and
+// checks it, trains the teacher if asked to, and builds the chain's models.
+Chain open_chain(CommandArgs args, const std::string& dir) {
   if (!args.preset.empty() && !file_exists(config_dir() + "/" + args.preset + ".json") &&
       file_exists(config_dir() + "/distill_" + args.preset + ".json"))
     args.preset = "distill_" + args.preset;
-  Config cfg = command_config(distill_config(), args, dir, args.resume);
-  apply_threads(cfg);
-  DIFFLAB_CHECK(!cfg.get_bool("distill.eval_only") ||
+  Chain c;
+  c.cfg = command_config(distill_config(), args, dir, args.resume);
+  apply_threads(c.cfg);
+  DIFFLAB_CHECK(!c.cfg.get_bool("distill.eval_only") ||
                     (args.resume && file_exists(dir + "/checkpoints/state.safetensors")),
                 "distill.eval_only: '", dir, "' holds no started chain to evaluate (",
                 dir + "/checkpoints/state.safetensors", " is missing); give --resume and the run "
                 "folder of a distill run");
-  const int64_t n0 = cfg.get_int("distill.start_steps"), n_end = cfg.get_int("distill.end_steps");
-  DIFFLAB_CHECK(is_pow2(n0) && is_pow2(n_end) && n_end < n0, "distill: start_steps ", n0,
+  c.n0 = c.cfg.get_int("distill.start_steps");
+  const int64_t n_end = c.cfg.get_int("distill.end_steps");
+  DIFFLAB_CHECK(is_pow2(c.n0) && is_pow2(n_end) && n_end < c.n0, "distill: start_steps ", c.n0,
                 " and end_steps ", n_end, " must be powers of two with end_steps < start_steps");
-
+  for (int64_t n = c.n0 / 2; n >= n_end; n /= 2) c.rounds.push_back(n);
   // The teacher: its run's config decides data, network and diffusion settings.
-  const std::string teacher_dir = ensure_teacher(cfg);
+  c.teacher_dir = ensure_teacher(c.cfg);
   CommandArgs none;
-  Config tcfg = run_config(none, teacher_dir, true);
-  tcfg.set("threads=" + std::to_string(cfg.get_int("threads")));
-  tcfg.set("device=" + cfg.get_string("device"));  // the distill run's device, not the teacher's
-  check_teacher_config(tcfg, teacher_dir);
-  DdpmData data = load_ddpm_data(tcfg);
-  DdpmModel teacher = make_ddpm_model(tcfg, data);
-  DdpmModel student = make_ddpm_model(tcfg, data);
-  const std::string teacher_weights = teacher_dir + "/checkpoints/ema.safetensors";
-  nn::load_module(teacher_weights, *teacher.module);
-  const std::string wname = cfg.get_string("distill.weighting");
-  const diffusion::LossWeighting weighting =
-      wname == "teacher" ? teacher.weighting : diffusion::parse_loss_weighting(wname);
-  double teacher_seconds = NAN;
-  if (file_exists(teacher_dir + "/timing.json"))
-    teacher_seconds = nlohmann::json::parse(read_file(teacher_dir + "/timing.json"))
-                          .value("train_seconds", NAN);
+  c.tcfg = command_config(ddpm_config(), none, c.teacher_dir, true);
+  c.tcfg.set("threads=" + std::to_string(c.cfg.get_int("threads")));
+  c.tcfg.set("device=" + c.cfg.get_string("device"));  // the distill run's device, not the teacher's
+  check_teacher_config(c.tcfg, c.teacher_dir);
+  c.data = load_ddpm_data(c.tcfg);
+  c.teacher = make_ddpm_model(c.tcfg, c.data);
+  c.student = make_ddpm_model(c.tcfg, c.data);
+  c.teacher_weights = c.teacher_dir + "/checkpoints/ema.safetensors";
+  nn::load_module(c.teacher_weights, *c.teacher.module);
+  const std::string wname = c.cfg.get_string("distill.weighting");
+  c.weighting = wname == "teacher" ? c.teacher.weighting : diffusion::parse_loss_weighting(wname);
+  return c;
+}
 
+// The teacher's reference samplers and its DDIM at every step count of the chain; returns its
+// samples at N0 steps (what the first student's trajectory error compares with).
+Tensor evaluate_teacher(const Chain& c, Evaluator& eval, RunTiming& timing, int64_t step) {
+  // Logged at the current update: a re-evaluation's rows are the last of each metric.
+  Progress clock("teacher eval", 1);
+  for (const std::string& smp : parse_names(c.cfg.get_string("eval.reference_samplers")))
+    eval(c.teacher, smp, c.cfg.get_int("eval.reference_steps"), "reference_" + smp, "", step);
+  Tensor first;
+  for (int64_t n = c.n0; n >= c.rounds.back(); n /= 2) {
+    Tensor x = eval(c.teacher, "ddim", n, "ddim", "@" + std::to_string(n), step);
+    if (n == c.n0) first = x;
+  }
+  const bool again = c.cfg.get_bool("distill.eval_only");
+  timing.set(again ? "reeval_teacher_seconds" : "teacher_eval_seconds", clock.seconds());
+  timing.write();
+  return first;
+}
+
+// distill.eval_only: every saved student evaluated again (no training).
+void reevaluate_students(Chain& c, Evaluator& eval, RunFolder& run, Tensor prev, int64_t step) {
+  for (int64_t n : c.rounds) {
+    const std::string path = run.checkpoint_path("student_" + std::to_string(n));
+    if (!file_exists(path)) {
+      std::fprintf(stderr, "no student for %lld steps yet (%s)\n", (long long)n, path.c_str());
+      break;
+    }
+    nn::load_module(path, *c.student.module);
+    Tensor x = eval(c.student, "ddim", n, "student", "@" + std::to_string(n), step);
+    run.log_metric(step, "student/trajectory_mse@" + std::to_string(n), mean_sq_diff(x, prev));
+    prev = x;
+  }
+}
+
+// The loop's task for the round that distils the current teacher into an n-step student:
+// loss, the linear decay of the learning rate to 0 over the round, and at its end the student
+// saved (its EMA when on) and evaluated against the 2n-step sampler's samples `prev`.
+TrainTask round_task(Chain& c, int64_t n, int64_t K, Evaluator& eval, RunFolder& run,
+                     RunTiming& timing, Tensor& prev) {
+  TrainTask task;
+  task.command = "distill";
+  task.label = "distill to " + std::to_string(n) + " steps";
+  task.module = c.student.module.get();
+  task.ema_in_state = EmaInState::when_on;
+  task.loss = [&c, n](const Tensor& idx, tensor::Generator& g) {
+    const tensor::Device dev = c.student.module->device();
+    Tensor labels;
+    if (c.student.num_classes > 0) labels = take_rows(c.data.train_labels, idx).to(dev);
+    return diffusion::distill_loss(c.student.net, c.teacher.net, c.student.param,
+                                   *c.student.schedule, Var(take_rows(c.data.train, idx).to(dev)),
+                                   labels, c.weighting, n, g)
+        .loss;
+  };
+  const double lr0 = c.cfg.get_double("distill.lr");
+  task.lr = [lr0, K](int64_t k) { return lr0 * (1.0 - double(k) / double(K)); };
+  const std::string tag = "@" + std::to_string(n);
+  task.evaluate = [&c, &eval, &run, &timing, &prev, n, tag](int64_t step) {
+    // The student (or its EMA) is this round's result and the next round's teacher.
+    nn::save_module(run.checkpoint_path("student_" + std::to_string(n)), *c.student.module,
+                    {{"config", c.cfg.resolved().dump()}, {"student_steps", std::to_string(n)},
+                     {"teacher", c.teacher_dir}});
+    Progress clock("student eval", 1);
+    Tensor x = eval(c.student, "ddim", n, "student", tag, step);
+    // Spec §2.9 (c): on the same noise, how far the N-step student lands from the 2N-step
+    // sampler it was distilled from.
+    run.log_metric(step, "student/trajectory_mse" + tag, mean_sq_diff(x, prev));
+    prev = x;
+    timing.set("eval_seconds" + tag, clock.seconds());
+  };
+  task.state_extra = [n](nn::TrainState& st, int64_t k) {
+    st.extra["round"] = std::to_string(n);
+    st.extra["round_update"] = std::to_string(k);
+  };
+  return task;
+}
+
+LoopSettings round_settings(const Config& cfg, int64_t K) {
+  LoopSettings s;
+  s.updates = K;
+  s.lr = cfg.get_double("distill.lr");
+  s.grad_clip = cfg.get_double("distill.grad_clip");
+  s.ema_decay = cfg.get_double("distill.ema_decay");
+  s.log_every = cfg.get_int("distill.log_every");
+  s.checkpoint_every = cfg.get_int("distill.checkpoint_every");
+  s.stop_after = cfg.get_int("distill.stop_after");
+  return s;
+}
+
+void print_chain(const std::string& dir, const Chain& c) {
+  std::fprintf(stderr, "run folder: %s\nteacher: %s (%s, %lld parameters, %s prediction, %s)\n",
+               dir.c_str(), c.teacher_dir.c_str(), c.data.description.c_str(),
+               (long long)c.teacher.module->num_parameters(),
+               diffusion::parameterization_name(c.teacher.param),
+               diffusion::loss_weighting_name(c.weighting));
+}
+
+}  // namespace
+
+int run_distill(const CommandArgs& args) {
+  const std::string dir = default_run_dir("distill", args);
+  Chain c = open_chain(args, dir);
   RunLock lock(dir);
   RunFolder run(dir);
-  run.write_config(cfg.resolved());
-  std::fprintf(stderr, "run folder: %s\nteacher: %s (%s, %lld parameters, %s prediction, %s)\n",
-               dir.c_str(), teacher_dir.c_str(), data.description.c_str(),
-               (long long)teacher.module->num_parameters(),
-               diffusion::parameterization_name(teacher.param),
-               diffusion::loss_weighting_name(weighting));
-
-  std::vector<int64_t> rounds;  // student step counts
-  for (int64_t n = n0 / 2; n >= n_end; n /= 2) rounds.push_back(n);
-
+  run.write_config(c.cfg.resolved());
+  print_chain(dir, c);
   // Resumable state: the student mid-round, its optimizer, the generator and data cursor.
-  const std::string state_path = run.checkpoint_path("state");
-  tensor::Generator gen(uint64_t(cfg.get_int("seed")) * 31 + 7);
-  BatchIterator it(data.train.size(0),
-                   std::min(cfg.get_int("distill.batch"), data.train.size(0)),
-                   uint64_t(cfg.get_int("seed")) * 37 + 5);
-  int64_t global = 0, resume_round = rounds.front(), resume_update = 0;
-  double window = 0;
-  int64_t window_n = 0;
-  nlohmann::json timing = nlohmann::json::object();
-  const bool resuming = args.resume && file_exists(state_path);
-  const bool eval_only = cfg.get_bool("distill.eval_only");
-  nn::TrainState resumed;
-  if (resuming) {
-    resumed = nn::load_train_state(state_path);
-    global = resumed.step;
-    resume_round = std::stoll(resumed.extra.at("round"));
-    resume_update = std::stoll(resumed.extra.at("round_update"));
-    long long wn = 0;
-    std::sscanf(resumed.extra.at("loss_window").c_str(), "%la %lld", &window, &wn);
-    window_n = wn;
-    it.set_state({resumed.data_position / data.train.size(0),
-                  resumed.data_position % data.train.size(0)});
-    if (file_exists(run.path("timing.json")))
-      timing = nlohmann::json::parse(read_file(run.path("timing.json")));
-    run.truncate_metrics_after(global);
+  const std::optional<nn::TrainState> resumed = resume_point(run, args.resume);
+  const uint64_t seed = uint64_t(c.cfg.get_int("seed"));
+  RunCursor cursor{tensor::Generator(seed * 31 + 7),
+                   BatchIterator(c.data.train.size(0),
+                                 std::min(c.cfg.get_int("distill.batch"), c.data.train.size(0)),
+                                 seed * 37 + 5)};
+  int64_t resume_round = c.rounds.front(), resume_update = 0;
+  if (resumed) {
+    cursor.restore(*resumed);
+    cursor.gen = tensor::Generator(resumed->rng_seed, resumed->rng_offset);
+    resume_round = std::stoll(resumed->extra.at("round"));
+    resume_update = std::stoll(resumed->extra.at("round_update"));
     std::fprintf(stderr, "resuming the round to %lld steps at update %lld\n",
                  (long long)resume_round, (long long)resume_update);
-  } else {
-    run.truncate_metrics_after(-1);
   }
-  timing["teacher_train_seconds"] = teacher_seconds;
-  auto write_timing = [&] { write_file_atomic(run.path("timing.json"), timing.dump(1)); };
-
+  RunTiming timing(run, resumed.has_value());
+  double teacher_seconds = NAN;
+  if (file_exists(c.teacher_dir + "/timing.json"))
+    teacher_seconds = nlohmann::json::parse(read_file(c.teacher_dir + "/timing.json"))
+                          .value("train_seconds", NAN);
+  timing.set("teacher_train_seconds", teacher_seconds);
   std::unique_ptr<ImageJudge> judge;
-  if (judged_as_images(data))
+  if (judged_as_images(c.data))
     judge = std::make_unique<ImageJudge>(
-        make_image_judge(data, tcfg.get_string("data.name"), cfg.get_int("eval.n")));
-  Evaluator eval{cfg, data, judge.get(), run};
-  Tensor prev_samples;  // the previous teacher's samples at twice the steps (same noise)
-
-  if (!resuming || eval_only) {
-    // Logged at the current update: a re-evaluation's rows are the last of each metric.
-    Progress clock("teacher eval", 1);
-    for (const std::string& smp : parse_names(cfg.get_string("eval.reference_samplers")))
-      eval(teacher, smp, cfg.get_int("eval.reference_steps"), "reference_" + smp, "", global);
-    for (int64_t n = n0; n >= n_end; n /= 2) {
-      Tensor x = eval(teacher, "ddim", n, "ddim", "@" + std::to_string(n), global);
-      if (n == n0) prev_samples = x;
-    }
-    timing[eval_only ? "reeval_teacher_seconds" : "teacher_eval_seconds"] = clock.seconds();
-    write_timing();
-  }
-  if (eval_only) {
-    for (int64_t n : rounds) {
-      const std::string path = run.checkpoint_path("student_" + std::to_string(n));
-      if (!file_exists(path)) {
-        std::fprintf(stderr, "no student for %lld steps yet (%s)\n", (long long)n, path.c_str());
-        break;
-      }
-      nn::load_module(path, *student.module);
-      Tensor x = eval(student, "ddim", n, "student", "@" + std::to_string(n), global);
-      run.log_metric(global, "student/trajectory_mse@" + std::to_string(n),
-                     mean_sq_diff(x, prev_samples));
-      prev_samples = x;
-    }
-    write_distill_report(run, cfg, tcfg, data, teacher, rounds, n0, timing,
-                         judge ? &judge->classifier : nullptr);
-    std::fprintf(stderr, "report: %s\n", run.path("report.html").c_str());
-    return 0;
-  }
-
-  for (int64_t n : rounds) {
-    const int64_t K = distill_round_updates(cfg, n);
+        make_image_judge(c.data, c.tcfg.get_string("data.name"), c.cfg.get_int("eval.n")));
+  Evaluator eval{c.cfg, c.data, judge.get(), run};
+  Tensor prev;  // the previous teacher's samples at twice the steps (same noise)
+  const bool eval_only = c.cfg.get_bool("distill.eval_only");
+  if (!resumed || eval_only) prev = evaluate_teacher(c, eval, timing, cursor.step);
+  if (eval_only) reevaluate_students(c, eval, run, prev, cursor.step);
+  for (int64_t n : c.rounds) {
+    if (eval_only) break;
+    const int64_t K = distill_round_updates(c.cfg, n);
     // Rounds finished (and evaluated) before the interruption.
-    if (resuming && (n > resume_round || (n == resume_round && resume_update == K))) continue;
-    const std::string tag = "@" + std::to_string(n);
+    if (resumed && (n > resume_round || (n == resume_round && resume_update == K))) continue;
     // The teacher of this round: the original one, or the previous round's student.
-    if (n * 2 != n0)
-      nn::load_module(run.checkpoint_path("student_" + std::to_string(n * 2)), *teacher.module);
-    else
-      nn::load_module(teacher_weights, *teacher.module);
-    teacher.module->eval();
-    student.module->load_state_dict(teacher.module->state_dict());
-    std::vector<Var> params = student.module->parameters(true);
-    nn::AdamOptions ao;
-    ao.lr = cfg.get_double("distill.lr");
-    nn::Adam opt(params, ao);
-    const double ema_decay = cfg.get_double("distill.ema_decay");
-    nn::EmaOptions eo;
-    eo.decay = ema_decay;
-    std::unique_ptr<nn::Ema> ema;
-    if (ema_decay > 0) ema = std::make_unique<nn::Ema>(*student.module, eo);
-    int64_t k0 = 0;
-    if (resuming && n == resume_round) {
-      nn::restore_train_state(resumed, *student.module, opt, ema.get(), gen);
-      k0 = resume_update;
-    }
+    nn::load_module(n * 2 != c.n0 ? run.checkpoint_path("student_" + std::to_string(n * 2))
+                                  : c.teacher_weights,
+                    *c.teacher.module);
+    c.teacher.module->eval();
+    c.student.module->load_state_dict(c.teacher.module->state_dict());
     // After a resume, the samples the trajectory error compares with are drawn again.
-    if (!prev_samples.defined()) prev_samples = eval.sample(teacher, "ddim", 2 * n);
-    std::vector<std::string> names;
-    for (auto& [name, p] : student.module->named_parameters(true)) names.push_back(name);
-    auto save_state = [&](int64_t k) {
-      check_weights_before_save("distill", params, names, state_path);
-      nn::TrainState st = nn::capture_train_state(
-          global, *student.module, opt, ema.get(), gen,
-          it.state().epoch * data.train.size(0) + it.state().position);
-      st.extra["round"] = std::to_string(n);
-      st.extra["round_update"] = std::to_string(k);
-      char win[64];
-      std::snprintf(win, sizeof win, "%a %lld", window, (long long)window_n);
-      st.extra["loss_window"] = win;
-      st.extra["config"] = cfg.resolved().dump();
-      nn::save_train_state(state_path, st);
-      write_timing();
-    };
-
-    Progress prog("distill to " + std::to_string(n) + " steps", K, k0,
-                  cfg.get_int("distill.log_every"));
-    const double clip = cfg.get_double("distill.grad_clip");
-    const int64_t stop_after = cfg.get_int("distill.stop_after");
-    const std::string round_key = "round_seconds" + tag;
-    const double seconds_before = timing.value(round_key, 0.0);
-    student.module->train();
-    for (int64_t k = k0; k < K; ++k) {
-      Tensor idx = it.next();
-      const tensor::Device dev = student.module->device();
-      auto step_loss = [&](tensor::Generator& g) {
-        Tensor labels;
-        if (student.num_classes > 0) labels = take_rows(data.train_labels, idx).to(dev);
-        return diffusion::distill_loss(student.net, teacher.net, student.param, *student.schedule,
-                                       Var(take_rows(data.train, idx).to(dev)), labels, weighting,
-                                       n, g)
-            .loss;
-      };
-      const tensor::Generator gen_before = gen;
-      Var L = step_loss(gen);
-      opt.zero_grad();
-      L.backward();
-      const double loss = L.item();
-      const double gnorm = nn::clip_grad_norm_(params, clip > 0 ? clip : nn::kInfNorm);
-      ++global;
-      check_step_finite("distill", global, loss, gnorm, [&] {
-        tensor::Generator g = gen_before;
-        opt.zero_grad();
-        step_loss(g).backward();
-      }, state_path);
-      const double lr = ao.lr * (1.0 - double(k) / double(K));
-      opt.set_lr(lr);
-      opt.step();
-      if (ema) ema->update();
-      window += loss, window_n++;
-      prog.update(k + 1, loss);
-      if (global % cfg.get_int("distill.log_every") == 0 || k + 1 == K) {
-        run.log_metric(global, "loss", window / double(window_n));
-        run.log_metric(global, "lr", lr);
-        window = 0, window_n = 0;
-      }
-      timing[round_key] = seconds_before + prog.seconds();
-      if ((k + 1) % cfg.get_int("distill.checkpoint_every") == 0 && k + 1 < K) save_state(k + 1);
-      if (stop_after > 0 && global >= stop_after && k + 1 < K) {
-        save_state(k + 1);
-        std::fprintf(stderr, "\nstopping after update %lld (distill.stop_after)\n",
-                     (long long)global);
-        return 0;
-      }
-    }
-    prog.finish();
-    // The student (or its EMA) is this round's result and the next round's teacher.
-    if (ema) ema->swap();
-    nn::save_module(run.checkpoint_path("student_" + std::to_string(n)), *student.module,
-                    {{"config", cfg.resolved().dump()}, {"student_steps", std::to_string(n)},
-                     {"teacher", teacher_dir}});
-    Progress clock("student eval", 1);
-    Tensor x = eval(student, "ddim", n, "student", tag, global);
-    // Spec §2.9 (c): on the same noise, how far the N-step student lands from the 2N-step
-    // sampler it was distilled from (known only when that sampler was evaluated this session).
-    if (prev_samples.defined())
-      run.log_metric(global, "student/trajectory_mse" + tag, mean_sq_diff(x, prev_samples));
-    prev_samples = x;
-    timing["eval_seconds" + tag] = clock.seconds();
-    if (ema) ema->swap();
-    save_state(K);
-    if (stop_after > 0 && global >= stop_after) {
-      std::fprintf(stderr, "stopping after update %lld (distill.stop_after)\n", (long long)global);
+    if (!prev.defined()) prev = eval.sample(c.teacher, "ddim", 2 * n);
+    const bool here = resumed && n == resume_round;
+    TrainTask task = round_task(c, n, K, eval, run, timing, prev);
+    LoopOutput out{run, c.cfg.resolved().dump(), timing, "round_seconds@" + std::to_string(n)};
+    if (run_train_loop(task, round_settings(c.cfg, K), cursor, out, here ? resume_update : 0,
+                       here ? &*resumed : nullptr) == LoopEnd::stopped)
       return 0;
-    }
   }
-  write_distill_report(run, cfg, tcfg, data, teacher, rounds, n0, timing,
+  write_distill_report(run, c.cfg, c.tcfg, c.data, c.teacher, c.rounds, c.n0, timing.values(),
                        judge ? &judge->classifier : nullptr);
   std::fprintf(stderr, "report: %s\n", run.path("report.html").c_str());
   return 0;

@@ -12,7 +12,6 @@
 #include "experiments/progress.h"
 #include "experiments/report.h"
 #include "experiments/run_folder.h"
-#include "experiments/train_ddpm.h"
 #include "matching/divergence.h"
 #include "tensor/ops.h"
 
@@ -75,70 +74,68 @@ std::pair<GaussianMixture, GaussianMixture> make_pair(const std::string& kind, i
   return {p, raw_mog(rp)};
 }
 
-}  // namespace
-
-int run_drift_align(const CommandArgs& args) {
-  const std::string dir = default_run_dir("drift-align", args);
-  Config cfg = drift_align_config();
-  resolve_config(cfg, args);
-  apply_threads(cfg);
+// The settings of a drift-align run, read once from its config.
+struct AlignSettings {
   std::vector<int64_t> dims;
+  std::vector<double> taus;        // τ̃: τ relative to the median pairwise distance
+  std::vector<std::string> mogs;   // "ring", "raw"
+  int64_t n_ref = 0, n_eval = 0;
+  uint64_t seed = 0;
+};
+
+AlignSettings align_settings(const Config& cfg) {
+  AlignSettings s;
   for (double d : parse_list(cfg.get_string("align.dims"), "align.dims")) {
     DIFFLAB_CHECK(d >= 1 && d == std::floor(d), "align.dims: ", d, " is not a dimension");
-    dims.push_back(int64_t(d));
+    s.dims.push_back(int64_t(d));
   }
-  const std::vector<double> taus = parse_list(cfg.get_string("align.tau_rel"), "align.tau_rel");
-  const std::vector<std::string> mogs = parse_names(cfg.get_string("align.mogs"));
-  for (auto& m : mogs)
+  s.taus = parse_list(cfg.get_string("align.tau_rel"), "align.tau_rel");
+  s.mogs = parse_names(cfg.get_string("align.mogs"));
+  for (auto& m : s.mogs)
     DIFFLAB_CHECK(m == "ring" || m == "raw", "align.mogs: unknown mixture '", m, "' (ring, raw)");
-  DIFFLAB_CHECK(!dims.empty() && !taus.empty() && !mogs.empty(),
+  DIFFLAB_CHECK(!s.dims.empty() && !s.taus.empty() && !s.mogs.empty(),
                 "drift-align: align.dims, align.tau_rel and align.mogs must not be empty");
-  RunLock lock(dir);
-  RunFolder run(dir);
-  run.write_config(cfg.resolved());
-  run.truncate_metrics_after(-1);
-  const uint64_t seed = uint64_t(cfg.get_int("seed"));
-  const int64_t n_ref = cfg.get_int("align.n_ref"), n_eval = cfg.get_int("align.n_eval");
-  Progress prog("drift-align", int64_t(dims.size() * mogs.size()), 0, 1);
-  int64_t done = 0;
-  for (const std::string& mog : mogs) {
-    for (int64_t D : dims) {
-      auto [p, q] = make_pair(mog, D, cfg, seed);
-      tensor::Generator g(seed * 7919 + uint64_t(D) * 13 + (mog == "ring" ? 0 : 1));
-      // Drawn on the CPU (the same points on every device), evaluated on the run's device.
-      const tensor::Device dev = command_device(cfg);
-      Tensor yp = p.sample(n_ref, g, DType::f64).to(dev), yq = q.sample(n_ref, g, DType::f64).to(dev);
-      Tensor x = q.sample(n_eval, g, DType::f64).to(dev);
-      const double median = std::sqrt(2.0) * matching::median_bandwidth(x, yp, 1000);
-      const double rho = std::sqrt(tensor::mean(tensor::cdist2(x, yp), {}).item());
-      for (double tr : taus) {
-        const double tau = tr * median;
-        diffusion::DriftDecomposition d = drift_decomposition(x, yp, yq, DriftKernel::laplace, tau);
-        const double energy = mean_sq(d.field), c_th = rho * tau;
-        const double abs_err = mean_sq(sub(d.field, tensor::affine(d.score_diff, c_th, 0.0)));
-        const double c_star = mean_dot(d.field, d.score_diff) / mean_sq(d.score_diff);
-        const double ratio = tensor::mean(tensor::binary(BinaryOp::div, d.alpha_bar_p,
-                                                         d.alpha_bar_q), {}).item();
-        const std::string k = mog + "/laplace_tau" + format_number(tr) + "/";
-        run.log_metric(D, k + "abs_error", abs_err);
-        run.log_metric(D, k + "rel_error", abs_err / energy);
-        run.log_metric(D, k + "alpha_ratio", ratio);
-        run.log_metric(D, k + "gap_energy_rel", mean_sq(d.gap) / energy);
-        run.log_metric(D, k + "c_star_over_c_theory", c_star / c_th);
-        run.log_metric(D, k + "cosine", mean_cos(d.field, d.score_diff));
-        // Gaussian control at the same τ: Δ = τ²Δs exactly.
-        diffusion::DriftDecomposition gd =
-            drift_decomposition(x, yp, yq, DriftKernel::gaussian, tau);
-        run.log_metric(D, mog + "/gaussian_tau" + format_number(tr) + "/rel_error",
-                       mean_sq(sub(gd.field, tensor::affine(gd.score_diff, tau * tau, 0.0))) /
-                           mean_sq(gd.field));
-      }
-      prog.update(++done, 0.0);
-    }
-  }
-  prog.finish();
+  s.n_ref = cfg.get_int("align.n_ref"), s.n_eval = cfg.get_int("align.n_eval");
+  s.seed = uint64_t(cfg.get_int("seed"));
+  return s;
+}
 
-  // Report: one plot per quantity, one series per (mixture, τ̃).
+// Every quantity of one mixture pair at dimension D, logged at step D.
+void measure(RunFolder& run, const std::string& mog, int64_t D, const AlignSettings& s,
+             const Config& cfg) {
+  auto [p, q] = make_pair(mog, D, cfg, s.seed);
+  tensor::Generator g(s.seed * 7919 + uint64_t(D) * 13 + (mog == "ring" ? 0 : 1));
+  // Drawn on the CPU (the same points on every device), evaluated on the run's device.
+  const tensor::Device dev = command_device(cfg);
+  Tensor yp = p.sample(s.n_ref, g, DType::f64).to(dev), yq = q.sample(s.n_ref, g, DType::f64).to(dev);
+  Tensor x = q.sample(s.n_eval, g, DType::f64).to(dev);
+  const double median = std::sqrt(2.0) * matching::median_bandwidth(x, yp, 1000);
+  const double rho = std::sqrt(tensor::mean(tensor::cdist2(x, yp), {}).item());
+  for (double tr : s.taus) {
+    const double tau = tr * median;
+    diffusion::DriftDecomposition d = drift_decomposition(x, yp, yq, DriftKernel::laplace, tau);
+    const double energy = mean_sq(d.field), c_th = rho * tau;
+    const double abs_err = mean_sq(sub(d.field, tensor::affine(d.score_diff, c_th, 0.0)));
+    const double c_star = mean_dot(d.field, d.score_diff) / mean_sq(d.score_diff);
+    const double ratio = tensor::mean(tensor::binary(BinaryOp::div, d.alpha_bar_p,
+                                                     d.alpha_bar_q), {}).item();
+    const std::string k = mog + "/laplace_tau" + format_number(tr) + "/";
+    run.log_metric(D, k + "abs_error", abs_err);
+    run.log_metric(D, k + "rel_error", abs_err / energy);
+    run.log_metric(D, k + "alpha_ratio", ratio);
+    run.log_metric(D, k + "gap_energy_rel", mean_sq(d.gap) / energy);
+    run.log_metric(D, k + "c_star_over_c_theory", c_star / c_th);
+    run.log_metric(D, k + "cosine", mean_cos(d.field, d.score_diff));
+    // Gaussian control at the same τ: Δ = τ²Δs exactly.
+    diffusion::DriftDecomposition gd = drift_decomposition(x, yp, yq, DriftKernel::gaussian, tau);
+    run.log_metric(D, mog + "/gaussian_tau" + format_number(tr) + "/rel_error",
+                   mean_sq(sub(gd.field, tensor::affine(gd.score_diff, tau * tau, 0.0))) /
+                       mean_sq(gd.field));
+  }
+}
+
+// One plot per quantity, one series per (mixture, τ̃).
+void add_plots(Report& rep, const RunFolder& run) {
   std::map<std::string, std::map<std::string, Series>> plots;  // quantity -> series
   for (const MetricRow& r : run.read_metrics()) {
     const auto b = r.metric.rfind('/');
@@ -149,13 +146,6 @@ int run_drift_align(const CommandArgs& args) {
     s.x.push_back(double(r.step));
     s.y.push_back(r.value);
   }
-  Report rep("Drifting vs score alignment against dimension");
-  rep.paragraph("Laplace kernel k = exp(−‖x − y‖/τ), τ = τ̃ × the median pairwise distance; " +
-                std::to_string(n_ref) + " reference samples of p and q, " +
-                std::to_string(n_eval) + " evaluation points x ~ q, f64. Δ is the mean-shift "
-                "field V_p − V_q, Δs the kernel-score difference; the prediction of the unified "
-                "view is Δ ≈ C_th Δs with C_th = ρτ, ρ² = E‖x − y‖², and a residual (covariance "
-                "gap) vanishing with D. The Gaussian kernel is the exact control (Δ = τ²Δs).");
   const std::map<std::string, PlotOptions> opts{
       {"rel_error", {"(b) E‖Δ − C_th Δs‖² / E‖Δ‖²", "D", "relative error", true, true}},
       {"abs_error", {"(a) E‖Δ − C_th Δs‖²", "D", "error", true, true}},
@@ -171,14 +161,25 @@ int run_drift_align(const CommandArgs& args) {
     for (auto& [name, s] : plots[q]) ss.push_back(s);
     rep.plot(ss, o);
   }
+}
+
+void write_report(const RunFolder& run, const Config& cfg, const AlignSettings& s) {
+  Report rep("Drifting vs score alignment against dimension");
+  rep.paragraph("Laplace kernel k = exp(−‖x − y‖/τ), τ = τ̃ × the median pairwise distance; " +
+                std::to_string(s.n_ref) + " reference samples of p and q, " +
+                std::to_string(s.n_eval) + " evaluation points x ~ q, f64. Δ is the mean-shift "
+                "field V_p − V_q, Δs the kernel-score difference; the prediction of the unified "
+                "view is Δ ≈ C_th Δs with C_th = ρτ, ρ² = E‖x − y‖², and a residual (covariance "
+                "gap) vanishing with D. The Gaussian kernel is the exact control (Δ = τ²Δs).");
+  add_plots(rep, run);
   // The table at the smallest and largest D.
   std::vector<std::vector<std::string>> rows;
   std::map<std::string, double> last;
   for (const MetricRow& r : run.read_metrics())
     last[r.metric + "@" + std::to_string(r.step)] = r.value;
-  for (const std::string& mog : mogs)
-    for (double tr : taus)
-      for (int64_t D : {dims.front(), dims.back()}) {
+  for (const std::string& mog : s.mogs)
+    for (double tr : s.taus)
+      for (int64_t D : {s.dims.front(), s.dims.back()}) {
         const std::string k = mog + "/laplace_tau" + format_number(tr) + "/";
         auto v = [&](const std::string& q) { return format_number(last[k + q + "@" + std::to_string(D)]); };
         rows.push_back({mog, format_number(tr), std::to_string(D), v("rel_error"),
@@ -192,6 +193,29 @@ int run_drift_align(const CommandArgs& args) {
   rep.config(cfg.resolved());
   rep.write(run.path("report.html"));
   std::fprintf(stderr, "report: %s\n", run.path("report.html").c_str());
+}
+
+}  // namespace
+
+int run_drift_align(const CommandArgs& args) {
+  const std::string dir = default_run_dir("drift-align", args);
+  Config cfg = drift_align_config();
+  resolve_config(cfg, args);
+  apply_threads(cfg);
+  const AlignSettings s = align_settings(cfg);
+  RunLock lock(dir);
+  RunFolder run(dir);
+  run.write_config(cfg.resolved());
+  run.truncate_metrics_after(-1);
+  Progress prog("drift-align", int64_t(s.dims.size() * s.mogs.size()), 0, 1);
+  int64_t done = 0;
+  for (const std::string& mog : s.mogs)
+    for (int64_t D : s.dims) {
+      measure(run, mog, D, s, cfg);
+      prog.update(++done, 0.0);
+    }
+  prog.finish();
+  write_report(run, cfg, s);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "experiments/io.h"
 #include "experiments/report.h"
 #include "experiments/run_folder.h"
+#include "experiments/sample_eval.h"
 #include "experiments/train_ddpm.h"
 #include "experiments/train_drift.h"
 

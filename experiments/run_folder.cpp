@@ -90,6 +90,18 @@ void RunFolder::truncate_metrics_after(int64_t step) {
   write_file_atomic(path("metrics.csv"), os.str());
 }
 
+RunTiming::RunTiming(const RunFolder& run, bool resumed) : path_(run.path("timing.json")) {
+  if (resumed && file_exists(path_)) values_ = nlohmann::json::parse(read_file(path_));
+}
+
+double RunTiming::get(const std::string& key, double fallback) const {
+  return values_.contains(key) && values_[key].is_number() ? values_[key].get<double>() : fallback;
+}
+
+void RunTiming::set(const std::string& key, double seconds) { values_[key] = seconds; }
+
+void RunTiming::write() const { write_file_atomic(path_, values_.dump(1)); }
+
 RunLock::RunLock(const std::string& dir) {
   namespace fs = std::filesystem;
   make_dirs(dir);

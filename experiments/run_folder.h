@@ -37,6 +37,22 @@ class RunFolder {
   std::string dir_;
 };
 
+// timing.json of a run folder: wall seconds by key (kept out of the states and metrics.csv,
+// which are bit-identical across interrupted and whole runs).
+class RunTiming {
+ public:
+  // Continues the folder's timing.json when `resumed` (if it has one), else starts empty.
+  RunTiming(const RunFolder& run, bool resumed);
+  double get(const std::string& key, double fallback = 0) const;
+  void set(const std::string& key, double seconds);
+  void write() const;  // atomically
+  const nlohmann::json& values() const { return values_; }
+
+ private:
+  std::string path_;
+  nlohmann::json values_ = nlohmann::json::object();
+};
+
 // The rows of a metrics.csv in file order (none when the file is missing), without opening a
 // RunFolder, whose constructor creates subfolders: commands that only read finished runs
 // (compare-runs) must leave them untouched.

@@ -1,12 +1,12 @@
 #include "experiments/train_drift.h"
 
+#include "autograd/grad_mode.h"
 #include "diffusion/drifting.h"
-#include "experiments/train_ddpm.h"
-#include "experiments/generator_trainer.h"
+#include "experiments/generator_runs.h"
 #include "experiments/lenet.h"
+#include "experiments/report.h"
 #include "nn/conv_generator.h"
 #include "nn/mlp_generator.h"
-#include "autograd/grad_mode.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
 
@@ -16,7 +16,7 @@ using ag::Var;
 
 Config drift_config() {
   Config c;
-  declare_vector_training_keys(c, 2000, 2048, 1e-3);
+  declare_generator_training_keys(c, 2000, 2048, 1e-3);
   c.declare_int("model.noise_dim", 32, 1, 4096, "generator input noise dimension")
       .declare_int("model.hidden", 256, 8, 8192, "generator width")
       .declare_int("model.depth", 3, 1, 64, "generator hidden layers (vector data)")
@@ -37,10 +37,50 @@ Config drift_config() {
   return c;
 }
 
-int run_train_drift(const CommandArgs& args) {
-  const std::string dir = default_run_dir("drift", args);
-  Config cfg = command_config(drift_config(), args, dir, args.resume);
-  apply_threads(cfg);
+DriftGenerator make_drift_generator(const Config& cfg, const DdpmData& data) {
+  DriftGenerator d;
+  tensor::Generator init(uint64_t(cfg.get_int("seed")) * 7 + 11);
+  d.noise_dim = cfg.get_int("model.noise_dim");
+  if (data.images) {
+    nn::ConvGeneratorConfig gc;
+    gc.noise_dim = d.noise_dim;
+    gc.channels = cfg.get_int("model.channels");
+    gc.image_size = data.train.size(2);
+    gc.out_channels = data.train.size(1);
+    gc.stages = 2;
+    auto g = std::make_shared<nn::ConvGenerator>(gc, &init);
+    d.forward = [g](const Var& e) { return g->forward(e); };
+    d.model.module = g;
+  } else {
+    nn::MLPGeneratorConfig mc;
+    mc.noise_dim = d.noise_dim;
+    mc.hidden = cfg.get_int("model.hidden");
+    mc.depth = cfg.get_int("model.depth");
+    mc.dim = data.train.size(1);
+    auto g = std::make_shared<nn::MLPGenerator>(mc, &init);
+    d.forward = [g](const Var& e) { return g->forward(e); };
+    d.model.module = g;
+  }
+  d.model.module->to(command_device(cfg));
+  auto forward = d.forward;
+  auto module = d.model.module;
+  const int64_t noise_dim = d.noise_dim;
+  d.model.sample = [forward, module, noise_dim](int64_t n, tensor::Generator& g) {
+    std::vector<Tensor> parts;
+    for (int64_t i = 0; i < n; i += 500)  // bounded memory for image generators
+      parts.push_back(forward(Var(tensor::randn({std::min<int64_t>(500, n - i), noise_dim},
+                                                tensor::DType::f32, &g, module->device())))
+                          .value()
+                          .to(tensor::Device::cpu()));
+    return parts.size() == 1 ? parts[0] : tensor::cat(parts, 0);
+  };
+  d.model.sampler_tag = "onestep";
+  return d;
+}
+
+namespace {
+
+diffusion::DriftFieldOptions field_options(const Config& cfg) {
   diffusion::DriftFieldOptions fopt;
   fopt.kernel = diffusion::parse_drift_kernel(cfg.get_string("drift.kernel"));
   fopt.temperatures = parse_list(cfg.get_string("drift.temperatures"), "drift.temperatures");
@@ -49,34 +89,11 @@ int run_train_drift(const CommandArgs& args) {
     DIFFLAB_CHECK(t > 0, "drift.temperatures: ", t, " is not a positive temperature");
   fopt.double_softmax = cfg.get_bool("drift.double_softmax");
   fopt.normalize = cfg.get_bool("drift.normalize");
-  DdpmData data = load_ddpm_data(cfg);
-  const uint64_t seed = uint64_t(cfg.get_int("seed"));
-  tensor::Generator init(seed * 7 + 11);
-  const int64_t generated = cfg.get_int("drift.generated");
-  const int64_t noise_dim = cfg.get_int("model.noise_dim");
-  std::shared_ptr<nn::Module> module;
-  std::function<Var(const Var&)> generate;
-  if (data.images) {
-    nn::ConvGeneratorConfig gc;
-    gc.noise_dim = noise_dim;
-    gc.channels = cfg.get_int("model.channels");
-    gc.image_size = data.train.size(2);
-    gc.out_channels = data.train.size(1);
-    gc.stages = 2;
-    auto g = std::make_shared<nn::ConvGenerator>(gc, &init);
-    module = g;
-    generate = [g](const Var& e) { return g->forward(e); };
-  } else {
-    nn::MLPGeneratorConfig mc;
-    mc.noise_dim = noise_dim;
-    mc.hidden = cfg.get_int("model.hidden");
-    mc.depth = cfg.get_int("model.depth");
-    mc.dim = data.train.size(1);
-    auto g = std::make_shared<nn::MLPGenerator>(mc, &init);
-    module = g;
-    generate = [g](const Var& e) { return g->forward(e); };
-  }
-  // Where the field is computed: flattened pixels, or the (frozen) LeNet's features.
+  return fopt;
+}
+
+// Where the field is computed: flattened pixels, or the (frozen) LeNet's features.
+std::function<Var(const Var&)> field_features(const Config& cfg, const DdpmData& data) {
   std::shared_ptr<LeNet> lenet;
   if (data.images && cfg.get_string("drift.features") == "lenet") {
     ImageSet tr{data.train, data.train_labels}, te{data.test, data.test_labels};
@@ -85,7 +102,7 @@ int run_train_drift(const CommandArgs& args) {
     lenet->requires_grad_(false);
     lenet->to(command_device(cfg));
   }
-  auto features = [lenet](const Var& x) {
+  return [lenet](const Var& x) {
     if (lenet) {
       Var f;
       lenet->forward(x, &f);
@@ -93,13 +110,25 @@ int run_train_drift(const CommandArgs& args) {
     }
     return x.dim() == 2 ? x : ag::reshape(x, {x.size(0), x.numel() / x.size(0)});
   };
+}
 
-  VectorTask task;
-  task.command = "train-drift";
-  task.module = module.get();
-  task.loss = [&](const Tensor& positives, tensor::Generator& g) {
-    Var x = generate(Var(tensor::randn({generated, noise_dim}, tensor::DType::f32, &g,
-                                       positives.device())));
+}  // namespace
+
+int run_train_drift(const CommandArgs& args) {
+  const std::string dir = default_run_dir("drift", args);
+  Config cfg = command_config(drift_config(), args, dir, args.resume);
+  apply_threads(cfg);
+  const diffusion::DriftFieldOptions fopt = field_options(cfg);
+  DdpmData data = load_ddpm_data(cfg);
+  DriftGenerator gen = make_drift_generator(cfg, data);
+  auto features = field_features(cfg, data);
+  const int64_t generated = cfg.get_int("drift.generated");
+  GeneratorTraining t;
+  t.command = "train-drift";
+  t.model = gen.model;
+  t.loss = [&](const Tensor& positives, tensor::Generator& g) {
+    Var x = gen.forward(Var(tensor::randn({generated, gen.noise_dim}, tensor::DType::f32, &g,
+                                          positives.device())));
     Var fx = features(x);
     Tensor fpos;
     {
@@ -108,25 +137,16 @@ int run_train_drift(const CommandArgs& args) {
     }
     return diffusion::drifting_loss(fx, diffusion::drifting_field(fx.value(), fpos, fopt));
   };
-  task.sample = [&](int64_t n, tensor::Generator& g) {
-    std::vector<Tensor> parts;
-    for (int64_t i = 0; i < n; i += 500)  // bounded memory for image generators
-      parts.push_back(generate(Var(tensor::randn({std::min<int64_t>(500, n - i), noise_dim},
-                                                 tensor::DType::f32, &g, module->device())))
-                          .value()
-                          .to(tensor::Device::cpu()));
-    return parts.size() == 1 ? parts[0] : tensor::cat(parts, 0);
-  };
-  task.title = "Drifting one-step generator on " + cfg.get_string("data.name");
-  task.description = std::string(data.images ? "convolutional" : "MLP") +
-                     " generator; drifting loss (loss = mean ‖V‖²) with the " +
-                     diffusion::drift_kernel_name(fopt.kernel) + " kernel at τ = " +
-                     cfg.get_string("drift.temperatures") +
-                     (fopt.normalize ? " on batch-normalised distances" : " on raw distances") +
-                     (data.images ? " in " + cfg.get_string("drift.features") + " space" : "") +
-                     ", " + std::to_string(generated) +
-                     " generated samples per step; samples take one network evaluation;";
-  return run_vector_training(cfg, args, dir, data, task);
+  t.title = "Drifting one-step generator on " + cfg.get_string("data.name");
+  t.description = std::string(data.images ? "convolutional" : "MLP") +
+                  " generator; drifting loss (loss = mean ‖V‖²) with the " +
+                  diffusion::drift_kernel_name(fopt.kernel) + " kernel at τ = " +
+                  cfg.get_string("drift.temperatures") +
+                  (fopt.normalize ? " on batch-normalised distances" : " on raw distances") +
+                  (data.images ? " in " + cfg.get_string("drift.features") + " space" : "") +
+                  ", " + std::to_string(generated) +
+                  " generated samples per step; samples take one network evaluation;";
+  return train_generator(cfg, args, dir, data, t);
 }
 
 }  // namespace difflab::experiments

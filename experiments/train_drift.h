@@ -5,11 +5,23 @@
 // held-out MMD, energy distance and sliced W1 of one-step samples are logged from step 0 (the
 // untrained generator) on. --resume continues bit-exactly.
 #pragma once
+#include <functional>
+
 #include "experiments/command.h"
+#include "experiments/generator_runs.h"
 
 namespace difflab::experiments {
 
 Config drift_config();
+
+// The generator of a train-drift run (initialised from its seed, on its device): its network,
+// the map from noise to samples, and the noise dimension.
+struct DriftGenerator {
+  GeneratorModel model;
+  std::function<ag::Var(const ag::Var& noise)> forward;
+  int64_t noise_dim = 0;
+};
+DriftGenerator make_drift_generator(const Config& cfg, const DdpmData& data);
 int run_train_drift(const CommandArgs& args);
 
 }  // namespace difflab::experiments

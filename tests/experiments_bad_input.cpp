@@ -359,6 +359,14 @@ BOOST_AUTO_TEST_CASE(the_command_line_refuses_bad_input_cleanly) {
        {"no run to resume", "config.json"},
        {}},
       {"sample from a run that does not exist", {"sample"}, {"no run to resume"}, {}},
+      {"unknown preset",
+       {"train-ddpm", "--preset", "ddpm_rnig"},
+       {"unknown preset 'ddpm_rnig'", "ddpm_ring", "difflab presets"},
+       {}},
+      {"a key renamed for this command",
+       {"train-flux", "--preset", "flux_tiny", "--set", "sample.steps=5"},
+       {"'sample.steps' is now 'langevin.steps'"},
+       {}},
   };
   for (auto& c : cases) {
     BOOST_TEST_CONTEXT("command line case '" << c.name << "'") {

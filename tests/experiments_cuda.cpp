@@ -13,6 +13,7 @@
 #include "experiments/drift_compare.h"
 #include "experiments/io.h"
 #include "experiments/run_folder.h"
+#include "experiments/sample_eval.h"
 #include "experiments/train_ddpm.h"
 #include "experiments/train_drift.h"
 #include "experiments/train_flux.h"

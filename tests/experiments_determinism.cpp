@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "experiments/run_folder.h"
+#include "experiments/sample_eval.h"
 #include "experiments/train_ddpm.h"
 #include "tests/support/run_helpers.h"
 

@@ -10,6 +10,7 @@
 #include "experiments/distill.h"
 #include "experiments/io.h"
 #include "experiments/run_folder.h"
+#include "experiments/sample_eval.h"
 #include "tests/support/check_message.h"
 #include "tests/support/run_helpers.h"
 
@@ -192,4 +193,18 @@ BOOST_AUTO_TEST_CASE(eval_only_reevaluates_every_stage_over_several_draws) {
   BOOST_CHECK_EXCEPTION(run_distill(none), difflab::Error, [](const difflab::Error& e) {
     return message_has(e, {"distill.eval_only", "--resume"});
   });
+}
+
+// `eval` and `sample` on a distill run load its last student: draw 0 uses the chain's own
+// evaluation noise, so it reproduces the chain's figure for the 1-step student exactly.
+BOOST_AUTO_TEST_CASE(eval_and_sample_load_the_last_student) {
+  const std::string d = full_run();
+  CommandArgs e;
+  e.run_dir = d;
+  BOOST_TEST(run_eval(e) == 0);
+  auto m = final_metrics(d);
+  BOOST_REQUIRE(m.count("mmd[student1]"));
+  BOOST_TEST(m["mmd[student1]"] == m["student/mmd@1"]);
+  BOOST_TEST(run_sample(e) == 0);
+  BOOST_TEST(fs::exists(d + "/samples/sample_student1.png"));
 }

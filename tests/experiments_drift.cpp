@@ -12,6 +12,7 @@
 #include "experiments/drift_compare.h"
 #include "experiments/io.h"
 #include "experiments/run_folder.h"
+#include "experiments/sample_eval.h"
 #include "experiments/train_drift.h"
 #include "experiments/train_flux.h"
 #include "tests/support/check_message.h"
@@ -52,6 +53,25 @@ BOOST_AUTO_TEST_CASE(tiny_drifting_run_improves_held_out_mmd) {
   BOOST_TEST(m["sliced_w1"].back().second < 0.3 * m["sliced_w1"].front().second);
   BOOST_TEST(fs::exists(d + "/checkpoints/model.safetensors"));
   BOOST_TEST(read_file(d + "/report.html").find("untrained network") != std::string::npos);
+
+  // eval over 3 draws: draw 0 is training's evaluation noise (the same figure), the others
+  // give the spread; sample writes a scatter of the published weights.
+  CommandArgs e;
+  e.run_dir = d;
+  e.sets = {"eval.seeds=3"};
+  BOOST_TEST(run_eval(e) == 0);
+  auto em = metrics(d);
+  BOOST_REQUIRE(em.count("mmd[onestep]") && em.count("mmd_sd[onestep]"));
+  BOOST_TEST_MESSAGE("eval of the final generator, 3 draws: MMD " << em["mmd[onestep]"][0].second
+                     << " ± " << em["mmd_sd[onestep]"][0].second);
+  BOOST_TEST(em["mmd_sd[onestep]"][0].second > 0.0);
+  BOOST_TEST(std::abs(em["mmd[onestep]"][0].second - after) <
+             4 * em["mmd_sd[onestep]"][0].second + 1e-12);
+  e.sets = {"eval.seeds=1"};
+  BOOST_TEST(run_eval(e) == 0);
+  BOOST_TEST(metrics(d)["mmd[onestep]"].back().second == after);
+  BOOST_TEST(run_sample(e) == 0);
+  BOOST_TEST(fs::exists(d + "/samples/sample_onestep.png"));
 
   // Interrupted at step 60 (a checkpoint at 50 is overwritten by the stop), then resumed.
   const std::string c = fresh_temp_dir("drift_tiny_cut");
@@ -115,6 +135,11 @@ BOOST_AUTO_TEST_CASE(tiny_flux_matching_run_improves_held_out_mmd) {
                      << ", after 300 flux-matching steps " << after);
   BOOST_TEST(after < 0.5 * before);
   BOOST_TEST(fs::exists(d + "/checkpoints/model.safetensors"));
+  // eval reproduces the last evaluation (the EMA weights, the same Langevin noise).
+  CommandArgs e;
+  e.run_dir = d;
+  BOOST_TEST(run_eval(e) == 0);
+  BOOST_TEST(metrics(d)["mmd[langevin1000]"].back().second == after);
   CommandArgs images = a;
   images.run_dir = fresh_temp_dir("flux_images");
   images.sets = {"data.name=fashion_mnist"};

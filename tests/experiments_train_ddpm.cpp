@@ -6,6 +6,7 @@
 
 #include "experiments/io.h"
 #include "experiments/run_folder.h"
+#include "experiments/sample_eval.h"
 #include "experiments/train_ddpm.h"
 #include "nn/safetensors.h"
 #include "nn/train_state.h"

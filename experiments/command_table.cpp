@@ -1,0 +1,49 @@
+#include "experiments/command_table.h"
+
+#include "experiments/compare_runs.h"
+#include "experiments/ddpm_setup.h"
+#include "experiments/distill.h"
+#include "experiments/drift_align.h"
+#include "experiments/drift_compare.h"
+#include "experiments/presets.h"
+#include "experiments/sample_eval.h"
+#include "experiments/train_ddpm.h"
+#include "experiments/train_drift.h"
+#include "experiments/train_flux.h"
+
+namespace difflab::experiments {
+
+const std::vector<CommandSpec>& command_table() {
+  static const std::vector<CommandSpec> table{
+      {"train-ddpm", "train a DDPM (2-D/N-D vectors or images)", ddpm_config, run_train_ddpm,
+       true},
+      {"sample", "sample a trained run (any training command's) into a grid", nullptr,
+       run_sample, false, true},
+      {"eval", "held-out metrics of a trained run's samples (eval.seeds draws)", nullptr,
+       run_eval, false, true},
+      {"distill", "progressive distillation of a train-ddpm teacher down to 1 step (Salimans & Ho)",
+       distill_config, run_distill, true},
+      {"drift-align",
+       "Laplace drifting vs kernel-score alignment over dimension (unified view, E2)",
+       drift_align_config, run_drift_align},
+      {"train-drift", "a one-step generator trained with the drifting loss (Deng et al.)",
+       drift_config, run_train_drift, true},
+      {"train-flux", "a vector field trained by flux matching, sampled by Langevin", flux_config,
+       run_train_flux, true},
+      {"drift-compare", "drifting (Laplace, Gaussian) against DDPM at 1/4/50 steps on 2-D data",
+       drift_compare_config, run_drift_compare},
+      {"compare-runs", "gather finished run folders (metrics, sample grids) into one page",
+       compare_runs_config, run_compare_runs},
+      {"presets", "list every preset with its description and the commands that accept it",
+       nullptr, run_presets},
+  };
+  return table;
+}
+
+const CommandSpec* find_command(const std::string& name) {
+  for (const CommandSpec& c : command_table())
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+}  // namespace difflab::experiments

@@ -1,0 +1,47 @@
+// train-drift and train-flux on the shared training loop: networks that draw samples by their
+// own sampler (a one-step generator, a Langevin chain on a learned field). Their common keys,
+// the held-out evaluation of fresh samples from step 0 (the untrained network) on (MMD, energy,
+// sliced W1 for vectors; LeNet Fréchet distance and KID for images), the published weights
+// (checkpoints/model.safetensors) and report.html (metrics table and curves, loss, scatter
+// plots or sample grids).
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "experiments/command.h"
+#include "experiments/ddpm_setup.h"
+#include "nn/module.h"
+#include "tensor/random.h"
+
+namespace difflab::experiments {
+
+// Declares data.* (vector and image data sets), train.* and eval.n with these defaults.
+void declare_generator_training_keys(Config& c, int64_t default_steps, int64_t default_batch,
+                                     double default_lr);
+
+// A network and how it draws samples: what training evaluates and `sample`/`eval` load.
+struct GeneratorModel {
+  std::shared_ptr<nn::Module> module;  // on the config's device
+  // n samples under no-grad, on the CPU; every random draw from g.
+  std::function<tensor::Tensor(int64_t n, tensor::Generator& g)> sample;
+  std::string sampler_tag;  // names `eval` rows: "onestep", "langevin1000"
+};
+
+struct GeneratorTraining {
+  std::string command;  // "train-drift": names errors
+  GeneratorModel model;
+  // One step's loss from a data batch (train.batch rows, on the module's device); every random
+  // draw from g.
+  std::function<ag::Var(const tensor::Tensor& batch, tensor::Generator& g)> loss;
+  std::string title;        // report heading
+  std::string description;  // report paragraph (model, objective, sampler)
+};
+
+int train_generator(const Config& cfg, const CommandArgs& args, const std::string& dir,
+                    const DdpmData& data, const GeneratorTraining& t);
+
+// The seed of training's evaluation draws (the same at every evaluation).
+uint64_t generator_eval_seed(const Config& cfg);
+
+}  // namespace difflab::experiments

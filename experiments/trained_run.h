@@ -1,0 +1,36 @@
+// A trained run folder as `sample` and `eval` load it, whichever command made it: train-ddpm
+// (its EMA weights and sampler settings), distill (its last student, or --checkpoint's, by DDIM
+// at the student's steps), train-drift (one network evaluation) or train-flux (Langevin). The
+// command is told by the config's keys, so folders made before this record existed load too.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "experiments/command.h"
+#include "experiments/ddpm_setup.h"
+
+namespace difflab::experiments {
+
+struct TrainedRun {
+  std::string command;     // "train-ddpm", "distill", "train-drift", "train-flux"
+  Config cfg;              // the run's resolved config (eval.seeds declared on top)
+  DdpmData data;           // the data it was trained on, with its held-out split
+  std::string checkpoint;  // the weights loaded
+  int64_t step = 0;        // the training step of those weights
+  std::string tag;         // names metric rows and files: "ddim50", "onestep", "student4"
+  int64_t num_classes = 0;  // > 0: class-conditional (labels cycled, guidance weights below)
+  std::vector<double> guidances{0.0};
+  int64_t eval_n = 0, grid = 64;  // samples judged by eval; samples shown by sample
+  // n samples on the CPU with guidance weight w, from noise draw `rep` (draw 0 reproduces the
+  // training's own evaluation noise where the command has one).
+  std::function<tensor::Tensor(int64_t n, double w, int64_t rep)> draw;
+  std::shared_ptr<void> keep_alive;  // the models `draw` uses
+};
+
+// The command that made the run whose config.json holds `config`.
+std::string run_command(const nlohmann::json& config);
+TrainedRun load_trained_run(const CommandArgs& args, const std::string& dir);
+
+}  // namespace difflab::experiments
