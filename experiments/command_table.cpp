@@ -1,7 +1,7 @@
 #include "experiments/command_table.h"
 
 #include "experiments/compare_runs.h"
-#include "experiments/ddpm_setup.h"
+#include "experiments/ddpm_model.h"
 #include "experiments/distill.h"
 #include "experiments/drift_align.h"
 #include "experiments/drift_compare.h"

@@ -8,7 +8,7 @@
 #include <set>
 #include <tuple>
 
-#include "experiments/ddpm_setup.h"
+#include "experiments/ddpm_model.h"
 #include "experiments/io.h"
 #include "experiments/report.h"
 #include "experiments/run_folder.h"

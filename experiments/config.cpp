@@ -24,6 +24,37 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
+std::vector<double> parse_list(const std::string& text, const std::string& key) {
+  std::vector<double> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.find_first_not_of(" \t") == std::string::npos) continue;
+    try {
+      size_t used = 0;
+      out.push_back(std::stod(item, &used));
+      DIFFLAB_CHECK(item.find_first_not_of(" \t", used) == std::string::npos, "");
+    } catch (const std::exception&) {
+      DIFFLAB_FAIL("config: key '", key, "' expects comma-separated numbers, got '", text, "'");
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> parse_names(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text + ",") {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (c != ' ') {
+      cur += c;
+    }
+  }
+  return out;
+}
+
 Config& Config::declare_int(const std::string& key, int64_t def, int64_t lo, int64_t hi,
                             const std::string& help) {
   DIFFLAB_CHECK(!has(key), "config: key '", key, "' declared twice");
@@ -214,6 +245,23 @@ void Config::set(const std::string& assignment) {
     }
   }
   assign(e, v, "--set");
+}
+
+Config& Config::put_int(const std::string& key, int64_t v) {
+  assign(entry(key, "config"), json(v), "config");
+  return *this;
+}
+Config& Config::put_double(const std::string& key, double v) {
+  assign(entry(key, "config"), json(v), "config");
+  return *this;
+}
+Config& Config::put_bool(const std::string& key, bool v) {
+  assign(entry(key, "config"), json(v), "config");
+  return *this;
+}
+Config& Config::put_string(const std::string& key, const std::string& v) {
+  assign(entry(key, "config"), json(v), "config");
+  return *this;
 }
 
 int64_t Config::get_int(const std::string& key) const {

@@ -36,6 +36,13 @@ class Config {
   // "key=value"; the value is parsed according to the key's declared type.
   void set(const std::string& assignment);
 
+  // Typed assignment by a program (in-process callers): checked like a file's value, no text
+  // parsed.
+  Config& put_int(const std::string& key, int64_t v);
+  Config& put_double(const std::string& key, double v);
+  Config& put_bool(const std::string& key, bool v);
+  Config& put_string(const std::string& key, const std::string& v);
+
   int64_t get_int(const std::string& key) const;
   double get_double(const std::string& key) const;
   bool get_bool(const std::string& key) const;
@@ -65,6 +72,11 @@ class Config {
   std::vector<std::pair<std::string, std::string>> renames_;  // old key, new key
   bool translate_renames_ = false;
 };
+
+// Comma-separated numbers ("1,2,4") from a config string; throws naming the key.
+std::vector<double> parse_list(const std::string& text, const std::string& key);
+// Comma-separated names ("ring, raw"), spaces dropped, empty items skipped.
+std::vector<std::string> parse_names(const std::string& text);
 
 // Levenshtein distance, for "did you mean" suggestions.
 size_t edit_distance(const std::string& a, const std::string& b);

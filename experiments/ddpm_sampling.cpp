@@ -13,6 +13,16 @@
 
 namespace difflab::experiments {
 
+SampleSettings ddpm_sample_settings(const Config& cfg) {
+  SampleSettings s;
+  s.sampler = cfg.get_string("sample.sampler");
+  s.steps = cfg.get_int("sample.steps");
+  s.eta = cfg.get_double("sample.eta");
+  s.clip_x0 = cfg.get_bool("sample.clip_x0");
+  s.batch = cfg.get_int("sample.batch");
+  return s;
+}
+
 using ag::Var;
 
 Tensor cycle_labels(int64_t n, int64_t num_classes) {

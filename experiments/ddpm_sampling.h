@@ -4,7 +4,7 @@
 #pragma once
 #include <string>
 
-#include "experiments/ddpm_setup.h"
+#include "experiments/ddpm_model.h"
 
 namespace difflab::experiments {
 
@@ -21,6 +21,10 @@ struct SampleSettings {
   // improved-diffusion's clip_denoised does for its DDPM and DDIM samplers.
   bool clip_x0 = false;
 };
+
+// The sample.* keys of a train-ddpm run (sampler, steps, eta, clip_x0, batch); the caller sets
+// the seed, guidance and labels.
+SampleSettings ddpm_sample_settings(const Config& cfg);
 
 // n samples of the model's sample shape, f32, on the CPU (sampled on the model's device).
 tensor::Tensor generate(const DdpmModel& model, int64_t n, const SampleSettings& s);

@@ -2,18 +2,12 @@
 
 #include <cmath>
 #include <cstdio>
-#include <map>
 
-#include "autograd/grad_mode.h"
 #include "diffusion/distill.h"
-#include "experiments/ddpm_eval.h"
-#include "experiments/ddpm_sampling.h"
+#include "experiments/distill_eval.h"
 #include "experiments/distill_report.h"
-#include "experiments/image_grid.h"
 #include "experiments/io.h"
-#include "experiments/metric_draws.h"
 #include "experiments/progress.h"
-#include "experiments/report.h"
 #include "experiments/run_folder.h"
 #include "experiments/train_ddpm.h"
 #include "experiments/train_loop.h"
@@ -68,114 +62,96 @@ Config distill_config() {
   return c;
 }
 
+DistillSettings distill_settings(const Config& cfg) {
+  DistillSettings s;
+  s.teacher = cfg.get_string("distill.teacher");
+  s.teacher_preset = cfg.get_string("distill.teacher_preset");
+  s.start_steps = cfg.get_int("distill.start_steps");
+  s.end_steps = cfg.get_int("distill.end_steps");
+  s.updates = cfg.get_int("distill.updates");
+  s.last_rounds_factor = cfg.get_double("distill.last_rounds_factor");
+  s.batch = cfg.get_int("distill.batch");
+  s.lr = cfg.get_double("distill.lr");
+  s.grad_clip = cfg.get_double("distill.grad_clip");
+  s.weighting = cfg.get_string("distill.weighting");
+  s.ema_decay = cfg.get_double("distill.ema_decay");
+  s.log_every = cfg.get_int("distill.log_every");
+  s.checkpoint_every = cfg.get_int("distill.checkpoint_every");
+  s.stop_after = cfg.get_int("distill.stop_after");
+  s.eval_only = cfg.get_bool("distill.eval_only");
+  DistillEvalSettings& e = s.eval;
+  e.n = cfg.get_int("eval.n"), e.seeds = cfg.get_int("eval.seeds");
+  e.batch = cfg.get_int("eval.batch"), e.grid = cfg.get_int("eval.grid");
+  e.clip_x0 = cfg.get_bool("eval.clip_x0");
+  e.reference_steps = cfg.get_int("eval.reference_steps");
+  e.reference_samplers = parse_names(cfg.get_string("eval.reference_samplers"));
+  s.seed = uint64_t(cfg.get_int("seed"));
+  s.threads = cfg.get_int("threads");
+  s.device = cfg.get_string("device");
+  return s;
+}
+
+int64_t distill_round_updates(const DistillSettings& s, int64_t n) {
+  return n <= 2 ? int64_t(double(s.updates) * s.last_rounds_factor) : s.updates;
+}
+
 namespace {
 
 bool is_pow2(int64_t n) { return n >= 1 && (n & (n - 1)) == 0; }
 
 // Distillation needs the continuous cosine grid and an x̂ defined at t = 1.
-void check_teacher_config(const Config& tcfg, const std::string& teacher_dir) {
-  DIFFLAB_CHECK(tcfg.get_string("diffusion.schedule") == "cosine",
-                "distill: the teacher in '", teacher_dir, "' uses the '",
-                tcfg.get_string("diffusion.schedule"),
+void check_teacher(const DdpmModelSettings& t, const std::string& teacher_dir) {
+  DIFFLAB_CHECK(t.schedule == "cosine", "distill: the teacher in '", teacher_dir, "' uses the '",
+                t.schedule,
                 "' schedule; distillation runs on the continuous cosine schedule's grid t = i/N "
                 "(train the teacher with diffusion.schedule=cosine)");
-  DIFFLAB_CHECK(tcfg.get_string("diffusion.param") != "eps", "distill: the teacher in '",
+  DIFFLAB_CHECK(t.param != diffusion::Parameterization::eps, "distill: the teacher in '",
                 teacher_dir,
                 "' predicts eps, whose x̂ = (z − σε̂)/α is undefined at t = 1 where a few-step "
                 "student starts (Salimans & Ho §4); train it with diffusion.param=v or x0");
 }
 
+// The resolved config of the teacher's run, on the distill run's threads and device.
+Config teacher_config(const DistillSettings& s, const std::string& dir, bool from_run,
+                      const std::string& preset = "") {
+  CommandArgs a;
+  a.preset = preset;
+  Config t = command_config(ddpm_config(), a, dir, from_run);
+  t.put_int("threads", s.threads).put_string("device", s.device);
+  return t;
+}
+
 // The teacher's run: trained here first when asked to and not done yet.
-std::string ensure_teacher(const Config& cfg) {
-  const std::string dir = cfg.get_string("distill.teacher");
+std::string ensure_teacher(const DistillSettings& s) {
+  const std::string& dir = s.teacher;
   DIFFLAB_CHECK(!dir.empty(), "distill.teacher: give the run folder of a trained train-ddpm run "
                               "(or a preset that names one)");
   const std::string weights = dir + "/checkpoints/ema.safetensors";
-  bool done = file_exists(dir + "/report.html") && file_exists(weights);
-  if (done) return dir;
-  const std::string preset = cfg.get_string("distill.teacher_preset");
-  DIFFLAB_CHECK(!preset.empty() || file_exists(weights), "distill.teacher: no trained teacher in '",
-                dir, "' (", weights, " is missing); train one with `difflab train-ddpm --run ",
-                dir, "`, or set distill.teacher_preset");
-  if (preset.empty()) return dir;  // weights without a finished run: use them as they are
-  if (file_exists(dir + "/config.json")) {  // an interrupted teacher run: refuse it before resuming
-    CommandArgs none;
-    check_teacher_config(command_config(ddpm_config(), none, dir, true), dir);
-  }
-  CommandArgs t;
-  t.preset = preset;
-  t.run_dir = dir;
-  t.threads = int(cfg.get_int("threads"));
-  t.device = cfg.get_string("device");
-  t.resume = file_exists(dir + "/config.json");
+  if (file_exists(dir + "/report.html") && file_exists(weights)) return dir;
+  DIFFLAB_CHECK(!s.teacher_preset.empty() || file_exists(weights),
+                "distill.teacher: no trained teacher in '", dir, "' (", weights,
+                " is missing); train one with `difflab train-ddpm --run ", dir,
+                "`, or set distill.teacher_preset");
+  if (s.teacher_preset.empty()) return dir;  // weights without a finished run: use them as they are
+  const bool resume = file_exists(dir + "/config.json");
+  // An interrupted teacher run is refused before it is resumed.
+  if (resume) check_teacher(ddpm_model_settings(teacher_config(s, dir, true)), dir);
   std::fprintf(stderr, "training the teacher first: difflab train-ddpm --preset %s --run %s%s\n",
-               preset.c_str(), dir.c_str(), t.resume ? " --resume" : "");
-  run_train_ddpm(t);
+               s.teacher_preset.c_str(), dir.c_str(), resume ? " --resume" : "");
+  train_ddpm(teacher_config(s, dir, resume, s.teacher_preset), dir, resume);
   return dir;
 }
 
-struct Evaluator {
-  const Config& cfg;
-  const DdpmData& data;
-  const ImageJudge* judge;
-  RunFolder& run;
-
-  // n samples of `model` (eval.n), the same initial noise for every sampler and model; draw
-  // `rep` of eval.seeds uses its own noise (rep 0: the noise of single-draw evaluations).
-  Tensor sample(const DdpmModel& model, const std::string& sampler, int64_t steps,
-                int64_t rep = 0) const {
-    SampleSettings s;
-    s.sampler = sampler;
-    s.steps = steps;
-    s.clip_x0 = cfg.get_bool("eval.clip_x0");
-    s.batch = cfg.get_int("eval.batch");
-    s.seed = uint64_t(cfg.get_int("seed")) + 4000037 + uint64_t(rep) * 1000003;
-    if (model.num_classes > 0) s.labels = cycle_labels(cfg.get_int("eval.n"), model.num_classes);
-    return generate(model, cfg.get_int("eval.n"), s);
-  }
-
-  // Samples eval.seeds times, logs the mean "<tag>/<metric><suffix>" (and the standard deviation
-  // "<tag>/<metric>_sd<suffix>" over several draws) at `step`, writes the grid of the first
-  // draw; returns the first draw's samples.
-  Tensor operator()(const DdpmModel& model, const std::string& sampler, int64_t steps,
-                    const std::string& tag, const std::string& suffix, int64_t step) {
-    const int64_t n = cfg.get_int("eval.n"), reps = cfg.get_int("eval.seeds");
-    Tensor x;
-    MetricDraws draws;
-    for (int64_t r = 0; r < reps; ++r) {
-      Tensor xr = sample(model, sampler, steps, r);
-      Tensor labels = model.num_classes > 0 ? cycle_labels(n, model.num_classes) : Tensor();
-      draws.add(sample_metrics(data, judge, xr, labels, tag.rfind("reference", 0) == 0));
-      if (r == 0) x = xr;
-    }
-    std::fprintf(stderr, "eval %s%s (%s, %lld steps%s):", tag.c_str(), suffix.c_str(),
-                 sampler.c_str(), (long long)steps,
-                 reps > 1 ? (", mean ± sd of " + std::to_string(reps) + " draws").c_str() : "");
-    draws.log(run, step, tag + "/", suffix, stderr);
-    write_file_atomic(run.sample_path(distill_sample_name(tag, suffix)),
-                      samples_png(data, x, cfg.get_int("eval.grid")));
-    return x;
-  }
-};
-
-double mean_sq_diff(const Tensor& a, const Tensor& b) {
-  auto va = a.contiguous().to(tensor::DType::f64).to_vector<double>();
-  auto vb = b.contiguous().to(tensor::DType::f64).to_vector<double>();
-  double s = 0;
-  for (size_t i = 0; i < va.size(); ++i) s += (va[i] - vb[i]) * (va[i] - vb[i]);
-  return va.empty() ? 0 : s / double(va.size());
-}
-
-
-// What a distillation chain works on: its config, the teacher run's config, data and models.
+// What a distillation chain works on: its settings, the teacher run's, data and models.
 struct Chain {
-  Config cfg, tcfg;
+  DistillSettings s;
+  nlohmann::json config;  // the run's resolved config
+  DdpmRunSettings ts;     // the teacher's run
   std::string teacher_dir, teacher_weights;
-  DdpmData data;
+  Dataset data;
   DdpmModel teacher, student;
   diffusion::LossWeighting weighting = diffusion::LossWeighting::prediction_mse;
   std::vector<int64_t> rounds;  // student step counts, N0/2 down to end_steps
-  int64_t n0 = 0;
 };
 
 // Resolves the run's config (`--preset tiny` means experiments/configs/distill_tiny.json) and
@@ -184,56 +160,52 @@ Chain open_chain(CommandArgs args, const std::string& dir) {
   if (!args.preset.empty() && !file_exists(config_dir() + "/" + args.preset + ".json") &&
       file_exists(config_dir() + "/distill_" + args.preset + ".json"))
     args.preset = "distill_" + args.preset;
-  Chain c;
-  c.cfg = command_config(distill_config(), args, dir, args.resume);
-  apply_threads(c.cfg);
-  DIFFLAB_CHECK(!c.cfg.get_bool("distill.eval_only") ||
-                    (args.resume && file_exists(dir + "/checkpoints/state.safetensors")),
-                "distill.eval_only: '", dir, "' holds no started chain to evaluate (",
-                dir + "/checkpoints/state.safetensors", " is missing); give --resume and the run "
-                "folder of a distill run");
-  c.n0 = c.cfg.get_int("distill.start_steps");
-  const int64_t n_end = c.cfg.get_int("distill.end_steps");
-  DIFFLAB_CHECK(is_pow2(c.n0) && is_pow2(n_end) && n_end < c.n0, "distill: start_steps ", c.n0,
-                " and end_steps ", n_end, " must be powers of two with end_steps < start_steps");
-  for (int64_t n = c.n0 / 2; n >= n_end; n /= 2) c.rounds.push_back(n);
+  const Config cfg = command_config(distill_config(), args, dir, args.resume);
+  apply_threads(cfg);
+  Chain c{distill_settings(cfg), cfg.resolved(), {}, {}, {}, {}, {}, {}, {}, {}};
+  const DistillSettings& s = c.s;
+  const std::string state = dir + "/checkpoints/state.safetensors";
+  DIFFLAB_CHECK(!s.eval_only || (args.resume && file_exists(state)), "distill.eval_only: '",
+                dir, "' holds no started chain to evaluate (", state,
+                " is missing); give --resume and the run folder of a distill run");
+  DIFFLAB_CHECK(is_pow2(s.start_steps) && is_pow2(s.end_steps) && s.end_steps < s.start_steps,
+                "distill: start_steps ", s.start_steps, " and end_steps ", s.end_steps,
+                " must be powers of two with end_steps < start_steps");
+  for (int64_t n = s.start_steps / 2; n >= s.end_steps; n /= 2) c.rounds.push_back(n);
   // The teacher: its run's config decides data, network and diffusion settings.
-  c.teacher_dir = ensure_teacher(c.cfg);
-  CommandArgs none;
-  c.tcfg = command_config(ddpm_config(), none, c.teacher_dir, true);
-  c.tcfg.set("threads=" + std::to_string(c.cfg.get_int("threads")));
-  c.tcfg.set("device=" + c.cfg.get_string("device"));  // the distill run's device, not the teacher's
-  check_teacher_config(c.tcfg, c.teacher_dir);
-  c.data = load_ddpm_data(c.tcfg);
-  c.teacher = make_ddpm_model(c.tcfg, c.data);
-  c.student = make_ddpm_model(c.tcfg, c.data);
+  c.teacher_dir = ensure_teacher(s);
+  c.ts = ddpm_run_settings(teacher_config(s, c.teacher_dir, true));
+  check_teacher(c.ts.model, c.teacher_dir);
+  c.data = load_dataset(c.ts.data);
+  c.teacher = make_ddpm_model(c.ts.model, c.data);
+  c.student = make_ddpm_model(c.ts.model, c.data);
   c.teacher_weights = c.teacher_dir + "/checkpoints/ema.safetensors";
   nn::load_module(c.teacher_weights, *c.teacher.module);
-  const std::string wname = c.cfg.get_string("distill.weighting");
-  c.weighting = wname == "teacher" ? c.teacher.weighting : diffusion::parse_loss_weighting(wname);
+  c.weighting = s.weighting == "teacher" ? c.teacher.weighting
+                                         : diffusion::parse_loss_weighting(s.weighting);
   return c;
 }
 
 // The teacher's reference samplers and its DDIM at every step count of the chain; returns its
 // samples at N0 steps (what the first student's trajectory error compares with).
-Tensor evaluate_teacher(const Chain& c, Evaluator& eval, RunTiming& timing, int64_t step) {
+Tensor evaluate_teacher(const Chain& c, ChainEvaluator& eval, RunTiming& timing, int64_t step) {
   // Logged at the current update: a re-evaluation's rows are the last of each metric.
   Progress clock("teacher eval", 1);
-  for (const std::string& smp : parse_names(c.cfg.get_string("eval.reference_samplers")))
-    eval(c.teacher, smp, c.cfg.get_int("eval.reference_steps"), "reference_" + smp, "", step);
+  for (const std::string& smp : c.s.eval.reference_samplers)
+    eval(c.teacher, smp, c.s.eval.reference_steps, "reference_" + smp, "", step);
   Tensor first;
-  for (int64_t n = c.n0; n >= c.rounds.back(); n /= 2) {
+  for (int64_t n = c.s.start_steps; n >= c.s.end_steps; n /= 2) {
     Tensor x = eval(c.teacher, "ddim", n, "ddim", "@" + std::to_string(n), step);
-    if (n == c.n0) first = x;
+    if (n == c.s.start_steps) first = x;
   }
-  const bool again = c.cfg.get_bool("distill.eval_only");
-  timing.set(again ? "reeval_teacher_seconds" : "teacher_eval_seconds", clock.seconds());
+  timing.set(c.s.eval_only ? "reeval_teacher_seconds" : "teacher_eval_seconds", clock.seconds());
   timing.write();
   return first;
 }
 
 // distill.eval_only: every saved student evaluated again (no training).
-void reevaluate_students(Chain& c, Evaluator& eval, RunFolder& run, Tensor prev, int64_t step) {
+void reevaluate_students(Chain& c, ChainEvaluator& eval, RunFolder& run, Tensor prev,
+                         int64_t step) {
   for (int64_t n : c.rounds) {
     const std::string path = run.checkpoint_path("student_" + std::to_string(n));
     if (!file_exists(path)) {
@@ -250,7 +222,7 @@ void reevaluate_students(Chain& c, Evaluator& eval, RunFolder& run, Tensor prev,
 // The loop's task for the round that distils the current teacher into an n-step student:
 // loss, the linear decay of the learning rate to 0 over the round, and at its end the student
 // saved (its EMA when on) and evaluated against the 2n-step sampler's samples `prev`.
-TrainTask round_task(Chain& c, int64_t n, int64_t K, Evaluator& eval, RunFolder& run,
+TrainTask round_task(Chain& c, int64_t n, int64_t K, ChainEvaluator& eval, RunFolder& run,
                      RunTiming& timing, Tensor& prev) {
   TrainTask task;
   task.command = "distill";
@@ -266,13 +238,13 @@ TrainTask round_task(Chain& c, int64_t n, int64_t K, Evaluator& eval, RunFolder&
                                    labels, c.weighting, n, g)
         .loss;
   };
-  const double lr0 = c.cfg.get_double("distill.lr");
+  const double lr0 = c.s.lr;
   task.lr = [lr0, K](int64_t k) { return lr0 * (1.0 - double(k) / double(K)); };
   const std::string tag = "@" + std::to_string(n);
   task.evaluate = [&c, &eval, &run, &timing, &prev, n, tag](int64_t step) {
     // The student (or its EMA) is this round's result and the next round's teacher.
     nn::save_module(run.checkpoint_path("student_" + std::to_string(n)), *c.student.module,
-                    {{"config", c.cfg.resolved().dump()}, {"student_steps", std::to_string(n)},
+                    {{"config", c.config.dump()}, {"student_steps", std::to_string(n)},
                      {"teacher", c.teacher_dir}});
     Progress clock("student eval", 1);
     Tensor x = eval(c.student, "ddim", n, "student", tag, step);
@@ -289,24 +261,44 @@ TrainTask round_task(Chain& c, int64_t n, int64_t K, Evaluator& eval, RunFolder&
   return task;
 }
 
-LoopSettings round_settings(const Config& cfg, int64_t K) {
-  LoopSettings s;
-  s.updates = K;
-  s.lr = cfg.get_double("distill.lr");
-  s.grad_clip = cfg.get_double("distill.grad_clip");
-  s.ema_decay = cfg.get_double("distill.ema_decay");
-  s.log_every = cfg.get_int("distill.log_every");
-  s.checkpoint_every = cfg.get_int("distill.checkpoint_every");
-  s.stop_after = cfg.get_int("distill.stop_after");
-  return s;
+LoopSettings round_settings(const DistillSettings& s, int64_t K) {
+  LoopSettings l;
+  l.updates = K;
+  l.lr = s.lr;
+  l.grad_clip = s.grad_clip;
+  l.ema_decay = s.ema_decay;
+  l.log_every = s.log_every;
+  l.checkpoint_every = s.checkpoint_every;
+  l.stop_after = s.stop_after;
+  return l;
 }
 
-void print_chain(const std::string& dir, const Chain& c) {
-  std::fprintf(stderr, "run folder: %s\nteacher: %s (%s, %lld parameters, %s prediction, %s)\n",
-               dir.c_str(), c.teacher_dir.c_str(), c.data.description.c_str(),
-               (long long)c.teacher.module->num_parameters(),
-               diffusion::parameterization_name(c.teacher.param),
-               diffusion::loss_weighting_name(c.weighting));
+// Trains the rounds not finished before `resumed` (all without one); false when stopped.
+bool train_rounds(Chain& c, ChainEvaluator& eval, RunFolder& run, RunTiming& timing,
+                  RunCursor& cursor, const std::optional<nn::TrainState>& resumed, Tensor& prev) {
+  const int64_t resume_round = resumed ? std::stoll(resumed->extra.at("round")) : 0;
+  const int64_t resume_update = resumed ? std::stoll(resumed->extra.at("round_update")) : 0;
+  for (int64_t n : c.rounds) {
+    const int64_t K = distill_round_updates(c.s, n);
+    // Rounds finished (and evaluated) before the interruption.
+    if (resumed && (n > resume_round || (n == resume_round && resume_update == K))) continue;
+    // The teacher of this round: the original one, or the previous round's student.
+    nn::load_module(n * 2 != c.s.start_steps
+                        ? run.checkpoint_path("student_" + std::to_string(n * 2))
+                        : c.teacher_weights,
+                    *c.teacher.module);
+    c.teacher.module->eval();
+    c.student.module->load_state_dict(c.teacher.module->state_dict());
+    // After a resume, the samples the trajectory error compares with are drawn again.
+    if (!prev.defined()) prev = eval.sample(c.teacher, "ddim", 2 * n);
+    const bool here = resumed && n == resume_round;
+    TrainTask task = round_task(c, n, K, eval, run, timing, prev);
+    LoopOutput out{run, c.config.dump(), timing, "round_seconds@" + std::to_string(n)};
+    if (run_train_loop(task, round_settings(c.s, K), cursor, out, here ? resume_update : 0,
+                       here ? &*resumed : nullptr) == LoopEnd::stopped)
+      return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -316,23 +308,22 @@ int run_distill(const CommandArgs& args) {
   Chain c = open_chain(args, dir);
   RunLock lock(dir);
   RunFolder run(dir);
-  run.write_config(c.cfg.resolved());
-  print_chain(dir, c);
+  run.write_config(c.config);
+  std::fprintf(stderr, "run folder: %s\nteacher: %s (%s, %lld parameters, %s prediction, %s)\n",
+               dir.c_str(), c.teacher_dir.c_str(), c.data.description.c_str(),
+               (long long)c.teacher.module->num_parameters(),
+               diffusion::parameterization_name(c.teacher.param),
+               diffusion::loss_weighting_name(c.weighting));
   // Resumable state: the student mid-round, its optimizer, the generator and data cursor.
   const std::optional<nn::TrainState> resumed = resume_point(run, args.resume);
-  const uint64_t seed = uint64_t(c.cfg.get_int("seed"));
-  RunCursor cursor{tensor::Generator(seed * 31 + 7),
-                   BatchIterator(c.data.train.size(0),
-                                 std::min(c.cfg.get_int("distill.batch"), c.data.train.size(0)),
-                                 seed * 37 + 5)};
-  int64_t resume_round = c.rounds.front(), resume_update = 0;
+  RunCursor cursor{tensor::Generator(c.s.seed * 31 + 7),
+                   BatchIterator(c.data.train.size(0), std::min(c.s.batch, c.data.train.size(0)),
+                                 c.s.seed * 37 + 5)};
   if (resumed) {
     cursor.restore(*resumed);
     cursor.gen = tensor::Generator(resumed->rng_seed, resumed->rng_offset);
-    resume_round = std::stoll(resumed->extra.at("round"));
-    resume_update = std::stoll(resumed->extra.at("round_update"));
-    std::fprintf(stderr, "resuming the round to %lld steps at update %lld\n",
-                 (long long)resume_round, (long long)resume_update);
+    std::fprintf(stderr, "resuming the round to %s steps at update %s\n",
+                 resumed->extra.at("round").c_str(), resumed->extra.at("round_update").c_str());
   }
   RunTiming timing(run, resumed.has_value());
   double teacher_seconds = NAN;
@@ -342,34 +333,13 @@ int run_distill(const CommandArgs& args) {
   timing.set("teacher_train_seconds", teacher_seconds);
   std::unique_ptr<ImageJudge> judge;
   if (judged_as_images(c.data))
-    judge = std::make_unique<ImageJudge>(
-        make_image_judge(c.data, c.tcfg.get_string("data.name"), c.cfg.get_int("eval.n")));
-  Evaluator eval{c.cfg, c.data, judge.get(), run};
+    judge = std::make_unique<ImageJudge>(make_image_judge(c.data, c.ts.data.name, c.s.eval.n));
+  ChainEvaluator eval{c.s.eval, c.s.seed, c.data, judge.get(), run};
   Tensor prev;  // the previous teacher's samples at twice the steps (same noise)
-  const bool eval_only = c.cfg.get_bool("distill.eval_only");
-  if (!resumed || eval_only) prev = evaluate_teacher(c, eval, timing, cursor.step);
-  if (eval_only) reevaluate_students(c, eval, run, prev, cursor.step);
-  for (int64_t n : c.rounds) {
-    if (eval_only) break;
-    const int64_t K = distill_round_updates(c.cfg, n);
-    // Rounds finished (and evaluated) before the interruption.
-    if (resumed && (n > resume_round || (n == resume_round && resume_update == K))) continue;
-    // The teacher of this round: the original one, or the previous round's student.
-    nn::load_module(n * 2 != c.n0 ? run.checkpoint_path("student_" + std::to_string(n * 2))
-                                  : c.teacher_weights,
-                    *c.teacher.module);
-    c.teacher.module->eval();
-    c.student.module->load_state_dict(c.teacher.module->state_dict());
-    // After a resume, the samples the trajectory error compares with are drawn again.
-    if (!prev.defined()) prev = eval.sample(c.teacher, "ddim", 2 * n);
-    const bool here = resumed && n == resume_round;
-    TrainTask task = round_task(c, n, K, eval, run, timing, prev);
-    LoopOutput out{run, c.cfg.resolved().dump(), timing, "round_seconds@" + std::to_string(n)};
-    if (run_train_loop(task, round_settings(c.cfg, K), cursor, out, here ? resume_update : 0,
-                       here ? &*resumed : nullptr) == LoopEnd::stopped)
-      return 0;
-  }
-  write_distill_report(run, c.cfg, c.tcfg, c.data, c.teacher, c.rounds, c.n0, timing.values(),
+  if (!resumed || c.s.eval_only) prev = evaluate_teacher(c, eval, timing, cursor.step);
+  if (c.s.eval_only) reevaluate_students(c, eval, run, prev, cursor.step);
+  else if (!train_rounds(c, eval, run, timing, cursor, resumed, prev)) return 0;
+  write_distill_report(run, c.s, c.config, c.ts, c.data, c.teacher, c.rounds, timing.values(),
                        judge ? &judge->classifier : nullptr);
   std::fprintf(stderr, "report: %s\n", run.path("report.html").c_str());
   return 0;

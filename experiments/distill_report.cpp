@@ -18,11 +18,6 @@ std::string distill_sample_name(const std::string& tag, const std::string& suffi
   return s;
 }
 
-int64_t distill_round_updates(const Config& cfg, int64_t n) {
-  const int64_t base = cfg.get_int("distill.updates");
-  return n <= 2 ? int64_t(double(base) * cfg.get_double("distill.last_rounds_factor")) : base;
-}
-
 namespace {
 
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
@@ -45,7 +40,7 @@ struct Rows {
   }
 };
 
-Rows read_rows(const RunFolder& run, const DdpmData& data) {
+Rows read_rows(const RunFolder& run, const Dataset& data) {
   Rows m;
   for (const MetricRow& r : run.read_metrics()) {
     m.last[r.metric] = r.value;
@@ -64,41 +59,41 @@ struct References {
   double best = kNan;
 };
 
-References reference_rows(const Rows& m, const Config& cfg) {
+References reference_rows(const Rows& m, const DistillSettings& s) {
   References out;
-  const std::vector<std::string> samplers = parse_names(cfg.get_string("eval.reference_samplers"));
+  const std::vector<std::string>& samplers = s.eval.reference_samplers;
   for (auto& [k, v] : m.last) {
     const std::string tag = k.substr(0, k.find('/'));
     if (k.rfind("reference_", 0) != 0 || k != tag + "/" + m.m1) continue;
     if (std::find(samplers.begin(), samplers.end(), tag.substr(10)) == samplers.end()) continue;
     out.rows.push_back({tag.substr(10) + " " +
-                            std::to_string(cfg.get_int("eval.reference_steps")) + " steps",
+                            std::to_string(s.eval.reference_steps) + " steps",
                         m.with_sd(tag + "/", m.m1, ""), m.with_sd(tag + "/", m.m2, "")});
     if (!(v >= out.best)) out.best = v, out.best_tag = tag;  // NaN-safe minimum
   }
   return out;
 }
 
-std::string intro(const Config& cfg, const Config& tcfg, const DdpmData& data,
+std::string intro(const DistillSettings& s, const Dataset& data,
                   const DdpmModel& teacher, const std::vector<int64_t>& rounds, int64_t n0) {
-  return data.description + "; teacher " + cfg.get_string("distill.teacher") + " (" +
+  return data.description + "; teacher " + s.teacher + " (" +
          std::to_string(teacher.module->num_parameters()) + " parameters, " +
          teacher.schedule->name() + " schedule, " +
          diffusion::parameterization_name(teacher.param) + " prediction). Chain " +
          std::to_string(n0) + " → " + std::to_string(rounds.back()) + " steps, " +
-         std::to_string(cfg.get_int("distill.updates")) + " updates per halving (×" +
-         format_number(cfg.get_double("distill.last_rounds_factor")) +
-         " for 2 and 1 steps) of batch " + std::to_string(cfg.get_int("distill.batch")) +
-         ", Adam lr " + format_number(cfg.get_double("distill.lr")) +
+         std::to_string(s.updates) + " updates per halving (×" +
+         format_number(s.last_rounds_factor) +
+         " for 2 and 1 steps) of batch " + std::to_string(s.batch) +
+         ", Adam lr " + format_number(s.lr) +
          " decayed linearly to 0 each round. Every sampler draws the same " +
-         std::to_string(cfg.get_int("eval.n")) +
+         std::to_string(s.eval.n) +
          " initial noises; metrics are against the held-out split" +
          (data.images ? " in the features of a LeNet trained on the train split" : "") + ".";
 }
 
 // The quality-versus-steps table and plot; returns the best reference sampler's series name.
-std::string quality_section(Report& rep, const Rows& m, const References& ref, const Config& cfg,
-                            const DdpmData& data, const std::vector<int64_t>& all) {
+std::string quality_section(Report& rep, const Rows& m, const References& ref, const DistillSettings& s,
+                            const Dataset& data, const std::vector<int64_t>& all) {
   const int64_t n0 = all.front();
   const std::string& m1 = m.m1;
   const std::string& m2 = m.m2;
@@ -111,7 +106,7 @@ std::string quality_section(Report& rep, const Rows& m, const References& ref, c
   std::vector<std::vector<std::string>> rows;
   Series s_student{"distilled student (DDIM)", {}, {}}, s_ddim{"teacher, plain DDIM", {}, {}},
       s_ref{"teacher, " + best_ref.substr(best_ref.empty() ? 0 : 10) + " " +
-                std::to_string(cfg.get_int("eval.reference_steps")) + " steps",
+                std::to_string(s.eval.reference_steps) + " steps",
             {}, {}},
       s_data{"data vs data", {}, {}};
   for (int64_t n : all) {
@@ -131,13 +126,13 @@ std::string quality_section(Report& rep, const Rows& m, const References& ref, c
              "(c) teacher reference " + m1, "(a) student " + m2, "(b) teacher DDIM " + m2,
              "student vs its teacher's 2N-step samples (MSE)"},
             rows);
-  const int64_t seeds = cfg.get_int("eval.seeds");
+  const int64_t seeds = s.eval.seeds;
   rep.paragraph("Row " + std::to_string(n0) + " is the teacher itself. " +
                 (seeds > 1 ? "Each cell is the mean ± standard deviation over " +
                                  std::to_string(seeds) + " independent noise draws of " +
-                                 std::to_string(cfg.get_int("eval.n")) + " samples. "
+                                 std::to_string(s.eval.n) + " samples. "
                            : std::string("Each cell is one draw of ") +
-                                 std::to_string(cfg.get_int("eval.n")) +
+                                 std::to_string(s.eval.n) +
                                  " samples (eval.seeds > 1 gives the spread over draws). ") +
                 "(c) is the best of the "
                 "reference samplers below. The data-vs-data level (an independent draw of real "
@@ -152,7 +147,7 @@ std::string quality_section(Report& rep, const Rows& m, const References& ref, c
   return s_ref.name;
 }
 
-void cost_section(Report& rep, const Config& cfg, const Config& tcfg,
+void cost_section(Report& rep, const DistillSettings& s, const DdpmRunSettings& ts,
                   const std::vector<int64_t>& rounds, const nlohmann::json& timing) {
   rep.heading("Cost");
   double chain = 0, evals = 0;
@@ -161,7 +156,7 @@ void cost_section(Report& rep, const Config& cfg, const Config& tcfg,
   for (int64_t n : rounds) {
     const double r = timing.value("round_seconds@" + std::to_string(n), kNan);
     const double e = timing.value("eval_seconds@" + std::to_string(n), kNan);
-    const int64_t u = distill_round_updates(cfg, n);
+    const int64_t u = distill_round_updates(s, n);
     chain += std::isfinite(r) ? r : 0, evals += std::isfinite(e) ? e : 0;
     if (std::isfinite(r)) chain_updates += u;
     cost.push_back({std::to_string(n), std::to_string(u), cell(r), cell(r / double(u)), cell(e)});
@@ -170,12 +165,12 @@ void cost_section(Report& rep, const Config& cfg, const Config& tcfg,
              "evaluation seconds"},
             cost);
   const double teacher_s = timing.value("teacher_train_seconds", kNan);
-  const int64_t teacher_steps = tcfg.get_int("train.steps");
+  const int64_t teacher_steps = ts.train.loop.updates;
   rep.paragraph(
       "Whole chain: " + std::to_string(chain_updates) + " updates in " + format_duration(chain) +
       " (" + format_duration(evals) + " more for evaluating the students). Teacher training: " +
       std::to_string(teacher_steps) + " steps of batch " +
-      std::to_string(tcfg.get_int("train.batch")) + " in " +
+      std::to_string(ts.train.batch) + " in " +
       (std::isfinite(teacher_s) ? format_duration(teacher_s) +
                                       " (its train-ddpm run, periodic evaluations included); "
                                       "chain / teacher = " +
@@ -207,27 +202,29 @@ void samples_section(Report& rep, const RunFolder& run, const std::vector<int64_
 
 }  // namespace
 
-void write_distill_report(const RunFolder& run, const Config& cfg, const Config& tcfg,
-                          const DdpmData& data, const DdpmModel& teacher,
-                          const std::vector<int64_t>& rounds, int64_t n0,
-                          const nlohmann::json& timing, const Classifier* classifier) {
+void write_distill_report(const RunFolder& run, const DistillSettings& s,
+                          const nlohmann::json& config, const DdpmRunSettings& ts,
+                          const Dataset& data, const DdpmModel& teacher,
+                          const std::vector<int64_t>& rounds, const nlohmann::json& timing,
+                          const Classifier* classifier) {
   const Rows m = read_rows(run, data);
-  const References ref = reference_rows(m, cfg);
-  Report rep("Progressive distillation on " + tcfg.get_string("data.name"));
-  rep.paragraph(intro(cfg, tcfg, data, teacher, rounds, n0));
+  const References ref = reference_rows(m, s);
+  const int64_t n0 = s.start_steps;
+  Report rep("Progressive distillation on " + ts.data.name);
+  rep.paragraph(intro(s, data, teacher, rounds, n0));
   if (classifier)
     rep.paragraph("LeNet held-out accuracy: " + format_number(classifier->test_accuracy) + ".");
   std::vector<int64_t> all{n0};
   all.insert(all.end(), rounds.begin(), rounds.end());
-  const std::string ref_name = quality_section(rep, m, ref, cfg, data, all);
-  cost_section(rep, cfg, tcfg, rounds, timing);
+  const std::string ref_name = quality_section(rep, m, ref, s, data, all);
+  cost_section(rep, s, ts, rounds, timing);
   if (!m.loss.x.empty()) {
     rep.heading("Distillation loss");
     rep.plot({m.loss}, {"loss (mean over each logging window; the step count halves at each "
                         "round)", "update", "loss", false, true});
   }
   samples_section(rep, run, all, ref.best_tag, ref_name);
-  rep.config(cfg.resolved());
+  rep.config(config);
   rep.write(run.path("report.html"));
 }
 

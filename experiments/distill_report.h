@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "experiments/ddpm_setup.h"
+#include "experiments/distill.h"
+#include "experiments/train_ddpm.h"
 #include "experiments/lenet.h"
 #include "experiments/run_folder.h"
 
@@ -16,13 +17,10 @@ namespace difflab::experiments {
 // samples/<name>.png of an evaluation: "student_4", "ddim_256", "reference_ddpm".
 std::string distill_sample_name(const std::string& tag, const std::string& suffix);
 
-// Updates of the round that distils to n steps: distill.updates, times
-// distill.last_rounds_factor for 2 and 1 steps.
-int64_t distill_round_updates(const Config& cfg, int64_t n);
-
-void write_distill_report(const RunFolder& run, const Config& cfg, const Config& teacher_cfg,
-                          const DdpmData& data, const DdpmModel& teacher,
-                          const std::vector<int64_t>& rounds, int64_t start_steps,
-                          const nlohmann::json& timing, const Classifier* classifier);
+void write_distill_report(const RunFolder& run, const DistillSettings& s,
+                          const nlohmann::json& config, const DdpmRunSettings& ts,
+                          const Dataset& data, const DdpmModel& teacher,
+                          const std::vector<int64_t>& rounds, const nlohmann::json& timing,
+                          const Classifier* classifier);
 
 }  // namespace difflab::experiments

@@ -7,7 +7,7 @@
 
 #include "diffusion/drifting.h"
 #include "experiments/data/ring_mog.h"
-#include "experiments/ddpm_setup.h"
+#include "experiments/ddpm_model.h"
 #include "experiments/io.h"
 #include "experiments/progress.h"
 #include "experiments/report.h"

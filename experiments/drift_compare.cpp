@@ -5,11 +5,12 @@
 #include <cstdio>
 #include <map>
 
-#include "experiments/ddpm_setup.h"
+#include "experiments/ddpm_model.h"
+#include "experiments/sample_eval.h"
+#include "experiments/trained_run.h"
 #include "experiments/io.h"
 #include "experiments/report.h"
 #include "experiments/run_folder.h"
-#include "experiments/sample_eval.h"
 #include "experiments/train_ddpm.h"
 #include "experiments/train_drift.h"
 
@@ -61,6 +62,93 @@ std::string sub_run(const std::string& dir, F f) {
   return text;
 }
 
+// The settings of a drift-compare run, read once from its config.
+struct CompareSettings {
+  std::vector<std::string> datasets, kernels;
+  std::map<std::string, std::string> temperatures;  // kernel -> τ list
+  std::string drift_preset, ddpm_preset;
+  int64_t drift_steps = 0, ddpm_steps = 0, n_train = 0, n_test = 0;
+  std::vector<int64_t> ddim_steps;
+  int64_t seed = 0, threads = 0;
+  std::string device;
+};
+
+CompareSettings compare_settings(const Config& cfg) {
+  CompareSettings s;
+  s.datasets = parse_names(cfg.get_string("compare.datasets"));
+  s.kernels = parse_names(cfg.get_string("compare.kernels"));
+  for (const auto& k : s.kernels) {
+    DIFFLAB_CHECK(k == "laplace" || k == "gaussian", "compare.kernels: unknown kernel '", k,
+                  "' (laplace, gaussian)");
+    s.temperatures[k] = cfg.get_string("compare." + k + "_temperatures");
+  }
+  s.drift_preset = cfg.get_string("compare.drift_preset");
+  s.ddpm_preset = cfg.get_string("compare.ddpm_preset");
+  s.drift_steps = cfg.get_int("compare.drift_steps");
+  s.ddpm_steps = cfg.get_int("compare.ddpm_steps");
+  for (double n : parse_list(cfg.get_string("compare.ddpm_sample_steps"), "compare.ddpm_sample_steps"))
+    s.ddim_steps.push_back(int64_t(n));
+  s.n_train = cfg.get_int("data.n_train"), s.n_test = cfg.get_int("data.n_test");
+  s.seed = cfg.get_int("seed"), s.threads = cfg.get_int("threads");
+  s.device = cfg.get_string("device");
+  return s;
+}
+
+// A sub-run's config: its preset (or, resuming, its own config.json) with the comparison's
+// data set, sizes, seed, threads and device put on top.
+Config sub_config(Config keys, const std::string& preset, const std::string& dir, bool resume,
+                  const CompareSettings& s, const std::string& data) {
+  CommandArgs a;
+  a.preset = preset;
+  Config c = command_config(std::move(keys), a, dir, resume);
+  c.put_int("data.n_train", s.n_train).put_int("data.n_test", s.n_test).put_int("seed", s.seed);
+  c.put_int("threads", s.threads).put_string("device", s.device).put_string("data.name", data);
+  return c;
+}
+
+// The drifting runs of one data set: a table row each.
+void drift_rows(const CompareSettings& s, const std::string& dir, const std::string& ds,
+                std::vector<std::vector<std::string>>& rows) {
+  for (const std::string& k : s.kernels) {
+    const std::string sub = dir + "/drift-" + ds + "-" + k;
+    std::fprintf(stderr, "== drifting, %s kernel, on %s\n", k.c_str(), ds.c_str());
+    const std::string secs = sub_run(sub, [&](bool resume) {
+      Config c = sub_config(drift_config(), s.drift_preset, sub, resume, s, ds);
+      c.put_string("drift.kernel", k).put_string("drift.temperatures", s.temperatures.at(k));
+      c.put_int("train.steps", s.drift_steps);
+      train_drift(c, sub, resume);
+    });
+    auto m = last_metrics(sub);
+    rows.push_back({ds, "drifting, " + k + " (τ = " + s.temperatures.at(k) + "), 1 step",
+                    format_number(m["mmd"]), format_number(m["sliced_w1"]), secs});
+  }
+}
+
+// The DDPM run of one data set, evaluated with DDIM at every step count.
+void ddpm_rows(const CompareSettings& s, const std::string& dir, const std::string& ds,
+               std::vector<std::vector<std::string>>& rows) {
+  const std::string sub = dir + "/ddpm-" + ds;
+  std::fprintf(stderr, "== DDPM on %s\n", ds.c_str());
+  const std::string secs = sub_run(sub, [&](bool resume) {
+    Config c = sub_config(ddpm_config(), s.ddpm_preset, sub, resume, s, ds);
+    c.put_int("train.steps", s.ddpm_steps);
+    train_ddpm(c, sub, resume);
+    for (int64_t n : s.ddim_steps) {
+      Config e = trained_run_config(CommandArgs{}, sub);
+      e.put_string("sample.sampler", "ddim").put_int("sample.steps", n);
+      evaluate_run(e, sub);
+    }
+  });
+  auto m = last_metrics(sub);
+  for (int64_t n : s.ddim_steps) {
+    const std::string tag = "[ddim" + std::to_string(n) + "]";
+    rows.push_back({ds, "DDPM, DDIM " + std::to_string(n) + " steps",
+                    format_number(m["mmd" + tag]), format_number(m["sliced_w1" + tag]), secs});
+  }
+  rows.push_back({ds, "data vs data (independent draw)", format_number(m["mmd_data_vs_data"]),
+                  format_number(m["sliced_w1_data_vs_data"]), ""});
+}
+
 }  // namespace
 
 int run_drift_compare(const CommandArgs& args) {
@@ -68,83 +156,23 @@ int run_drift_compare(const CommandArgs& args) {
   Config cfg = drift_compare_config();
   resolve_config(cfg, args);
   apply_threads(cfg);
-  const std::vector<std::string> datasets = parse_names(cfg.get_string("compare.datasets")),
-                                 kernels = parse_names(cfg.get_string("compare.kernels"));
-  for (const auto& k : kernels)
-    DIFFLAB_CHECK(k == "laplace" || k == "gaussian", "compare.kernels: unknown kernel '", k,
-                  "' (laplace, gaussian)");
-  const std::vector<double> ddim_steps =
-      parse_list(cfg.get_string("compare.ddpm_sample_steps"), "compare.ddpm_sample_steps");
+  const CompareSettings s = compare_settings(cfg);
   {
     RunLock lock(dir);
     RunFolder run(dir);
     run.write_config(cfg.resolved());
   }
-  const std::string seed = std::to_string(cfg.get_int("seed"));
-  const std::vector<std::string> common{
-      "data.n_train=" + std::to_string(cfg.get_int("data.n_train")),
-      "data.n_test=" + std::to_string(cfg.get_int("data.n_test")), "seed=" + seed,
-      "threads=" + std::to_string(cfg.get_int("threads")), "device=" + cfg.get_string("device")};
   std::vector<std::vector<std::string>> rows;
-  for (const std::string& ds : datasets) {
-    std::map<std::string, double> ref;
-    for (const std::string& k : kernels) {
-      const std::string sub = dir + "/drift-" + ds + "-" + k;
-      CommandArgs a;
-      a.preset = cfg.get_string("compare.drift_preset");
-      a.run_dir = sub;
-      a.sets = common;
-      a.sets.push_back("data.name=" + ds);
-      a.sets.push_back("drift.kernel=" + k);
-      a.sets.push_back("drift.temperatures=" + cfg.get_string("compare." + k + "_temperatures"));
-      a.sets.push_back("train.steps=" + std::to_string(cfg.get_int("compare.drift_steps")));
-      std::fprintf(stderr, "== drifting, %s kernel, on %s\n", k.c_str(), ds.c_str());
-      const std::string secs = sub_run(sub, [&](bool resume) {
-        a.resume = resume;
-        run_train_drift(a);
-      });
-      auto m = last_metrics(sub);
-      ref = m;
-      rows.push_back({ds, "drifting, " + k + " (τ = " +
-                              cfg.get_string("compare." + k + "_temperatures") + "), 1 step",
-                      format_number(m["mmd"]), format_number(m["sliced_w1"]), secs});
-    }
-    const std::string sub = dir + "/ddpm-" + ds;
-    CommandArgs a;
-    a.preset = cfg.get_string("compare.ddpm_preset");
-    a.run_dir = sub;
-    a.sets = common;
-    a.sets.push_back("data.name=" + ds);
-    a.sets.push_back("train.steps=" + std::to_string(cfg.get_int("compare.ddpm_steps")));
-    std::fprintf(stderr, "== DDPM on %s\n", ds.c_str());
-    const std::string secs = sub_run(sub, [&](bool resume) {
-      a.resume = resume;
-      run_train_ddpm(a);
-      for (double n : ddim_steps) {
-        CommandArgs e;
-        e.run_dir = sub;
-        e.sets = {"sample.sampler=ddim", "sample.steps=" + std::to_string(int64_t(n))};
-        run_eval(e);
-      }
-    });
-    auto m = last_metrics(sub);
-    for (double n : ddim_steps) {
-      const std::string tag = "[ddim" + std::to_string(int64_t(n)) + "]";
-      rows.push_back({ds, "DDPM, DDIM " + std::to_string(int64_t(n)) + " steps",
-                      format_number(m["mmd" + tag]), format_number(m["sliced_w1" + tag]),
-                      secs});
-    }
-    rows.push_back({ds, "data vs data (independent draw)", format_number(m["mmd_data_vs_data"]),
-                    format_number(m["sliced_w1_data_vs_data"]), ""});
+  for (const std::string& ds : s.datasets) {
+    drift_rows(s, dir, ds, rows);
+    ddpm_rows(s, dir, ds, rows);
   }
   Report rep("Drifting (Laplace and Gaussian kernels) against DDPM on 2-D data");
   rep.paragraph("Held-out MMD (Gaussian kernel, median bandwidth of data vs data) and sliced W1 "
-                "of " + std::to_string(cfg.get_int("data.n_test")) +
-                " samples per method. Drifting: train-drift preset " +
-                cfg.get_string("compare.drift_preset") + " with " +
-                std::to_string(cfg.get_int("compare.drift_steps")) +
-                " steps; DDPM: train-ddpm preset " + cfg.get_string("compare.ddpm_preset") +
-                " with " + std::to_string(cfg.get_int("compare.ddpm_steps")) +
+                "of " + std::to_string(s.n_test) +
+                " samples per method. Drifting: train-drift preset " + s.drift_preset + " with " +
+                std::to_string(s.drift_steps) + " steps; DDPM: train-ddpm preset " +
+                s.ddpm_preset + " with " + std::to_string(s.ddpm_steps) +
                 " steps, sampled with DDIM. Wall time is each run's whole command (training, "
                 "periodic evaluation and, for the DDPM, the evaluations at every step count); "
                 "every sub-run's own report is in its folder.");

@@ -10,15 +10,24 @@
 #include <string>
 
 #include "experiments/command.h"
-#include "experiments/ddpm_setup.h"
+#include "experiments/dataset.h"
+#include "experiments/train_settings.h"
 #include "nn/module.h"
 #include "tensor/random.h"
 
 namespace difflab::experiments {
 
 // Declares data.* (vector and image data sets), train.* and eval.n with these defaults.
-void declare_generator_training_keys(Config& c, int64_t default_steps, int64_t default_batch,
-                                     double default_lr);
+void declare_generator_keys(Config& c, int64_t default_steps, int64_t default_batch,
+                            double default_lr);
+
+// The settings those keys hold, read once.
+struct GeneratorRunSettings {
+  DataSettings data;
+  TrainSettings train;
+  int64_t eval_n = 2000;  // samples of each held-out evaluation
+};
+GeneratorRunSettings generator_run_settings(const Config& cfg);
 
 // A network and how it draws samples: what training evaluates and `sample`/`eval` load.
 struct GeneratorModel {
@@ -38,10 +47,12 @@ struct GeneratorTraining {
   std::string description;  // report paragraph (model, objective, sampler)
 };
 
-int train_generator(const Config& cfg, const CommandArgs& args, const std::string& dir,
-                    const DdpmData& data, const GeneratorTraining& t);
+// Trains t.model on the shared loop in `dir` (config: the resolved config it records).
+int train_generator(const GeneratorRunSettings& s, const nlohmann::json& config,
+                    const std::string& dir, bool resume, const Dataset& data,
+                    const GeneratorTraining& t);
 
 // The seed of training's evaluation draws (the same at every evaluation).
-uint64_t generator_eval_seed(const Config& cfg);
+uint64_t generator_eval_seed(uint64_t seed);
 
 }  // namespace difflab::experiments

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/ddpm_eval.h"
+#include "experiments/sample_metrics.h"
 #include "experiments/run_folder.h"
 
 namespace difflab::experiments {

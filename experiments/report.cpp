@@ -9,6 +9,16 @@
 
 namespace difflab::experiments {
 
+std::map<std::string, Series> metric_series(const std::vector<MetricRow>& rows) {
+  std::map<std::string, Series> by;
+  for (const MetricRow& r : rows) {
+    Series& s = by[r.metric];
+    s.name = r.metric;
+    s.x.push_back(double(r.step)), s.y.push_back(r.value);
+  }
+  return by;
+}
+
 std::string html_escape(const std::string& s) {
   std::string o;
   for (char c : s) {

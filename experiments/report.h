@@ -3,7 +3,10 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <map>
 #include <vector>
+
+#include "experiments/run_folder.h"
 
 namespace difflab::experiments {
 
@@ -11,6 +14,9 @@ struct Series {
   std::string name;
   std::vector<double> x, y;
 };
+
+// One series per metric name (x = step), from metrics.csv rows.
+std::map<std::string, Series> metric_series(const std::vector<MetricRow>& rows);
 
 struct PlotOptions {
   std::string title, xlabel, ylabel;

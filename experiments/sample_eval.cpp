@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <map>
 
-#include "experiments/ddpm_eval.h"
+#include "experiments/sample_metrics.h"
 #include "experiments/ddpm_report.h"
 #include "experiments/ddpm_sampling.h"
 #include "experiments/io.h"
@@ -26,7 +26,16 @@ int64_t grid_row(const TrainedRun& r) { return r.num_classes > 0 ? r.num_classes
 
 int run_sample(const CommandArgs& args) {
   const std::string dir = default_run_dir("ddpm", args);
-  TrainedRun r = load_trained_run(args, dir);
+  return sample_run(trained_run_config(args, dir), dir, args.checkpoint);
+}
+
+int run_eval(const CommandArgs& args) {
+  const std::string dir = default_run_dir("ddpm", args);
+  return evaluate_run(trained_run_config(args, dir), dir, args.checkpoint);
+}
+
+int sample_run(const Config& cfg, const std::string& dir, const std::string& checkpoint) {
+  TrainedRun r = load_trained_run(cfg, dir, checkpoint);
   RunFolder run(dir);
   for (double w : r.guidances) {
     Tensor x = r.draw(r.grid, w, 0);
@@ -39,9 +48,8 @@ int run_sample(const CommandArgs& args) {
   return 0;
 }
 
-int run_eval(const CommandArgs& args) {
-  const std::string dir = default_run_dir("ddpm", args);
-  TrainedRun r = load_trained_run(args, dir);
+int evaluate_run(const Config& cfg, const std::string& dir, const std::string& checkpoint) {
+  TrainedRun r = load_trained_run(cfg, dir, checkpoint);
   // eval appends to metrics.csv and rewrites report.html: not while a trainer writes them.
   RunLock lock(dir);
   RunFolder run(dir);
@@ -68,8 +76,10 @@ int run_eval(const CommandArgs& args) {
   }
   // A train-ddpm report now shows these rows and this evaluation's samples.
   if (r.command == "train-ddpm") {
-    DdpmModel model = make_ddpm_model(r.cfg, r.data);
-    write_ddpm_report(run, r.cfg, r.data, model, judge ? &judge->classifier : nullptr, grids, NAN);
+    const DdpmRunSettings rs = ddpm_run_settings(r.cfg);
+    DdpmModel model = make_ddpm_model(rs.model, r.data);
+    write_ddpm_report(run, rs, r.cfg.resolved(), r.data, model,
+                      judge ? &judge->classifier : nullptr, grids, NAN);
   }
   return 0;
 }

@@ -8,5 +8,8 @@ namespace difflab::experiments {
 
 int run_sample(const CommandArgs& args);
 int run_eval(const CommandArgs& args);
+// The same on a resolved config (trained_run_config's; in-process callers put sample.* keys).
+int sample_run(const Config& cfg, const std::string& dir, const std::string& checkpoint = "");
+int evaluate_run(const Config& cfg, const std::string& dir, const std::string& checkpoint = "");
 
 }  // namespace difflab::experiments

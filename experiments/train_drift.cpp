@@ -16,7 +16,7 @@ using ag::Var;
 
 Config drift_config() {
   Config c;
-  declare_generator_training_keys(c, 2000, 2048, 1e-3);
+  declare_generator_keys(c, 2000, 2048, 1e-3);
   c.declare_int("model.noise_dim", 32, 1, 4096, "generator input noise dimension")
       .declare_int("model.hidden", 256, 8, 8192, "generator width")
       .declare_int("model.depth", 3, 1, 64, "generator hidden layers (vector data)")
@@ -37,14 +37,35 @@ Config drift_config() {
   return c;
 }
 
-DriftGenerator make_drift_generator(const Config& cfg, const DdpmData& data) {
+DriftSettings drift_settings(const Config& cfg) {
+  DriftSettings s;
+  s.run = generator_run_settings(cfg);
+  s.noise_dim = cfg.get_int("model.noise_dim");
+  s.hidden = cfg.get_int("model.hidden");
+  s.depth = cfg.get_int("model.depth");
+  s.channels = cfg.get_int("model.channels");
+  diffusion::DriftFieldOptions& f = s.field;
+  f.kernel = diffusion::parse_drift_kernel(cfg.get_string("drift.kernel"));
+  f.temperatures = parse_list(cfg.get_string("drift.temperatures"), "drift.temperatures");
+  DIFFLAB_CHECK(!f.temperatures.empty(), "drift.temperatures: give at least one temperature");
+  for (double t : f.temperatures)
+    DIFFLAB_CHECK(t > 0, "drift.temperatures: ", t, " is not a positive temperature");
+  f.double_softmax = cfg.get_bool("drift.double_softmax");
+  f.normalize = cfg.get_bool("drift.normalize");
+  s.generated = cfg.get_int("drift.generated");
+  s.features = cfg.get_string("drift.features");
+  return s;
+}
+
+DriftGenerator make_drift_generator(const DriftSettings& s, const Dataset& data,
+                                    const tensor::Device& device) {
   DriftGenerator d;
-  tensor::Generator init(uint64_t(cfg.get_int("seed")) * 7 + 11);
-  d.noise_dim = cfg.get_int("model.noise_dim");
+  tensor::Generator init(s.run.train.seed * 7 + 11);
+  d.noise_dim = s.noise_dim;
   if (data.images) {
     nn::ConvGeneratorConfig gc;
     gc.noise_dim = d.noise_dim;
-    gc.channels = cfg.get_int("model.channels");
+    gc.channels = s.channels;
     gc.image_size = data.train.size(2);
     gc.out_channels = data.train.size(1);
     gc.stages = 2;
@@ -54,14 +75,14 @@ DriftGenerator make_drift_generator(const Config& cfg, const DdpmData& data) {
   } else {
     nn::MLPGeneratorConfig mc;
     mc.noise_dim = d.noise_dim;
-    mc.hidden = cfg.get_int("model.hidden");
-    mc.depth = cfg.get_int("model.depth");
+    mc.hidden = s.hidden;
+    mc.depth = s.depth;
     mc.dim = data.train.size(1);
     auto g = std::make_shared<nn::MLPGenerator>(mc, &init);
     d.forward = [g](const Var& e) { return g->forward(e); };
     d.model.module = g;
   }
-  d.model.module->to(command_device(cfg));
+  d.model.module->to(device);
   auto forward = d.forward;
   auto module = d.model.module;
   const int64_t noise_dim = d.noise_dim;
@@ -80,27 +101,16 @@ DriftGenerator make_drift_generator(const Config& cfg, const DdpmData& data) {
 
 namespace {
 
-diffusion::DriftFieldOptions field_options(const Config& cfg) {
-  diffusion::DriftFieldOptions fopt;
-  fopt.kernel = diffusion::parse_drift_kernel(cfg.get_string("drift.kernel"));
-  fopt.temperatures = parse_list(cfg.get_string("drift.temperatures"), "drift.temperatures");
-  DIFFLAB_CHECK(!fopt.temperatures.empty(), "drift.temperatures: give at least one temperature");
-  for (double t : fopt.temperatures)
-    DIFFLAB_CHECK(t > 0, "drift.temperatures: ", t, " is not a positive temperature");
-  fopt.double_softmax = cfg.get_bool("drift.double_softmax");
-  fopt.normalize = cfg.get_bool("drift.normalize");
-  return fopt;
-}
-
 // Where the field is computed: flattened pixels, or the (frozen) LeNet's features.
-std::function<Var(const Var&)> field_features(const Config& cfg, const DdpmData& data) {
+std::function<Var(const Var&)> field_features(const DriftSettings& s, const Dataset& data,
+                                              const tensor::Device& device) {
   std::shared_ptr<LeNet> lenet;
-  if (data.images && cfg.get_string("drift.features") == "lenet") {
+  if (data.images && s.features == "lenet") {
     ImageSet tr{data.train, data.train_labels}, te{data.test, data.test_labels};
-    lenet = load_or_train_classifier(cfg.get_string("data.name"), tr, te, data.num_classes).net;
+    lenet = load_or_train_classifier(data.name, tr, te, data.num_classes).net;
     lenet->eval();
     lenet->requires_grad_(false);
-    lenet->to(command_device(cfg));
+    lenet->to(device);
   }
   return [lenet](const Var& x) {
     if (lenet) {
@@ -112,22 +122,31 @@ std::function<Var(const Var&)> field_features(const Config& cfg, const DdpmData&
   };
 }
 
+std::string describe(const DriftSettings& s, bool images) {
+  std::string temperatures;
+  for (double t : s.field.temperatures) temperatures += (temperatures.empty() ? "" : ",") + format_number(t);
+  return std::string(images ? "convolutional" : "MLP") +
+         " generator; drifting loss (loss = mean ‖V‖²) with the " +
+         diffusion::drift_kernel_name(s.field.kernel) + " kernel at τ = " + temperatures +
+         (s.field.normalize ? " on batch-normalised distances" : " on raw distances") +
+         (images ? " in " + s.features + " space" : "") + ", " + std::to_string(s.generated) +
+         " generated samples per step; samples take one network evaluation;";
+}
+
 }  // namespace
 
-int run_train_drift(const CommandArgs& args) {
-  const std::string dir = default_run_dir("drift", args);
-  Config cfg = command_config(drift_config(), args, dir, args.resume);
+int train_drift(const Config& cfg, const std::string& dir, bool resume) {
   apply_threads(cfg);
-  const diffusion::DriftFieldOptions fopt = field_options(cfg);
-  DdpmData data = load_ddpm_data(cfg);
-  DriftGenerator gen = make_drift_generator(cfg, data);
-  auto features = field_features(cfg, data);
-  const int64_t generated = cfg.get_int("drift.generated");
+  const DriftSettings s = drift_settings(cfg);
+  Dataset data = load_dataset(s.run.data);
+  const tensor::Device device = command_device(cfg);
+  DriftGenerator gen = make_drift_generator(s, data, device);
+  auto features = field_features(s, data, device);
   GeneratorTraining t;
   t.command = "train-drift";
   t.model = gen.model;
   t.loss = [&](const Tensor& positives, tensor::Generator& g) {
-    Var x = gen.forward(Var(tensor::randn({generated, gen.noise_dim}, tensor::DType::f32, &g,
+    Var x = gen.forward(Var(tensor::randn({s.generated, gen.noise_dim}, tensor::DType::f32, &g,
                                           positives.device())));
     Var fx = features(x);
     Tensor fpos;
@@ -135,18 +154,16 @@ int run_train_drift(const CommandArgs& args) {
       ag::NoGradGuard ng;
       fpos = features(Var(positives)).value();
     }
-    return diffusion::drifting_loss(fx, diffusion::drifting_field(fx.value(), fpos, fopt));
+    return diffusion::drifting_loss(fx, diffusion::drifting_field(fx.value(), fpos, s.field));
   };
-  t.title = "Drifting one-step generator on " + cfg.get_string("data.name");
-  t.description = std::string(data.images ? "convolutional" : "MLP") +
-                  " generator; drifting loss (loss = mean ‖V‖²) with the " +
-                  diffusion::drift_kernel_name(fopt.kernel) + " kernel at τ = " +
-                  cfg.get_string("drift.temperatures") +
-                  (fopt.normalize ? " on batch-normalised distances" : " on raw distances") +
-                  (data.images ? " in " + cfg.get_string("drift.features") + " space" : "") +
-                  ", " + std::to_string(generated) +
-                  " generated samples per step; samples take one network evaluation;";
-  return train_generator(cfg, args, dir, data, t);
+  t.title = "Drifting one-step generator on " + s.run.data.name;
+  t.description = describe(s, data.images);
+  return train_generator(s.run, cfg.resolved(), dir, resume, data, t);
+}
+
+int run_train_drift(const CommandArgs& args) {
+  const std::string dir = default_run_dir("drift", args);
+  return train_drift(command_config(drift_config(), args, dir, args.resume), dir, args.resume);
 }
 
 }  // namespace difflab::experiments

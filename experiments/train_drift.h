@@ -7,12 +7,24 @@
 #pragma once
 #include <functional>
 
+#include "diffusion/drifting.h"
 #include "experiments/command.h"
 #include "experiments/generator_runs.h"
 
 namespace difflab::experiments {
 
 Config drift_config();
+
+// Every setting of a train-drift run, read once from its config.
+struct DriftSettings {
+  GeneratorRunSettings run;
+  int64_t noise_dim = 32, hidden = 256, depth = 3;  // MLP generator (vector data)
+  int64_t channels = 64;                            // convolutional generator (image data)
+  diffusion::DriftFieldOptions field;
+  int64_t generated = 2048;  // generated samples per step (also the negatives)
+  std::string features = "pixels";  // image data: the field's space, pixels or lenet
+};
+DriftSettings drift_settings(const Config& cfg);
 
 // The generator of a train-drift run (initialised from its seed, on its device): its network,
 // the map from noise to samples, and the noise dimension.
@@ -21,7 +33,12 @@ struct DriftGenerator {
   std::function<ag::Var(const ag::Var& noise)> forward;
   int64_t noise_dim = 0;
 };
-DriftGenerator make_drift_generator(const Config& cfg, const DdpmData& data);
+// On `device`, initialised from the run's seed.
+DriftGenerator make_drift_generator(const DriftSettings& s, const Dataset& data,
+                                    const tensor::Device& device);
+
 int run_train_drift(const CommandArgs& args);
+// train-drift on a resolved config (in-process callers: drift-compare).
+int train_drift(const Config& cfg, const std::string& dir, bool resume);
 
 }  // namespace difflab::experiments

@@ -14,7 +14,7 @@ using ag::Var;
 
 Config flux_config() {
   Config c;
-  declare_generator_training_keys(c, 5000, 512, 1e-3);
+  declare_generator_keys(c, 5000, 512, 1e-3);
   c.declare_int("model.hidden", 128, 8, 8192, "field network width")
       .declare_int("model.depth", 2, 1, 64, "field network hidden layers")
       .declare_double("flux.sigma2", 0.05, 1e-6, 100.0, "smoothing variance σ² of p_σ")
@@ -30,20 +30,38 @@ Config flux_config() {
   return c;
 }
 
-FluxField make_flux_field(const Config& cfg, const DdpmData& data) {
+FluxSettings flux_settings(const Config& cfg) {
+  FluxSettings s;
+  s.run = generator_run_settings(cfg);
+  s.hidden = cfg.get_int("model.hidden");
+  s.depth = cfg.get_int("model.depth");
+  s.flux.sigma2 = cfg.get_double("flux.sigma2");
+  s.flux.horizon = cfg.get_double("flux.horizon");
+  s.flux.sim_steps = cfg.get_int("flux.sim_steps");
+  s.langevin_steps = cfg.get_int("langevin.steps");
+  s.step_size = cfg.get_double("langevin.step_size");
+  s.init_std = cfg.get_double("langevin.init_std");
+  const std::string& name = s.run.data.name;
+  DIFFLAB_CHECK(name != "mnist" && name != "fashion_mnist" && name != "color_mnist",
+                "train-flux: data.name '", name, "' is an image set; flux matching here fits "
+                "vector data (the 2-D toys, ring_mog, or mnist_pca: MNIST in PCA coordinates)");
+  return s;
+}
+
+FluxField make_flux_field(const FluxSettings& s, const Dataset& data,
+                          const tensor::Device& device) {
   FluxField f;
   nn::MLPGeneratorConfig mc;
   mc.noise_dim = mc.dim = data.train.size(1);
-  mc.hidden = cfg.get_int("model.hidden");
-  mc.depth = cfg.get_int("model.depth");
-  tensor::Generator init(uint64_t(cfg.get_int("seed")) * 7 + 11);
+  mc.hidden = s.hidden;
+  mc.depth = s.depth;
+  tensor::Generator init(s.run.train.seed * 7 + 11);
   auto net = std::make_shared<nn::MLPGenerator>(mc, &init);
-  net->to(command_device(cfg));
+  net->to(device);
   f.field = [net](const Var& z) { return net->forward(z); };
   f.model.module = net;
-  const int64_t steps = cfg.get_int("langevin.steps"), dim = mc.dim;
-  const double eps = cfg.get_double("langevin.step_size");
-  const double init_std = cfg.get_double("langevin.init_std");
+  const int64_t steps = s.langevin_steps, dim = mc.dim;
+  const double eps = s.step_size, init_std = s.init_std;
   auto field = f.field;
   f.model.sample = [=](int64_t n, tensor::Generator& g) {
     ag::NoGradGuard ng;
@@ -55,34 +73,30 @@ FluxField make_flux_field(const Config& cfg, const DdpmData& data) {
   return f;
 }
 
-int run_train_flux(const CommandArgs& args) {
-  const std::string dir = default_run_dir("flux", args);
-  Config cfg = command_config(flux_config(), args, dir, args.resume);
+int train_flux(const Config& cfg, const std::string& dir, bool resume) {
   apply_threads(cfg);
-  const std::string name = cfg.get_string("data.name");
-  DIFFLAB_CHECK(name != "mnist" && name != "fashion_mnist" && name != "color_mnist",
-                "train-flux: data.name '", name, "' is an image set; flux matching here fits "
-                "vector data (the 2-D toys, ring_mog, or mnist_pca: MNIST in PCA coordinates)");
-  DdpmData data = load_ddpm_data(cfg);
-  FluxField f = make_flux_field(cfg, data);
-  diffusion::FluxOptions fo;
-  fo.sigma2 = cfg.get_double("flux.sigma2");
-  fo.horizon = cfg.get_double("flux.horizon");
-  fo.sim_steps = cfg.get_int("flux.sim_steps");
+  const FluxSettings s = flux_settings(cfg);
+  Dataset data = load_dataset(s.run.data);
+  FluxField f = make_flux_field(s, data, command_device(cfg));
   GeneratorTraining t;
   t.command = "train-flux";
   t.model = f.model;
   t.loss = [&](const Tensor& batch, tensor::Generator& g) {
-    return diffusion::flux_loss(f.field, batch, fo, g);
+    return diffusion::flux_loss(f.field, batch, s.flux, g);
   };
-  t.title = "Flux matching on " + name;
+  t.title = "Flux matching on " + s.run.data.name;
   t.description = "MLP vector field trained by flux matching at σ² = " +
-                  format_number(fo.sigma2) + " (H = " + format_number(fo.horizon) + ", S = " +
-                  std::to_string(fo.sim_steps) + "); samples by " +
-                  std::to_string(cfg.get_int("langevin.steps")) + " Langevin steps of ε = " +
-                  format_number(cfg.get_double("langevin.step_size")) + " from N(0, " +
-                  format_number(cfg.get_double("langevin.init_std")) + "² I);";
-  return train_generator(cfg, args, dir, data, t);
+                  format_number(s.flux.sigma2) + " (H = " + format_number(s.flux.horizon) +
+                  ", S = " + std::to_string(s.flux.sim_steps) + "); samples by " +
+                  std::to_string(s.langevin_steps) + " Langevin steps of ε = " +
+                  format_number(s.step_size) + " from N(0, " + format_number(s.init_std) +
+                  "² I);";
+  return train_generator(s.run, cfg.resolved(), dir, resume, data, t);
+}
+
+int run_train_flux(const CommandArgs& args) {
+  const std::string dir = default_run_dir("flux", args);
+  return train_flux(command_config(flux_config(), args, dir, args.resume), dir, args.resume);
 }
 
 }  // namespace difflab::experiments

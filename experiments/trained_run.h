@@ -9,14 +9,14 @@
 #include <vector>
 
 #include "experiments/command.h"
-#include "experiments/ddpm_setup.h"
+#include "experiments/dataset.h"
 
 namespace difflab::experiments {
 
 struct TrainedRun {
   std::string command;     // "train-ddpm", "distill", "train-drift", "train-flux"
   Config cfg;              // the run's resolved config (eval.seeds declared on top)
-  DdpmData data;           // the data it was trained on, with its held-out split
+  Dataset data;           // the data it was trained on, with its held-out split
   std::string checkpoint;  // the weights loaded
   int64_t step = 0;        // the training step of those weights
   std::string tag;         // names metric rows and files: "ddim50", "onestep", "student4"
@@ -31,6 +31,11 @@ struct TrainedRun {
 
 // The command that made the run whose config.json holds `config`.
 std::string run_command(const nlohmann::json& config);
-TrainedRun load_trained_run(const CommandArgs& args, const std::string& dir);
+// The resolved config of the run in `dir` for sample and eval: its config.json with eval.seeds
+// declared on top and args' --set, --seed, --threads and --device applied.
+Config trained_run_config(const CommandArgs& args, const std::string& dir);
+// Loads the run's weights (`checkpoint`, or by default those the command publishes).
+TrainedRun load_trained_run(const Config& cfg, const std::string& dir,
+                            const std::string& checkpoint = "");
 
 }  // namespace difflab::experiments

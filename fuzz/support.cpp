@@ -11,7 +11,7 @@
 #include <map>
 
 #include "experiments/command.h"
-#include "experiments/ddpm_setup.h"
+#include "experiments/ddpm_model.h"
 #include "fuzz/targets.h"
 #include "nn/layers.h"
 #include "tensor/factory.h"

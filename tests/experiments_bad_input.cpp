@@ -17,7 +17,7 @@
 #include "experiments/config.h"
 #include "experiments/data/fashion_mnist.h"
 #include "experiments/data/mnist.h"
-#include "experiments/ddpm_setup.h"
+#include "experiments/ddpm_model.h"
 #include "experiments/io.h"
 #include "experiments/train_ddpm.h"
 #include "nn/layers.h"

@@ -1,4 +1,4 @@
-#include "experiments/ddpm_eval.h"
+#include "experiments/sample_metrics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -25,7 +25,7 @@ double mmd_v(const Tensor& a, const Tensor& b, double h) {
 }
 }  // namespace
 
-Metrics vector_sample_metrics(const DdpmData& data, const Tensor& samples, bool reference_level) {
+Metrics vector_sample_metrics(const Dataset& data, const Tensor& samples, bool reference_level) {
   const int64_t n = std::min(samples.size(0), data.test.size(0));
   Tensor s = samples.slice(0, 0, n), t = data.test.slice(0, 0, n);
   // One bandwidth for every comparison: the median heuristic on data vs data.
@@ -46,7 +46,7 @@ Metrics vector_sample_metrics(const DdpmData& data, const Tensor& samples, bool 
   return out;
 }
 
-ImageJudge make_image_judge(const DdpmData& data, const std::string& data_name,
+ImageJudge make_image_judge(const Dataset& data, const std::string& data_name,
                             int64_t reference_n) {
   ImageJudge j;
   // Vectors that encode images are judged as the images they decode to.
@@ -87,9 +87,9 @@ Metrics image_sample_metrics(const ImageJudge& judge, const Tensor& samples,
   return out;
 }
 
-bool judged_as_images(const DdpmData& data) { return data.images || bool(data.decode); }
+bool judged_as_images(const Dataset& data) { return data.images || bool(data.decode); }
 
-Metrics sample_metrics(const DdpmData& data, const ImageJudge* judge, const Tensor& samples,
+Metrics sample_metrics(const Dataset& data, const ImageJudge* judge, const Tensor& samples,
                        const Tensor& requested_labels, bool reference_level) {
   DIFFLAB_CHECK(!judged_as_images(data) || judge, "sample_metrics: image samples need a judge");
   if (data.images) return image_sample_metrics(*judge, samples, requested_labels);
@@ -100,7 +100,7 @@ Metrics sample_metrics(const DdpmData& data, const ImageJudge* judge, const Tens
   return m;
 }
 
-std::string samples_png(const DdpmData& data, const Tensor& samples, int64_t grid, int64_t nrow) {
+std::string samples_png(const Dataset& data, const Tensor& samples, int64_t grid, int64_t nrow) {
   if (!judged_as_images(data)) return scatter_png(samples);
   Tensor head = samples.slice(0, 0, std::min(grid, samples.size(0)));
   return png_grid(data.images ? head : data.decode(head), nrow);

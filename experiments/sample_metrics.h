@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "experiments/ddpm_setup.h"
+#include "experiments/ddpm_model.h"
 #include "experiments/lenet.h"
 #include "experiments/metrics/frechet.h"
 
@@ -18,7 +18,7 @@ namespace difflab::experiments {
 using Metrics = std::vector<std::pair<std::string, double>>;
 
 // `reference_level` adds the data-vs-data MMD (computed once; pass false to skip it).
-Metrics vector_sample_metrics(const DdpmData& data, const tensor::Tensor& samples,
+Metrics vector_sample_metrics(const Dataset& data, const tensor::Tensor& samples,
                               bool reference_level = true);
 
 struct ImageJudge {
@@ -29,23 +29,23 @@ struct ImageJudge {
   // perfect generator reaches at this sample size.
   double data_frechet = 0, data_kid = 0;
 };
-ImageJudge make_image_judge(const DdpmData& data, const std::string& data_name,
+ImageJudge make_image_judge(const Dataset& data, const std::string& data_name,
                             int64_t reference_n = 1000);
 Metrics image_sample_metrics(const ImageJudge& judge, const tensor::Tensor& samples,
                              const tensor::Tensor& requested_labels = tensor::Tensor());
 
 // Whether a data set's samples are judged by the LeNet: images, or vectors that decode to
 // images (mnist_pca).
-bool judged_as_images(const DdpmData& data);
+bool judged_as_images(const Dataset& data);
 // The held-out metrics of `samples`: image metrics for images; vector metrics for vectors
 // (`reference_level` as above), followed by the image metrics of what they decode to when they
 // encode images. `judge` is needed whenever judged_as_images(data).
-Metrics sample_metrics(const DdpmData& data, const ImageJudge* judge, const tensor::Tensor& samples,
+Metrics sample_metrics(const Dataset& data, const ImageJudge* judge, const tensor::Tensor& samples,
                        const tensor::Tensor& requested_labels = tensor::Tensor(),
                        bool reference_level = true);
 // PNG bytes showing samples: a grid of the first `grid` images, `nrow` per row (vectors that
 // encode images are decoded first), or a 2-D scatter of vectors.
-std::string samples_png(const DdpmData& data, const tensor::Tensor& samples, int64_t grid,
+std::string samples_png(const Dataset& data, const tensor::Tensor& samples, int64_t grid,
                         int64_t nrow = 8);
 
 // A 2-D scatter of the first two coordinates rendered as a PNG density image.

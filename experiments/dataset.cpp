@@ -1,0 +1,140 @@
+#include "experiments/dataset.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+
+#include "experiments/data/color_mnist.h"
+#include "experiments/data/fashion_mnist.h"
+#include "experiments/data/mnist.h"
+#include "experiments/data/pca.h"
+#include "experiments/data/ring_mog.h"
+#include "experiments/data/toy2d.h"
+#include "tensor/factory.h"
+#include "tensor/ops.h"
+#include "tensor/random.h"
+
+namespace difflab::experiments {
+
+using tensor::DType;
+using tensor::Tensor;
+
+void declare_data_keys(Config& c, const std::string& name,
+                       const std::vector<std::string>& choices) {
+  c.declare_string("data.name", name, choices,
+                   "data set (mnist_pca: MNIST as data.pca_dim principal-component coordinates)")
+      .declare_int("data.pca_dim", 50, 1, 784, "principal components kept (mnist_pca)")
+      .declare_int("data.n_train", 20000, 16, 10000000, "training points (vector data sets)")
+      .declare_int("data.n_test", 5000, 16, 10000000, "held-out points (vector data sets)")
+      .declare_int("data.dim", 8, 2, 4096, "dimension of ring_mog")
+      .declare_int("data.limit_train", 0, 0, 100000000,
+                   "use only the first N training images (0 = all; image data sets)");
+}
+
+DataSettings data_settings(const Config& cfg) {
+  DataSettings s;
+  s.name = cfg.get_string("data.name");
+  s.pca_dim = cfg.get_int("data.pca_dim");
+  s.n_train = cfg.get_int("data.n_train");
+  s.n_test = cfg.get_int("data.n_test");
+  s.dim = cfg.get_int("data.dim");
+  s.limit_train = cfg.get_int("data.limit_train");
+  s.seed = uint64_t(cfg.get_int("seed"));
+  return s;
+}
+
+namespace {
+
+ImageSet first_rows(const ImageSet& set, int64_t limit) {
+  if (limit <= 0 || limit >= set.size()) return set;
+  return subset(set, tensor::arange(0, double(limit), 1, DType::i64));
+}
+
+// MNIST as principal-component coordinates fitted on the train split.
+Dataset load_pca(const DataSettings& s) {
+  Dataset d;
+  auto m = load_mnist();
+  ImageSet train = first_rows(m.train, s.limit_train), test = m.test;
+  auto pca = std::make_shared<Pca>(fit_pca(train.images, s.pca_dim));
+  d.train = pca->encode(train.images), d.test = pca->encode(test.images);
+  d.train_labels = train.labels, d.test_labels = test.labels;
+  d.num_classes = 10;
+  // The data-vs-data level of the vector metrics: evenly spaced training rows (independent of
+  // the test set; the file order is grouped by class).
+  const int64_t nref = std::min(d.train.size(0), d.test.size(0));
+  const int64_t stride = d.train.size(0) / nref;
+  d.reference = tensor::index_select(
+      d.train, 0, tensor::arange(0, double(nref * stride), double(stride), DType::i64));
+  d.decode = [pca](const Tensor& coords) { return pca->decode(coords); };
+  d.train_images = train.images, d.test_images = test.images, d.image_set = "mnist";
+  char kept[32];
+  std::snprintf(kept, sizeof kept, "%.1f%%", 100.0 * pca->explained);
+  d.description = "mnist_pca: " + std::to_string(train.size()) + " train / " +
+                  std::to_string(test.size()) + " held-out images as " +
+                  std::to_string(d.train.size(1)) + " principal-component coordinates (" + kept +
+                  " of the pixel variance, fitted on the train split)";
+  return d;
+}
+
+Dataset load_images(const DataSettings& s) {
+  Dataset d;
+  d.images = true;
+  d.num_classes = 10;
+  ImageSet train, test;
+  if (s.name == "fashion_mnist") {
+    auto f = load_fashion_mnist();
+    train = f.train, test = f.test;
+  } else {
+    auto m = load_mnist();
+    train = m.train, test = m.test;
+    if (s.name == "color_mnist") {
+      ColorMnistOptions opt;
+      opt.seed = s.seed * 5 + 1;
+      auto ctr = colorize(m.train, opt);
+      opt.seed = s.seed * 5 + 2;  // held-out colours drawn independently
+      auto cte = colorize(m.test, opt);
+      train = ctr.set, test = cte.set;
+      d.num_classes = ctr.num_classes();
+    }
+  }
+  train = first_rows(train, s.limit_train);
+  d.train = train.images, d.train_labels = train.labels;
+  d.test = test.images, d.test_labels = test.labels;
+  d.description = s.name + ": " + std::to_string(train.size()) + " train / " +
+                  std::to_string(test.size()) + " held-out images";
+  return d;
+}
+
+// Vector data: train, held-out and reference sets are independent draws.
+Dataset load_vectors(const DataSettings& s) {
+  Dataset d;
+  tensor::Generator g_train(s.seed * 3 + 1), g_test(s.seed * 3 + 2), g_ref(s.seed * 3 + 3);
+  if (s.name == "ring_mog") {
+    RingMogParams rp;
+    rp.dim = s.dim;
+    GaussianMixture mix = ring_mog(rp);
+    d.train = mix.sample(s.n_train, g_train), d.test = mix.sample(s.n_test, g_test);
+    d.reference = mix.sample(s.n_test, g_ref);
+  } else {
+    Toy2d kind = parse_toy2d(s.name);
+    d.train = sample_toy2d(kind, s.n_train, g_train), d.test = sample_toy2d(kind, s.n_test, g_test);
+    d.reference = sample_toy2d(kind, s.n_test, g_ref);
+  }
+  d.description = s.name + ": " + std::to_string(s.n_train) + " train / " +
+                  std::to_string(s.n_test) + " held-out points in " +
+                  std::to_string(d.train.size(1)) + "-D";
+  return d;
+}
+
+}  // namespace
+
+Dataset load_dataset(const DataSettings& s) {
+  Dataset d = s.name == "mnist_pca" ? load_pca(s)
+              : s.name == "mnist" || s.name == "color_mnist" || s.name == "fashion_mnist"
+                  ? load_images(s)
+                  : load_vectors(s);
+  d.name = s.name;
+  return d;
+}
+
+}  // namespace difflab::experiments
