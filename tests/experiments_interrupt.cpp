@@ -17,6 +17,7 @@
 #include "experiments/run_folder.h"
 #include "experiments/train_ddpm.h"
 #include "nn/safetensors.h"
+#include "nn/train_state.h"
 #include "tests/support/check_message.h"
 #include "tests/support/run_helpers.h"
 
@@ -156,4 +157,37 @@ BOOST_AUTO_TEST_CASE(a_run_folder_in_use_is_refused) {
   BOOST_TEST(run_train_ddpm(again) == 0);
   fs::remove_all(dir);
   fs::remove(log);
+}
+
+// Ctrl-C (SIGINT) or SIGTERM mid-run: the loop finishes its update, saves its state and exits
+// with status 130 saying how to continue; --resume then goes on from that step.
+BOOST_AUTO_TEST_CASE(sigint_saves_the_state_and_resume_continues) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    const std::string run = fresh_dir(sig == SIGINT ? "sigint" : "sigterm");
+    const std::string log = fresh_dir("sigint_log.txt");
+    // Long enough that it cannot finish before the signal; no checkpoint or evaluation of its own.
+    pid_t pid = spawn({"train-ddpm", "--run", run, "--threads", "1", "--preset", "ddpm_tiny", "--set",
+                       "train.steps=1000000", "--set", "train.checkpoint_every=1000000", "--set",
+                       "train.eval_every=1000000", "--set", "train.log_every=5"},
+                      log);
+    // Wait for the first loss row: the loop is running.
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (Clock::now() < deadline &&
+           (!fs::exists(run + "/metrics.csv") ||
+            read_file(run + "/metrics.csv").find(",loss,") == std::string::npos))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    BOOST_REQUIRE(::kill(pid, sig) == 0);
+    int st = wait_status(pid);
+    BOOST_TEST(WIFEXITED(st));
+    BOOST_TEST(WEXITSTATUS(st) == 130, "exit status " << WEXITSTATUS(st) << "; see " << log);
+    BOOST_TEST(read_file(log).find("continue with --resume") != std::string::npos);
+    const int64_t step = nn::load_train_state(run + "/checkpoints/state.safetensors").step;
+    BOOST_TEST(step >= 5);
+    // Resumed for five more steps.
+    st = wait_status(spawn({"train-ddpm", "--run", run, "--resume", "--set",
+                            "train.stop_after=" + std::to_string(step + 5)},
+                           log));
+    BOOST_TEST(exited_ok(st));
+    BOOST_TEST(nn::load_train_state(run + "/checkpoints/state.safetensors").step == step + 5);
+  }
 }
