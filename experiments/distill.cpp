@@ -238,8 +238,7 @@ TrainTask round_task(Chain& c, int64_t n, int64_t K, ChainEvaluator& eval, RunFo
                                    labels, c.weighting, n, g)
         .loss;
   };
-  const double lr0 = c.s.lr;
-  task.lr = [lr0, K](int64_t k) { return lr0 * (1.0 - double(k) / double(K)); };
+  task.lr = nn::linear_decay_lr(c.s.lr, K);
   const std::string tag = "@" + std::to_string(n);
   task.evaluate = [&c, &eval, &run, &timing, &prev, n, tag](int64_t step) {
     // The student (or its EMA) is this round's result and the next round's teacher.

@@ -16,6 +16,16 @@ LrSchedule constant_lr(double lr) {
   };
 }
 
+LrSchedule linear_decay_lr(double base_lr, int64_t total_steps) {
+  DIFFLAB_CHECK(std::isfinite(base_lr) && base_lr >= 0, "linear_decay_lr: invalid base_lr ",
+                base_lr);
+  DIFFLAB_CHECK(total_steps >= 1, "linear_decay_lr: total_steps ", total_steps, " < 1");
+  return [base_lr, total_steps](int64_t step) {
+    DIFFLAB_CHECK(step >= 0, "linear_decay_lr: negative step ", step);
+    return step >= total_steps ? 0.0 : base_lr * (1.0 - double(step) / double(total_steps));
+  };
+}
+
 LrSchedule warmup_cosine_lr(double base_lr, int64_t warmup_steps, int64_t total_steps,
                             double min_lr) {
   DIFFLAB_CHECK(std::isfinite(base_lr) && base_lr >= 0, "warmup_cosine_lr: invalid base_lr ",

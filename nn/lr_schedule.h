@@ -21,6 +21,10 @@ LrSchedule constant_lr(double lr);
 LrSchedule warmup_cosine_lr(double base_lr, int64_t warmup_steps, int64_t total_steps,
                             double min_lr = 0.0);
 
+// Linear decay to 0 over total_steps: base · (1 − step / T) for step < T, then 0 (each round of
+// progressive distillation, Salimans & Ho 2022).
+LrSchedule linear_decay_lr(double base_lr, int64_t total_steps);
+
 // Sets opt's learning rate to schedule(step) and returns it.
 double apply_lr(Optimizer& opt, const LrSchedule& schedule, int64_t step);
 

@@ -313,6 +313,13 @@ BOOST_AUTO_TEST_CASE(lr_schedule_values_at_key_steps) {
   BOOST_TEST(std::abs(no_warmup(2) - 1.0) < 1e-15);
   BOOST_TEST(no_warmup(4) == 0.0);
 
+  auto lin = nn::linear_decay_lr(0.4, 8);
+  BOOST_TEST(lin(0) == 0.4);
+  BOOST_TEST(lin(2) == 0.4 * (1.0 - 2.0 / 8.0));  // the formula distillation rounds always used
+  BOOST_TEST(lin(7) == 0.4 * (1.0 - 7.0 / 8.0));
+  BOOST_TEST(lin(8) == 0.0);
+  BOOST_TEST(lin(50) == 0.0);
+
   Var a(tensor::ones({1}, DType::f64), true);
   nn::SGD opt({a}, {.lr = 0.5});
   BOOST_TEST(nn::apply_lr(opt, nn::constant_lr(0.03), 7) == 0.03);
