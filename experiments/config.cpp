@@ -247,20 +247,8 @@ void Config::set(const std::string& assignment) {
   assign(e, v, "--set");
 }
 
-Config& Config::put_int(const std::string& key, int64_t v) {
-  assign(entry(key, "config"), json(v), "config");
-  return *this;
-}
-Config& Config::put_double(const std::string& key, double v) {
-  assign(entry(key, "config"), json(v), "config");
-  return *this;
-}
-Config& Config::put_bool(const std::string& key, bool v) {
-  assign(entry(key, "config"), json(v), "config");
-  return *this;
-}
-Config& Config::put_string(const std::string& key, const std::string& v) {
-  assign(entry(key, "config"), json(v), "config");
+Config& Config::put(const std::string& key, const json& value) {
+  assign(entry(key, "config"), value, "config");
   return *this;
 }
 

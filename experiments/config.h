@@ -36,12 +36,9 @@ class Config {
   // "key=value"; the value is parsed according to the key's declared type.
   void set(const std::string& assignment);
 
-  // Typed assignment by a program (in-process callers): checked like a file's value, no text
-  // parsed.
-  Config& put_int(const std::string& key, int64_t v);
-  Config& put_double(const std::string& key, double v);
-  Config& put_bool(const std::string& key, bool v);
-  Config& put_string(const std::string& key, const std::string& v);
+  // Assignment by a program (in-process callers): a typed value (integer, number, bool or
+  // string), checked like a file's; no text is parsed.
+  Config& put(const std::string& key, const nlohmann::json& value);
 
   int64_t get_int(const std::string& key) const;
   double get_double(const std::string& key) const;

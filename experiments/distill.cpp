@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "diffusion/distill.h"
+#include "experiments/cancel.h"
 #include "experiments/distill_eval.h"
 #include "experiments/distill_report.h"
 #include "experiments/io.h"
@@ -117,7 +118,7 @@ Config teacher_config(const DistillSettings& s, const std::string& dir, bool fro
   CommandArgs a;
   a.preset = preset;
   Config t = command_config(ddpm_config(), a, dir, from_run);
-  t.put_int("threads", s.threads).put_string("device", s.device);
+  t.put("threads", s.threads).put("device", s.device);
   return t;
 }
 
@@ -139,6 +140,8 @@ std::string ensure_teacher(const DistillSettings& s) {
   std::fprintf(stderr, "training the teacher first: difflab train-ddpm --preset %s --run %s%s\n",
                s.teacher_preset.c_str(), dir.c_str(), resume ? " --resume" : "");
   train_ddpm(teacher_config(s, dir, resume, s.teacher_preset), dir, resume);
+  DIFFLAB_CHECK(!cancel_requested(), "distill: interrupted while training the teacher in '", dir,
+                "'; the same command resumes it");
   return dir;
 }
 

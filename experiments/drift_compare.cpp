@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 
+#include "experiments/cancel.h"
 #include "experiments/ddpm_model.h"
 #include "experiments/sample_eval.h"
 #include "experiments/trained_run.h"
@@ -56,6 +57,8 @@ std::string sub_run(const std::string& dir, F f) {
   const bool resume = file_exists(dir + "/config.json");
   const auto t0 = std::chrono::steady_clock::now();
   f(resume);
+  DIFFLAB_CHECK(!cancel_requested(), "drift-compare: interrupted in '", dir,
+                "'; the same command resumes it");
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string text = format_number(std::round(s)) + (resume ? " (resumed)" : "");
   write_file_atomic(stamp, text);
@@ -101,8 +104,8 @@ Config sub_config(Config keys, const std::string& preset, const std::string& dir
   CommandArgs a;
   a.preset = preset;
   Config c = command_config(std::move(keys), a, dir, resume);
-  c.put_int("data.n_train", s.n_train).put_int("data.n_test", s.n_test).put_int("seed", s.seed);
-  c.put_int("threads", s.threads).put_string("device", s.device).put_string("data.name", data);
+  c.put("data.n_train", s.n_train).put("data.n_test", s.n_test).put("seed", s.seed);
+  c.put("threads", s.threads).put("device", s.device).put("data.name", data);
   return c;
 }
 
@@ -114,8 +117,8 @@ void drift_rows(const CompareSettings& s, const std::string& dir, const std::str
     std::fprintf(stderr, "== drifting, %s kernel, on %s\n", k.c_str(), ds.c_str());
     const std::string secs = sub_run(sub, [&](bool resume) {
       Config c = sub_config(drift_config(), s.drift_preset, sub, resume, s, ds);
-      c.put_string("drift.kernel", k).put_string("drift.temperatures", s.temperatures.at(k));
-      c.put_int("train.steps", s.drift_steps);
+      c.put("drift.kernel", k).put("drift.temperatures", s.temperatures.at(k));
+      c.put("train.steps", s.drift_steps);
       train_drift(c, sub, resume);
     });
     auto m = last_metrics(sub);
@@ -131,11 +134,11 @@ void ddpm_rows(const CompareSettings& s, const std::string& dir, const std::stri
   std::fprintf(stderr, "== DDPM on %s\n", ds.c_str());
   const std::string secs = sub_run(sub, [&](bool resume) {
     Config c = sub_config(ddpm_config(), s.ddpm_preset, sub, resume, s, ds);
-    c.put_int("train.steps", s.ddpm_steps);
+    c.put("train.steps", s.ddpm_steps);
     train_ddpm(c, sub, resume);
     for (int64_t n : s.ddim_steps) {
       Config e = trained_run_config(CommandArgs{}, sub);
-      e.put_string("sample.sampler", "ddim").put_int("sample.steps", n);
+      e.put("sample.sampler", "ddim").put("sample.steps", n);
       evaluate_run(e, sub);
     }
   });

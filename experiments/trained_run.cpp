@@ -63,7 +63,7 @@ std::string last_student(const DistillSettings& s, const std::string& dir) {
 void load_student(TrainedRun& r, const std::string& dir) {
   const DistillSettings ds = distill_settings(r.cfg);
   Config tcfg = command_config(ddpm_config(), CommandArgs{}, ds.teacher, true);
-  tcfg.put_int("threads", ds.threads).put_string("device", ds.device);
+  tcfg.put("threads", ds.threads).put("device", ds.device);
   const DdpmRunSettings ts = ddpm_run_settings(tcfg);
   r.data = load_dataset(ts.data);
   auto model = std::make_shared<DdpmModel>(make_ddpm_model(ts.model, r.data));

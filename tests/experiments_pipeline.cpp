@@ -150,3 +150,17 @@ BOOST_AUTO_TEST_CASE(renamed_keys_are_refused_and_old_run_folders_still_load) {
   BOOST_TEST(loaded.get_int("langevin.steps") == 7);
   BOOST_TEST(loaded.get_double("langevin.step_size") == 0.01);
 }
+
+// In-process callers set typed values: checked like a file's, never parsed from text.
+BOOST_AUTO_TEST_CASE(put_assigns_typed_values_with_the_usual_checks) {
+  Config c = find_command("train-ddpm")->keys();
+  c.put("train.steps", 7).put("train.lr", 0.5).put("sample.sampler", "ddim");
+  BOOST_TEST(c.get_int("train.steps") == 7);
+  BOOST_TEST(c.get_double("train.lr") == 0.5);
+  BOOST_TEST(c.get_string("sample.sampler") == "ddim");
+  BOOST_CHECK_EXCEPTION(c.put("train.steps", "many"), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"train.steps", "expects an integer"});
+  });
+  BOOST_CHECK_EXCEPTION(c.put("sample.sampler", "euler_a"), difflab::Error,
+                        [](const difflab::Error& e) { return message_has(e, {"euler_a", "ddim"}); });
+}

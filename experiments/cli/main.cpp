@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "\ndifflab: error: %s\n", e.what());
-    return 1;
+    return cancel_requested() ? 130 : 1;
   }
   return 0;
 }
