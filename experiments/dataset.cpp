@@ -115,10 +115,12 @@ Dataset load_vectors(const DataSettings& s) {
     GaussianMixture mix = ring_mog(rp);
     d.train = mix.sample(s.n_train, g_train), d.test = mix.sample(s.n_test, g_test);
     d.reference = mix.sample(s.n_test, g_ref);
+    d.mixture = std::make_shared<GaussianMixture>(mix);
   } else {
     Toy2d kind = parse_toy2d(s.name);
     d.train = sample_toy2d(kind, s.n_train, g_train), d.test = sample_toy2d(kind, s.n_test, g_test);
     d.reference = sample_toy2d(kind, s.n_test, g_ref);
+    if (kind == Toy2d::ring8) d.mixture = std::make_shared<GaussianMixture>(ring8_mixture());
   }
   d.description = s.name + ": " + std::to_string(s.n_train) + " train / " +
                   std::to_string(s.n_test) + " held-out points in " +

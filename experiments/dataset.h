@@ -3,10 +3,12 @@
 // vectors, an independent reference draw; its data.* keys and their typed settings.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "experiments/config.h"
+#include "experiments/data/gaussian_mixture.h"
 #include "tensor/tensor.h"
 
 namespace difflab::experiments {
@@ -44,6 +46,9 @@ struct Dataset {
   std::function<tensor::Tensor(const tensor::Tensor&)> decode;
   tensor::Tensor train_images, test_images;
   std::string image_set;
+  // The data's density when it is a known Gaussian mixture (ring8, ring_mog), for the mode
+  // metrics; null otherwise.
+  std::shared_ptr<const GaussianMixture> mixture;
 };
 Dataset load_dataset(const DataSettings& s);
 

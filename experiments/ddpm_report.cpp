@@ -5,6 +5,7 @@
 
 #include "experiments/progress.h"
 #include "experiments/report.h"
+#include "experiments/sample_metrics.h"
 
 namespace difflab::experiments {
 
@@ -28,6 +29,10 @@ void write_ddpm_report(const RunFolder& run, const DdpmRunSettings& s, const nlo
   if (classifier)
     rep.paragraph("Image metrics use a LeNet trained on the train split; its held-out accuracy is " +
                   format_number(classifier->test_accuracy) + ".");
+  std::map<std::string, double> last;
+  for (auto& [name, ser] : by_name) last[name] = ser.y.back();
+  const std::string verdict = mode_verdict(last, data);
+  if (!verdict.empty()) rep.paragraph(verdict);
   rep.heading("Final held-out metrics");
   std::vector<std::vector<std::string>> table;
   for (auto& [name, ser] : by_name)

@@ -8,6 +8,7 @@
 #include "experiments/io.h"
 #include "experiments/progress.h"
 #include "experiments/report.h"
+#include "experiments/sample_metrics.h"
 
 namespace difflab::experiments {
 
@@ -217,6 +218,12 @@ void write_distill_report(const RunFolder& run, const DistillSettings& s,
   std::vector<int64_t> all{n0};
   all.insert(all.end(), rounds.begin(), rounds.end());
   const std::string ref_name = quality_section(rep, m, ref, s, data, all);
+  for (int64_t n : all) {
+    const std::string who = n == n0 ? "ddim/" : "student/";
+    const std::string v = mode_verdict(m.last, data, who, "@" + std::to_string(n));
+    if (!v.empty())
+      rep.paragraph((n == n0 ? "Teacher, DDIM " : "Student, ") + std::to_string(n) + " steps: " + v);
+  }
   cost_section(rep, s, ts, rounds, timing);
   if (!m.loss.x.empty()) {
     rep.heading("Distillation loss");

@@ -63,16 +63,24 @@ void write_report(const RunFolder& run, const GeneratorRunSettings& s,
                 " data samples; metrics of " + std::to_string(s.eval_n) +
                 " samples against the held-out set.");
   std::vector<std::vector<std::string>> rows;
-  for (const char* k : {"mmd", "energy", "sliced_w1", "frechet", "kid", "confidence",
+  for (const char* k : {"mmd", "energy", "sliced_w1", "mmd2_h1", "mmd2_h4", "mmd2_h16", "hq_share",
+                        "modes_covered", "mode_weight_tv", "log_density", "in_squares",
+                        "square_tv", "precision", "recall", "frechet", "kid", "confidence",
                         "classes_covered"})
     if (by.count(k) && by[k].y.size() >= 2)
       rows.push_back({k, format_number(by[k].y.front()), format_number(by[k].y.back())});
-  for (const char* k : {"mmd_data_vs_data", "sliced_w1_data_vs_data", "frechet_data_vs_data",
-                        "kid_data_vs_data"})
+  for (const char* k : {"mmd_data_vs_data", "sliced_w1_data_vs_data", "mmd2_h1_data_vs_data",
+                        "mmd2_h4_data_vs_data", "mmd2_h16_data_vs_data", "hq_share_data",
+                        "log_density_data", "precision_data_vs_data", "recall_data_vs_data",
+                        "frechet_data_vs_data", "kid_data_vs_data"})
     if (by.count(k)) rows.push_back({k, "", format_number(by[k].y.back())});
   if (judge)
     rep.paragraph("Image metrics use a LeNet trained on the train split (held-out accuracy " +
                   format_number(judge->classifier.test_accuracy) + ").");
+  std::map<std::string, double> last;
+  for (auto& [name, ser] : by) last[name] = ser.y.back();
+  const std::string verdict = mode_verdict(last, data);
+  if (!verdict.empty()) rep.paragraph("After training: " + verdict);
   rep.heading("Held-out metrics");
   rep.table({"metric", "untrained network (step 0)", "after training"}, rows);
   if (by.count("loss")) rep.plot({by["loss"]}, {"training loss", "step", "loss", false, false});

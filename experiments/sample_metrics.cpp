@@ -7,7 +7,10 @@
 #include "experiments/image_grid.h"
 #include "experiments/metrics/classification.h"
 #include "experiments/metrics/kid.h"
+#include "experiments/metrics/mixture_metrics.h"
+#include "experiments/metrics/precision_recall.h"
 #include "experiments/metrics/vector_metrics.h"
+#include "experiments/report.h"
 #include "matching/divergence.h"
 #include "tensor/factory.h"
 
@@ -23,6 +26,54 @@ double mmd_v(const Tensor& a, const Tensor& b, double h) {
                   .item();
   return std::sqrt(std::max(m2, 0.0));
 }
+// Mode figures where the data's shape is known: a Gaussian mixture, or the checkerboard.
+void add_shape_metrics(Metrics& out, const Dataset& data, const Tensor& s, const Tensor& t,
+                       bool reference_level) {
+  if (data.mixture) {
+    MixtureMetrics m = mixture_metrics(*data.mixture, s);
+    out.emplace_back("hq_share", m.hq_share);
+    out.emplace_back("modes_covered", double(m.modes_covered));
+    out.emplace_back("mode_weight_tv", m.mode_weight_tv);
+    out.emplace_back("log_density", m.log_density);
+    if (reference_level) {
+      MixtureMetrics d = mixture_metrics(*data.mixture, t);
+      out.emplace_back("hq_share_data", d.hq_share);
+      out.emplace_back("log_density_data", d.log_density);
+    }
+  } else if (data.name == "checkerboard") {
+    CheckerboardMetrics c = checkerboard_metrics(s);
+    out.emplace_back("in_squares", c.in_squares);
+    out.emplace_back("square_tv", c.square_tv);
+  }
+}
+
+// Precision and recall against the held-out set (k = 3), and their data-vs-data level.
+void add_precision_recall(Metrics& out, const Tensor& s, const Tensor& t, const Tensor& ref) {
+  PrecisionRecall pr = precision_recall(s, t);
+  out.emplace_back("precision", pr.precision);
+  out.emplace_back("recall", pr.recall);
+  if (!ref.defined()) return;
+  PrecisionRecall d = precision_recall(ref, t);
+  out.emplace_back("precision_data_vs_data", d.precision);
+  out.emplace_back("recall_data_vs_data", d.recall);
+}
+
+// Gaussian-kernel MMD² (U-statistic) with k = exp(−‖x − y‖²/h') at h' = h, h/4, h/16, h the median
+// squared distance over the pooled samples and held-out points ("mmd2_h1", "mmd2_h4",
+// "mmd2_h16"): the narrow kernels see what the median bandwidth averages away (8 blobs vs a ring).
+void add_multiscale_mmd(Metrics& out, const Tensor& s, const Tensor& t, const Tensor& ref) {
+  const int64_t m = std::min<int64_t>(500, std::min(s.size(0), t.size(0)));
+  const Tensor pooled = tensor::cat({s.slice(0, 0, m), t.slice(0, 0, m)}, 0);
+  // median_bandwidth's σ solves 2σ² = median ‖a − b‖², the kernel exp(−d²/(2σ²)) = exp(−d²/h).
+  const double sigma = matching::median_bandwidth(pooled, pooled, 2 * m);
+  for (int div : {1, 4, 16}) {
+    const double sd = sigma / std::sqrt(double(div));
+    const std::string key = "mmd2_h" + std::to_string(div);
+    out.emplace_back(key, mmd2_u_blocked(s, t, sd));
+    if (ref.defined()) out.emplace_back(key + "_data_vs_data", mmd2_u_blocked(ref, t, sd));
+  }
+}
+
 }  // namespace
 
 Metrics vector_sample_metrics(const Dataset& data, const Tensor& samples, bool reference_level) {
@@ -43,6 +94,9 @@ Metrics vector_sample_metrics(const Dataset& data, const Tensor& samples, bool r
     VectorMetrics rm = vector_metrics(ref, t, vo);
     out.emplace_back("sliced_w1_data_vs_data", rm.sliced_w1);
   }
+  add_shape_metrics(out, data, s, t, reference_level);
+  add_precision_recall(out, s, t, reference_level ? ref : Tensor());
+  add_multiscale_mmd(out, s, t, reference_level ? ref : Tensor());
   return out;
 }
 
@@ -64,6 +118,8 @@ ImageJudge make_image_judge(const Dataset& data, const std::string& data_name,
   Tensor ref = classify(*j.classifier.net, tensor::index_select(train_x, 0, idx)).features;
   j.data_frechet = frechet_distance(feature_stats(ref), j.test_stats);
   j.data_kid = kernel_inception_distance(ref, j.test_features).mean;
+  const PrecisionRecall pr = precision_recall(ref, j.test_features);
+  j.data_precision = pr.precision, j.data_recall = pr.recall;
   return j;
 }
 
@@ -84,7 +140,44 @@ Metrics image_sample_metrics(const ImageJudge& judge, const Tensor& samples,
   ClassHistogram hist = class_histogram(pred, judge.classifier.net->num_classes());
   out.emplace_back("classes_covered", double(hist.classes_covered));
   out.emplace_back("class_kl_from_uniform", hist.kl_from_uniform);
+  const PrecisionRecall pr = precision_recall(co.features, judge.test_features);
+  out.emplace_back("precision", pr.precision);
+  out.emplace_back("recall", pr.recall);
+  out.emplace_back("precision_data_vs_data", judge.data_precision);
+  out.emplace_back("recall_data_vs_data", judge.data_recall);
   return out;
+}
+
+std::string mode_verdict(const std::map<std::string, double>& last, const Dataset& data,
+                         const std::string& prefix, const std::string& suffix) {
+  auto get = [&](const std::string& k) {
+    auto it = last.find(prefix + k + suffix);
+    if (it == last.end()) it = last.find(k);  // data levels: logged once, unprefixed
+    return it == last.end() ? NAN : it->second;
+  };
+  auto beside = [&](const std::string& k) {
+    const double v = get(k);
+    return std::isfinite(v) ? " (held-out data " + format_number(v) + ")" : std::string();
+  };
+  if (data.mixture && std::isfinite(get("hq_share"))) {
+    const double hq = get("hq_share"), modes = get("modes_covered");
+    const int64_t k = data.mixture->num_components();
+    const bool resolved = hq >= 0.9 && modes == double(k);
+    return "High-quality share " + format_number(hq) + beside("hq_share_data") + ", " +
+           format_number(modes) + " of " + std::to_string(k) + " modes covered, mode-weight TV " +
+           format_number(get("mode_weight_tv")) + ", mean log-density " +
+           format_number(get("log_density")) + beside("log_density_data") + ". " +
+           (resolved ? "The samples resolve every mode."
+                     : "The samples have NOT resolved the modes (under 90% within the 99% radius "
+                       "of a mode, or a mode missing), whatever MMD says.");
+  }
+  if (std::isfinite(get("in_squares"))) {
+    const double in = get("in_squares");
+    return format_number(100 * in) + "% of the samples lie in the 8 squares; cell TV " +
+           format_number(get("square_tv")) + ". " +
+           (in >= 0.9 ? "The squares are resolved." : "The squares are NOT resolved (under 90% inside).");
+  }
+  return "";
 }
 
 bool judged_as_images(const Dataset& data) { return data.images || bool(data.decode); }

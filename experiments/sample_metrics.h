@@ -5,6 +5,7 @@
 // classifier's mean confidence, and for class-conditional samples the fraction classified as
 // the requested class.
 #pragma once
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,8 @@ struct ImageJudge {
   // The same metrics for real train images (as many as a metric's sample count): the level a
   // perfect generator reaches at this sample size.
   double data_frechet = 0, data_kid = 0;
+  // Precision and recall (k = 3) of those train images' features against the held-out ones.
+  double data_precision = 0, data_recall = 0;
 };
 ImageJudge make_image_judge(const Dataset& data, const std::string& data_name,
                             int64_t reference_n = 1000);
@@ -43,6 +46,13 @@ bool judged_as_images(const Dataset& data);
 Metrics sample_metrics(const Dataset& data, const ImageJudge* judge, const tensor::Tensor& samples,
                        const tensor::Tensor& requested_labels = tensor::Tensor(),
                        bool reference_level = true);
+// A sentence for reports on whether samples resolved the data's known shape, from the last
+// logged metrics ("<prefix>hq_share<suffix>" and friends): the high-quality share, modes
+// covered and log-density gap of a mixture, or the checkerboard's cell figures; it says in words
+// when the modes are not resolved (hq share < 0.9 or a mode missing). "" without such metrics.
+std::string mode_verdict(const std::map<std::string, double>& last, const Dataset& data,
+                         const std::string& prefix = "", const std::string& suffix = "");
+
 // PNG bytes showing samples: a grid of the first `grid` images, `nrow` per row (vectors that
 // encode images are decoded first), or a 2-D scatter of vectors.
 std::string samples_png(const Dataset& data, const tensor::Tensor& samples, int64_t grid,
