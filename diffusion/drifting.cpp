@@ -117,10 +117,11 @@ Tensor drifting_field(const Tensor& x, const Tensor& y_pos, const DriftFieldOpti
                 "is its own negatives), got ", x.desc());
   const int64_t N = x.size(0), P = y_pos.size(0);
   Tensor d_pos = distances(x, y_pos), d_neg = distances(x, x);
+  double scale = 1;  // the mean distance, with normalize
   if (opt.normalize) {
     // Mean distance over every (generated, target) pair, self pairs excluded.
     const double total = tensor::sum(d_pos, {}).item() + tensor::sum(d_neg, {}).item();
-    const double scale = total / double(N * P + N * (N - 1));
+    scale = total / double(N * P + N * (N - 1));
     DIFFLAB_CHECK(scale > 0, "drifting_field: every distance is zero (collapsed samples)");
     d_pos = tensor::affine(d_pos, 1.0 / scale, 0.0);
     d_neg = tensor::affine(d_neg, 1.0 / scale, 0.0);
@@ -134,8 +135,11 @@ Tensor drifting_field(const Tensor& x, const Tensor& y_pos, const DriftFieldOpti
                   " must be positive and finite");
     Tensor logit = neg_phi(d, opt.kernel, tau);
     Tensor A = tensor::softmax(logit, 1);
-    if (opt.double_softmax)
-      A = tensor::unary(tensor::UnaryOp::sqrt, bin(BinaryOp::mul, A, tensor::softmax(logit, 0)));
+    if (opt.double_softmax) {
+      Tensor both = bin(BinaryOp::mul, A, tensor::softmax(logit, 0));
+      if (opt.normalize) both = tensor::clamp(both, 1e-6, INFINITY);  // drift_loss.py's floor
+      A = tensor::unary(tensor::UnaryOp::sqrt, both);
+    }
     Tensor a_pos = A.slice(1, 0, P), a_neg = A.slice(1, P, P + N);
     Tensor s_pos = tensor::sum(a_pos, {1}, true), s_neg = tensor::sum(a_neg, {1}, true);
     Tensor w = tensor::cat({bin(BinaryOp::mul, a_pos, s_neg),
@@ -150,6 +154,9 @@ Tensor drifting_field(const Tensor& x, const Tensor& y_pos, const DriftFieldOpti
     }
     total = total.defined() ? bin(BinaryOp::add, total, v) : v;
   }
+  // drift_loss.py works in coordinates scaled by √D/scale (mean distance √D), where each V_τ has
+  // unit RMS; in the caller's coordinates that field is scale/√D times as long.
+  if (opt.normalize) total = tensor::affine(total, scale / std::sqrt(double(x.size(1))), 0.0);
   return total;
 }
 

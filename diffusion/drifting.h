@@ -58,8 +58,11 @@ DriftDecomposition drift_decomposition(const Tensor& x, const Tensor& y_p, const
 // excluded): logits −φ(d) over [positives, negatives]; with double_softmax
 // A = sqrt(softmax_row ⊙ softmax_col) (else the row softmax); W_pos = A_pos·rowsum(A_neg),
 // W_neg = A_neg·rowsum(A_pos); V_τ = W_pos y_pos − W_neg x. Summed over the temperatures.
-// normalize: distances divided by their batch mean first, and each V_τ scaled to unit RMS
-// (drift_loss.py); off, it is the plain field on raw distances (the official 2-D notebook).
+// normalize: drift_loss.py's version: distances divided by their batch mean ("scale"), the
+// double softmax floored at 1e-6 under the square root, each V_τ scaled to unit RMS in the
+// coordinates where the mean distance is √D, and the sum returned in the caller's coordinates
+// (× scale/√D), so the field scales with the data. Off, it is the plain field on raw distances
+// (the official 2-D notebook).
 struct DriftFieldOptions {
   DriftKernel kernel = DriftKernel::laplace;
   std::vector<double> temperatures{0.05};

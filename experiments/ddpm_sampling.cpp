@@ -1,6 +1,7 @@
 #include "experiments/ddpm_sampling.h"
 
 #include <cstdio>
+#include <cmath>
 
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
@@ -81,7 +82,7 @@ Tensor generate(const DdpmModel& m, int64_t n, const SampleSettings& s) {
       DIFFLAB_FAIL("generate: unknown sampler '", s.sampler, "' (ddpm, ddim, euler, heun)");
     }
     out.push_back(x.value().to(tensor::Device::cpu()));
-    if (s.progress) prog.update(i + b, 0.0);
+    if (s.progress) prog.update(i + b, NAN);
   }
   if (training) m.module->train();
   return out.size() == 1 ? out[0] : tensor::cat(out, 0);

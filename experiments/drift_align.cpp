@@ -212,7 +212,7 @@ int run_drift_align(const CommandArgs& args) {
   for (const std::string& mog : s.mogs)
     for (int64_t D : s.dims) {
       measure(run, mog, D, s, cfg);
-      prog.update(++done, 0.0);
+      prog.update(++done, NAN);
     }
   prog.finish();
   write_report(run, cfg, s);

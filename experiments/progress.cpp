@@ -32,8 +32,10 @@ double Progress::seconds() const {
 
 void Progress::update(int64_t step, double loss, const std::string& extra) {
   last_step_ = step;
-  ema_loss_ = have_loss_ ? 0.95 * ema_loss_ + 0.05 * loss : loss;
-  have_loss_ = true;
+  if (std::isfinite(loss)) {
+    ema_loss_ = have_loss_ ? 0.95 * ema_loss_ + 0.05 * loss : loss;
+    have_loss_ = true;
+  }
   auto now = std::chrono::steady_clock::now();
   const bool last = step >= total_;
   if (tty_) {
@@ -45,9 +47,12 @@ void Progress::update(int64_t step, double loss, const std::string& extra) {
   double el = seconds();
   double rate = el > 0 ? double(step - start_) / el : 0;
   double eta = rate > 0 ? double(total_ - step) / rate : NAN;
-  std::fprintf(stderr, "%s%s %lld/%lld  loss %.5f (avg %.5f)  %.2f it/s  elapsed %s  ETA %s%s%s%s",
-               tty_ ? "\r" : "", label_.c_str(), (long long)step, (long long)total_, loss,
-               ema_loss_, rate, format_duration(el).c_str(), format_duration(eta).c_str(),
+  char losses[64] = "";
+  if (std::isfinite(loss))
+    std::snprintf(losses, sizeof losses, "  loss %.5f (avg %.5f)", loss, ema_loss_);
+  std::fprintf(stderr, "%s%s %lld/%lld%s  %.2f it/s  elapsed %s  ETA %s%s%s%s", tty_ ? "\r" : "",
+               label_.c_str(), (long long)step, (long long)total_, losses, rate,
+               format_duration(el).c_str(), format_duration(eta).c_str(),
                extra.empty() ? "" : "  ", extra.c_str(), tty_ ? "\033[K" : "\n");
   std::fflush(stderr);
 }

@@ -10,7 +10,8 @@ namespace difflab::experiments {
 class Progress {
  public:
   Progress(std::string label, int64_t total, int64_t start = 0, int64_t log_every = 100);
-  // Call after each step; `extra` is appended (e.g. "lr 2e-4").
+  // Call after each step; `extra` is appended (e.g. "lr 2e-4"). A loop without a loss (sampling)
+  // passes NAN and its line shows none.
   void update(int64_t step, double loss, const std::string& extra = "");
   void finish();
   double seconds() const;

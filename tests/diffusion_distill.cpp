@@ -158,6 +158,9 @@ BOOST_AUTO_TEST_CASE(convex_target_is_accurate_in_f32_at_large_n) {
   BOOST_TEST_MESSAGE("N = 4096, f32 target error: convex " << convex_err << ", direct "
                                                             << direct_err);
   BOOST_TEST(convex_err < 1e-5);
+  // What the convex form is for: the direct formula's cancellation costs three orders of
+  // magnitude here (measured 3.6e-4 against 8.6e-8).
+  BOOST_TEST(direct_err > 10 * convex_err);
 }
 
 BOOST_AUTO_TEST_CASE(distill_loss_vanishes_for_a_student_that_predicts_the_target) {

@@ -156,6 +156,28 @@ BOOST_AUTO_TEST_CASE(field_nearly_vanishes_when_model_and_data_agree) {
   BOOST_TEST(same[1] < 0.5 * same[0]);
 }
 
+// normalize (drift_loss.py): each V_τ has unit RMS where the mean distance is √D, and the field is
+// returned in the caller's coordinates, so scaling the data scales the field by the same factor.
+BOOST_AUTO_TEST_CASE(normalized_field_is_unit_rms_in_scaled_coordinates_and_scales_with_data) {
+  tensor::Generator g(21);
+  const int64_t N = 48, P = 40, D = 3;
+  Tensor x = tensor::randn({N, D}, DType::f64, &g), y = tensor::randn({P, D}, DType::f64, &g);
+  diffusion::DriftFieldOptions opt;
+  opt.normalize = true;
+  opt.temperatures = {0.2};
+  Tensor v = diffusion::drifting_field(x, y, opt);
+  // The mean distance over the pairs the field uses (generated × targets, self pairs excluded).
+  const double sum_d = tensor::sum(tensor::unary(tensor::UnaryOp::sqrt,
+                                                 tensor::clamp(tensor::cdist2(x, y), 0.0, INFINITY)), {}).item() +
+                       tensor::sum(tensor::unary(tensor::UnaryOp::sqrt,
+                                                 tensor::clamp(tensor::cdist2(x, x), 0.0, INFINITY)), {}).item();
+  const double scale = sum_d / double(N * P + N * (N - 1));
+  BOOST_TEST(std::abs(rms(v) - scale / std::sqrt(double(D))) < 1e-9 * rms(v));
+  Tensor v10 =
+      diffusion::drifting_field(tensor::affine(x, 10.0, 0.0), tensor::affine(y, 10.0, 0.0), opt);
+  BOOST_TEST(rms(sub(v10, tensor::affine(v, 10.0, 0.0))) < 1e-9 * rms(v10));
+}
+
 BOOST_AUTO_TEST_CASE(drifting_loss_gradient_passes_gradcheck) {
   // A one-hidden-layer generator x = silu(ε W1 + b1) W2 + b2 in f64; V is computed once from its
   // output and frozen, so the loss is a plain function of the parameters.
