@@ -24,11 +24,12 @@ namespace {
 
 const Conv2dParams kSame{1, 1, 1, 1, 1, 1, 1};
 
-bool built() {
-  if (!cpu::conv3x3_built())
-    BOOST_TEST_MESSAGE("skipped: this build does not target AVX-512F, so the direct 3x3 "
-                       "kernels are not compiled (conv3x3_built() is false)");
-  return cpu::conv3x3_built();
+// A precondition: without AVX-512F these kernels are not compiled; Boost reports the case as
+// skipped, and so does ctest (tests/CMakeLists.txt).
+boost::test_tools::assertion_result built(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(cpu::conv3x3_built());
+  r.message() << "this build does not target AVX-512F, so the direct 3x3 kernels are not compiled";
+  return r;
 }
 
 // Switches the Winograd path (tensor/cpu/winograd.h) off for the scope: these tests are the
@@ -79,8 +80,8 @@ struct Operands {
 
 // The kernels themselves on every case: forward with bias and the input gradient (from the
 // transposed, flipped packing) image by image, the weight gradient over the images.
-BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_and_position_tails) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_and_position_tails,
+                     *boost::unit_test::precondition(built)) {
   // cout 5, 17: a partial block of 8 channels, and of 3 for the weight gradient (5 = 3 + 2,
   // 17 = 15 + 2, 70 = 69 + 1 as cout of the input gradient); H (W + 2) not a multiple of 16,
   // and blocks of 1, 2 and 3 vectors; 1-wide and 1-high planes; the U-Net's three levels.
@@ -122,8 +123,8 @@ BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_and_position_tails) {
 
 // The weight gradient of 3 images as 1 image, then 2 more added onto it (how conv2d splits a
 // part of the batch whose scratch would be too large).
-BOOST_AUTO_TEST_CASE(weight_gradient_accumulates_over_calls) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(weight_gradient_accumulates_over_calls,
+                     *boost::unit_test::precondition(built)) {
   Generator gen(36);
   Tensor x = randn({3, 5, 9, 14}, DType::f64, &gen), g = randn({3, 7, 9, 14}, DType::f64, &gen);
   Tensor x32 = x.to(DType::f32), g32 = g.to(DType::f32);
@@ -140,8 +141,8 @@ BOOST_AUTO_TEST_CASE(weight_gradient_accumulates_over_calls) {
 
 // conv2d takes the kernel for batches of 4 or more where it wastes at most a fifth of its
 // positions (28x28, 14x14, 11x13, 1x40), and keeps im2col + GEMM at 7x7 and 5x9.
-BOOST_AUTO_TEST_CASE(conv2d_takes_the_direct_path_where_it_pays) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(conv2d_takes_the_direct_path_where_it_pays,
+                     *boost::unit_test::precondition(built)) {
   const std::pair<Case, bool> cases[] = {{{4, 32, 32, 28, 28}, true}, {{5, 64, 16, 14, 14}, true},
                                          {{4, 70, 3, 11, 13}, true},  {{4, 8, 9, 1, 40}, true},
                                          {{4, 16, 16, 7, 7}, false},  {{6, 16, 8, 5, 9}, false}};
@@ -172,8 +173,8 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_direct_path_where_it_pays) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(direct_3x3_same_bits_at_1_2_and_3_threads) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(direct_3x3_same_bits_at_1_2_and_3_threads,
+                     *boost::unit_test::precondition(built)) {
   Generator gen(32);
   Tensor x = randn({19, 16, 14, 14}, DType::f32, &gen), w = randn({24, 16, 3, 3}, DType::f32, &gen);
   Tensor b = randn({24}, DType::f32, &gen), g = randn({19, 24, 14, 14}, DType::f32, &gen);
@@ -194,8 +195,8 @@ BOOST_AUTO_TEST_CASE(direct_3x3_same_bits_at_1_2_and_3_threads) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(an_image_of_nan_does_not_reach_the_next_images) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(an_image_of_nan_does_not_reach_the_next_images,
+                     *boost::unit_test::precondition(built)) {
   // At 1 thread the images share one scratch: NaN in image 0, including its last column and
   // row, must not survive into the padding that images 1..4 read.
   Generator gen(33);
@@ -214,8 +215,8 @@ BOOST_AUTO_TEST_CASE(an_image_of_nan_does_not_reach_the_next_images) {
   BOOST_TEST(nan_rest == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(other_convolutions_keep_the_im2col_path) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(other_convolutions_keep_the_im2col_path,
+                     *boost::unit_test::precondition(built)) {
   // Stride 2, padding 0, groups 2, f64 and batches under 4 are not the direct kernel's: the
   // switch changes nothing for them.
   Generator gen(34);

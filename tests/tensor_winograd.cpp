@@ -25,12 +25,12 @@ namespace {
 
 const Conv2dParams kSame{1, 1, 1, 1, 1, 1, 1};
 
-bool built() {
-  if (!cpu::conv3x3_built())
-    BOOST_TEST_MESSAGE(
-        "skipped: this build does not target AVX-512F, so the Winograd kernels "
-        "are not compiled (conv3x3_built() is false)");
-  return cpu::conv3x3_built();
+// A precondition: without AVX-512F these kernels are not compiled; Boost reports the case as
+// skipped, and so does ctest (tests/CMakeLists.txt).
+boost::test_tools::assertion_result built(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(cpu::conv3x3_built());
+  r.message() << "this build does not target AVX-512F, so the Winograd kernels are not compiled";
+  return r;
 }
 
 // max |a - ref| over max |scale|.
@@ -116,8 +116,8 @@ struct Winograd {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(kernel_matches_f64_on_channel_tile_and_chunk_tails,
+                     *boost::unit_test::precondition(built)) {
   // Odd planes (a last tile row and column half outside), 1-wide and 1-high planes, planes of
   // 2 and 3 chunks of 16 tiles (W 33, 70), cout tails of the 8-channel blocks, blocks spanning
   // several images (5 images of 6x6) and a partial last block, the U-Net's three levels.
@@ -203,8 +203,8 @@ BOOST_AUTO_TEST_CASE(f4_gathers_on_narrow_planes_only) {
 
 // conv2d and both its gradients take it for f32 3x3 same convolutions with 16 channels or more
 // on both sides, batches of any size.
-BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies,
+                     *boost::unit_test::precondition(built)) {
   Generator gen(42);
   struct Use {
     Shape xs, ws;
@@ -255,8 +255,8 @@ BOOST_AUTO_TEST_CASE(conv2d_takes_the_winograd_path_where_it_applies) {
 }
 
 // A call that computes nothing (an empty batch) reports no path, not the last call's.
-BOOST_AUTO_TEST_CASE(an_empty_call_reports_no_path) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(an_empty_call_reports_no_path,
+                     *boost::unit_test::precondition(built)) {
   Generator gen(45);
   const Winograd on(true);
   const Tensor w = randn({16, 16, 3, 3}, DType::f32, &gen);
@@ -266,8 +266,8 @@ BOOST_AUTO_TEST_CASE(an_empty_call_reports_no_path) {
   BOOST_TEST(cpu::conv_path_name(cpu::last_conv_path()) == "none");
 }
 
-BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads,
+                     *boost::unit_test::precondition(built)) {
   Generator gen(43);
   // F(4x4, 3x3) at 14 x 28, the forward and input gradient by tile rows (with a half-empty last
   // tile row), and at 14 x 10, by gathers in blocks that span images; at 14 x 4, F(2x2, 3x3).
@@ -298,8 +298,8 @@ BOOST_AUTO_TEST_CASE(winograd_same_bits_at_1_2_and_3_threads) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(an_image_of_nan_does_not_reach_the_other_images) {
-  if (!built()) return;
+BOOST_AUTO_TEST_CASE(an_image_of_nan_does_not_reach_the_other_images,
+                     *boost::unit_test::precondition(built)) {
   // Blocks of 6-high planes span several images, and at 1 thread the blocks share one scratch:
   // NaN in image 2 (its last row and column too) must not reach the other images' tiles. 4 wide
   // runs F(2x2, 3x3), 6 wide F(4x4, 3x3) with gathers (lanes from several images), 26 wide
