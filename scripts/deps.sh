@@ -2,7 +2,8 @@
 # Installs the Debian packages difflab needs, only those missing; quiet when all are present.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev libboost-test-dev
-      libbenchmark-dev libstb-dev libcli11-dev nlohmann-json3-dev zlib1g-dev)
+      libbenchmark-dev libstb-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+      dataset-fashion-mnist)
 [ "${DIFFLAB_WITH_TORCH:-0}" = 1 ] && pkgs+=(python3-torch)
 # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
 [ "${DIFFLAB_WITH_FUZZ:-0}" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
