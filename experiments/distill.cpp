@@ -181,7 +181,11 @@ Chain open_chain(CommandArgs args, const std::string& dir) {
   check_teacher(c.ts.model, c.teacher_dir);
   c.data = load_dataset(c.ts.data);
   c.teacher = make_ddpm_model(c.ts.model, c.data);
-  c.student = make_ddpm_model(c.ts.model, c.data);
+  // The student distils without dropout (Salimans & Ho), whatever the teacher trained with: its
+  // train mode would otherwise apply the teacher's dropout to every distillation update.
+  DdpmModelSettings student = c.ts.model;
+  student.dropout = 0;
+  c.student = make_ddpm_model(student, c.data);
   c.teacher_weights = c.teacher_dir + "/checkpoints/ema.safetensors";
   nn::load_module(c.teacher_weights, *c.teacher.module);
   c.weighting = s.weighting == "teacher" ? c.teacher.weighting
