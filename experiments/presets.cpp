@@ -11,6 +11,8 @@ namespace difflab::experiments {
 
 std::vector<PresetInfo> list_presets() {
   std::vector<PresetInfo> out;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(config_dir(), ec)) return out;  // no presets to name
   for (const auto& f : std::filesystem::directory_iterator(config_dir())) {
     if (f.path().extension() != ".json") continue;
     PresetInfo p{f.path().stem().string(), ""};

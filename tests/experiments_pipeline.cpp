@@ -4,6 +4,7 @@
 // (refused by name, translated in an old run folder's config.json).
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "experiments/cancel.h"
@@ -125,6 +126,13 @@ BOOST_AUTO_TEST_CASE(presets_are_listed_with_their_comments_and_suggested) {
   BOOST_CHECK_EXCEPTION(resolve_config(cfg, a), difflab::Error, [](const difflab::Error& e) {
     return message_has(e, {"unknown preset 'drift_tinny'", "drift_tiny", "difflab presets"});
   });
+  // Without a presets folder the error is still difflab's, naming the file.
+  setenv("DIFFLAB_CONFIG_DIR", "/nonexistent/configs", 1);
+  Config again = find_command("train-drift")->keys();
+  BOOST_CHECK_EXCEPTION(resolve_config(again, a), difflab::Error, [](const difflab::Error& e) {
+    return message_has(e, {"unknown preset 'drift_tinny'", "/nonexistent/configs"});
+  });
+  unsetenv("DIFFLAB_CONFIG_DIR");
 }
 
 // train-flux's Langevin keys were sample.*: refused by that name, read from old run folders.
