@@ -327,7 +327,6 @@ int run_distill(const CommandArgs& args) {
                                  c.s.seed * 37 + 5)};
   if (resumed) {
     cursor.restore(*resumed);
-    cursor.gen = tensor::Generator(resumed->rng_seed, resumed->rng_offset);
     std::fprintf(stderr, "resuming the round to %s steps at update %s\n",
                  resumed->extra.at("round").c_str(), resumed->extra.at("round_update").c_str());
   }

@@ -11,20 +11,21 @@ namespace difflab::experiments {
 
 using tensor::Tensor;
 
-uint64_t chain_eval_seed(uint64_t seed, int64_t rep) {
-  return seed + 4000037 + uint64_t(rep) * 1000003;
-}
-
-Tensor ChainEvaluator::sample(const DdpmModel& model, const std::string& sampler, int64_t steps,
-                              int64_t rep) const {
+Tensor chain_sample(const DdpmModel& model, const DistillEvalSettings& s, uint64_t seed,
+                    const std::string& sampler, int64_t steps, int64_t n, int64_t rep) {
   SampleSettings ss;
   ss.sampler = sampler;
   ss.steps = steps;
   ss.clip_x0 = s.clip_x0;
   ss.batch = s.batch;
-  ss.seed = chain_eval_seed(seed, rep);
-  if (model.num_classes > 0) ss.labels = cycle_labels(s.n, model.num_classes);
-  return generate(model, s.n, ss);
+  ss.seed = seed + 4000037 + uint64_t(rep) * 1000003;
+  if (model.num_classes > 0) ss.labels = cycle_labels(n, model.num_classes);
+  return generate(model, n, ss);
+}
+
+Tensor ChainEvaluator::sample(const DdpmModel& model, const std::string& sampler, int64_t steps,
+                              int64_t rep) const {
+  return chain_sample(model, s, seed, sampler, steps, s.n, rep);
 }
 
 Tensor ChainEvaluator::operator()(const DdpmModel& model, const std::string& sampler,

@@ -29,8 +29,11 @@ struct ChainEvaluator {
                             const std::string& tag, const std::string& suffix, int64_t step);
 };
 
-// The noise seed of draw `rep` of a chain's evaluations.
-uint64_t chain_eval_seed(uint64_t seed, int64_t rep);
+// n samples of `model` by `sampler` at `steps` from noise draw `rep` of a chain whose run seed is
+// `seed` (labels cycled for class-conditional models): what the chain's evaluations and
+// `difflab eval` on a distill run draw.
+tensor::Tensor chain_sample(const DdpmModel& model, const DistillEvalSettings& s, uint64_t seed,
+                            const std::string& sampler, int64_t steps, int64_t n, int64_t rep);
 
 // Mean squared difference of two same-shaped tensors (in f64).
 double mean_sq_diff(const tensor::Tensor& a, const tensor::Tensor& b);

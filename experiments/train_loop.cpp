@@ -24,6 +24,7 @@ int64_t RunCursor::data_position() const {
 void RunCursor::restore(const nn::TrainState& st) {
   const int64_t n = batches.dataset_size();
   batches.set_state({st.data_position / n, st.data_position % n});
+  gen = tensor::Generator(st.rng_seed, st.rng_offset);
   step = st.step;
   window = 0, window_n = 0;
   if (st.extra.count("loss_window")) {

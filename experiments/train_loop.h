@@ -42,7 +42,8 @@ struct RunCursor {
   int64_t window_n = 0;
 
   int64_t data_position() const;  // epoch · N + position, as states store it
-  // The generator is restored with the module; this takes step, data position and window.
+  // Generator, data position, step and loss window from a state (a distillation chain resumed
+  // at a round boundary restores these without a module).
   void restore(const nn::TrainState& st);
 };
 

@@ -80,14 +80,7 @@ void load_student(TrainedRun& r, const std::string& dir) {
   auto eval = std::make_shared<DistillEvalSettings>(ds.eval);
   const uint64_t seed = ds.seed;
   r.draw = [model, eval, seed, steps](int64_t n, double, int64_t rep) {
-    SampleSettings d;
-    d.sampler = "ddim";
-    d.steps = steps;
-    d.clip_x0 = eval->clip_x0;
-    d.batch = eval->batch;
-    d.seed = chain_eval_seed(seed, rep);
-    if (model->num_classes > 0) d.labels = cycle_labels(n, model->num_classes);
-    return generate(*model, n, d);
+    return chain_sample(*model, *eval, seed, "ddim", steps, n, rep);
   };
   r.keep_alive = model;
 }
