@@ -215,8 +215,11 @@ BOOST_AUTO_TEST_CASE(drift_compare_tabulates_every_method_and_keeps_finished_run
   BOOST_TEST(run_drift_compare(a) == 0);
   const std::string report = read_file(d + "/report.html");
   for (const char* s : {"drifting, laplace", "drifting, gaussian", "DDIM 1 steps", "DDIM 4 steps",
-                        "DDIM 50 steps", "data vs data"})
+                        "DDIM 50 steps", "data vs data", "precision", "recall",
+                        "ring8, drifting, laplace", "ring8, DDPM, DDIM 50 steps: High-quality share"})
     BOOST_TEST(report.find(s) != std::string::npos, "report lacks '" << s << "'");
+  // 40 training steps cannot resolve 8 modes, and the report must say so in words.
+  BOOST_TEST(report.find("NOT resolved the modes") != std::string::npos);
   const auto stamp = read_file(d + "/drift-ring8-laplace/compare_seconds.txt");
   BOOST_TEST(run_drift_compare(a) == 0);  // everything finished: nothing retrained
   BOOST_TEST(read_file(d + "/drift-ring8-laplace/compare_seconds.txt") == stamp);
