@@ -2,6 +2,7 @@
 // allocator over training steps (live bytes back to baseline, MemoryScope's peak). Skipped,
 // with the reason, where no GPU can be used.
 #include <boost/test/unit_test.hpp>
+#include <memory>
 
 #include "autograd/engine.h"
 #include "autograd/functions.h"
@@ -90,6 +91,59 @@ BOOST_AUTO_TEST_CASE(adam_ema_clip_match_cpu, *utf::precondition(dt::CudaAvailab
   ec.swap();
   eg.swap();
   BOOST_TEST(dt::scaled_max_diff(wg.value(), wc.value()) < 1e-12);
+}
+
+// A million-element parameter: grids of thousands of blocks in the Adam (AMSGrad, L2), AdamW,
+// SGD (Nesterov) and EMA kernels, and the two-pass reduction in the gradient norm. f32, the
+// training dtype, with f32 tolerances; f64 to rounding.
+BOOST_AUTO_TEST_CASE(optimizers_and_ema_on_a_million_elements,
+                     *utf::precondition(dt::CudaAvailable())) {
+  for (DType d : {DType::f32, DType::f64}) {
+    const double tol = d == DType::f32 ? 2e-5 : 1e-12;
+    tensor::Generator gen(5);
+    Tensor w0 = tensor::randn({1000, 1000}, d, &gen);
+    std::vector<ag::Var> cpu, gpu;
+    for (int i = 0; i < 3; ++i) {
+      cpu.emplace_back(w0.clone(), true);
+      gpu.emplace_back(w0.to(kGpu), true);
+    }
+    nn::AdamOptions ao;
+    ao.lr = 1e-2, ao.weight_decay = 0.05, ao.amsgrad = true;
+    nn::SGDOptions so;
+    so.momentum = 0.9, so.nesterov = true, so.weight_decay = 1e-3;
+    auto make = [&](std::vector<ag::Var>& v) {
+      std::vector<std::unique_ptr<nn::Optimizer>> o;
+      o.push_back(std::make_unique<nn::Adam>(std::vector<ag::Var>{v[0]}, ao));
+      o.push_back(std::make_unique<nn::AdamW>(std::vector<ag::Var>{v[1]}, ao));
+      o.push_back(std::make_unique<nn::SGD>(std::vector<ag::Var>{v[2]}, so));
+      return o;
+    };
+    auto oc = make(cpu), og = make(gpu);
+    nn::Ema ec({{"w", cpu[0]}}, {0.99, true, true}), eg({{"w", gpu[0]}}, {0.99, true, true});
+    for (int step = 0; step < 3; ++step) {
+      Tensor target = tensor::randn({1000, 1000}, d, &gen);
+      for (auto* side : {&cpu, &gpu}) {
+        for (auto& p : *side) {
+          ag::Var t(target.to(p.value().device()));
+          p.zero_grad();
+          ag::sum(ag::square(ag::sub(p, t)), {}).backward();
+        }
+      }
+      const double nc = nn::clip_grad_norm_(cpu, 100.0), ng = nn::clip_grad_norm_(gpu, 100.0);
+      BOOST_TEST(std::abs(nc - ng) <= tol * nc);
+      for (size_t i = 0; i < oc.size(); ++i) {
+        oc[i]->step();
+        og[i]->step();
+      }
+      ec.update(0.99);
+      eg.update(0.99);
+      for (size_t i = 0; i < cpu.size(); ++i)
+        BOOST_TEST(dt::scaled_max_diff(gpu[i].value(), cpu[i].value()) < tol, "parameter " << i);
+    }
+    ec.swap();
+    eg.swap();
+    BOOST_TEST(dt::scaled_max_diff(gpu[0].value(), cpu[0].value()) < tol);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(training_steps_release_memory, *utf::precondition(dt::CudaAvailable())) {

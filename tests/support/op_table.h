@@ -52,5 +52,8 @@ std::vector<OpCase> shape_reduce_cases();
 std::vector<OpCase> linalg_conv_cases();
 std::vector<OpCase> norm_softmax_cases();
 std::vector<OpCase> index_cases();
+// Parity only (tests/support/cases_large.cpp): shapes that reach every CUDA code path, too
+// large for finite differences.
+std::vector<OpCase> large_parity_cases();
 
 }  // namespace difflab::testing

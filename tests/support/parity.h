@@ -23,7 +23,9 @@ struct ParityReport {
 };
 // Tolerances are relative to the largest magnitude of the CPU result: f64 atol 1e-9 (order of
 // summation and the device's libm differ), f32 atol 2e-4 or the case's own, if looser.
-ParityReport run_parity_table(const std::vector<OpCase>& cases);
+// `device` is cuda:0 but for the harness's own test, which compares the CPU with itself.
+ParityReport run_parity_table(const std::vector<OpCase>& cases,
+                              const tensor::Device& device = tensor::Device::cuda(0));
 
 // Largest |a - b| / max(1, max |b|), both moved to the CPU as f64.
 double scaled_max_diff(const Tensor& a, const Tensor& b);
