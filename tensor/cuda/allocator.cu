@@ -1,9 +1,13 @@
 // Caching CUDA allocator: per-device free lists keyed by bin size, best fit from a multimap.
+// DIFFLAB_CUDA_NO_CACHE=1 turns the cache off (exact-size cudaMalloc, cudaFree at once), so that
+// compute-sanitizer's memcheck sees every out-of-bounds access and every use after free.
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -40,6 +44,16 @@ CudaAllocator& CudaAllocator::instance() {
   return *a;
 }
 
+namespace {
+bool cache_off() {
+  static const bool off = [] {
+    const char* v = std::getenv("DIFFLAB_CUDA_NO_CACHE");
+    return v && *v && std::string(v) != "0";
+  }();
+  return off;
+}
+}  // namespace
+
 CudaAllocator::Impl* CudaAllocator::impl() const {
   static Impl* i = new Impl;
   return i;
@@ -53,14 +67,14 @@ size_t CudaAllocator::bin_size(size_t n) {
 }
 
 void* CudaAllocator::allocate(size_t nbytes, int device) {
-  const size_t bin = bin_size(nbytes);
+  const size_t bin = cache_off() ? std::max<size_t>(nbytes, 1) : bin_size(nbytes);
   Impl& im = *impl();
   std::lock_guard<std::mutex> lock(im.mutex);
   auto& pd = im.dev(device);
   // Best fit among cached blocks, but never a block more than twice the request (large
   // blocks would otherwise be eaten by small tensors).
   auto it = pd.free_blocks.lower_bound(bin);
-  if (it != pd.free_blocks.end() && it->first <= 2 * bin) {
+  if (!cache_off() && it != pd.free_blocks.end() && it->first <= 2 * bin) {
     void* p = it->second;
     const size_t got = it->first;
     pd.free_blocks.erase(it);
@@ -106,6 +120,11 @@ void CudaAllocator::deallocate(void* p, size_t nbytes, int device) {
   const size_t bin = it->second;
   pd.live_blocks.erase(it);
   pd.stats.live_bytes -= bin;
+  if (cache_off()) {
+    set_device(device);
+    cudaFree(p);
+    return;
+  }
   pd.stats.cached_bytes += bin;
   pd.free_blocks.emplace(bin, p);
 }
