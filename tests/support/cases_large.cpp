@@ -116,6 +116,13 @@ void elementwise_and_index(std::vector<OpCase>& c) {
                   [](V x) { return tanh(silu(x[0]) * sigmoid(x[0])) + gelu(x[0]); }, true));
   c.push_back(big("binary_broadcast_multiblock", {{{300, 70}}, {{70}}, {{300, 1}}},
                   [](V x) { return maximum(x[0] * x[1], x[2]) + x[0] / (square(x[1]) + 1.0); }));
+  c.push_back(big("clamp_pow_where_multiblock", {{{300, 70}}, {{300, 70}, Domain::positive}},
+                  [](V x) {
+                    Tensor cond = tensor::binary(tensor::BinaryOp::gt, x[1].value(),
+                                                 tensor::full({1}, 1.2, x[1].value().dtype(),
+                                                              x[1].value().device()));
+                    return where(cond, clamp(x[0], -0.5, 0.7), pow(x[1], 1.5) * 0.5);
+                  }));
   c.push_back(big("transpose_copy_multiblock", {{{300, 70}}},
                   [](V x) { return sq(contiguous(transpose(x[0], 0, 1))); }, true));
   c.push_back(big("matmul_256x300x200", {{{256, 300}}, {{300, 200}}},
