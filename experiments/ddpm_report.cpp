@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "experiments/metric_draws.h"
 #include "experiments/progress.h"
 #include "experiments/report.h"
 #include "experiments/sample_metrics.h"
@@ -36,9 +37,11 @@ void write_ddpm_report(const RunFolder& run, const DdpmRunSettings& s, const nlo
   rep.heading("Final held-out metrics");
   std::vector<std::vector<std::string>> table;
   for (auto& [name, ser] : by_name)
-    if (name != "loss" && name != "lr" && !ser.y.empty())
-      table.push_back({name, format_number(ser.y.back()), format_number(ser.x.back())});
-  rep.table({"metric", "value", "at step"}, table);
+    if (name != "loss" && name != "lr" && !ser.y.empty() && !is_spread_name(name))
+      table.push_back({name, value_with_spread(by_name, name), format_number(ser.x.back())});
+  rep.table({"metric", "value (± sd over draws where evaluated with eval.seeds)", "at step"}, table);
+  const std::string note = single_draw_note(by_name, run.dir());
+  if (!note.empty()) rep.paragraph(note);
   rep.heading("Training loss");
   if (by_name.count("loss"))
     rep.plot({by_name["loss"]}, {"loss (mean over each logging window)", "step", "loss", false,

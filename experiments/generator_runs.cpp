@@ -6,6 +6,7 @@
 #include "autograd/grad_mode.h"
 #include "experiments/sample_metrics.h"
 #include "experiments/io.h"
+#include "experiments/metric_draws.h"
 #include "experiments/report.h"
 #include "experiments/run_folder.h"
 #include "experiments/train_loop.h"
@@ -76,7 +77,8 @@ void write_report(const RunFolder& run, const GeneratorRunSettings& s,
     if (by.count(k)) rows.push_back({k, "", format_number(by[k].y.back())});
   if (judge)
     rep.paragraph("Image metrics use a LeNet trained on the train split (held-out accuracy " +
-                  format_number(judge->classifier.test_accuracy) + ").");
+                  format_number(judge->classifier.test_accuracy) + "). " +
+                  single_draw_note(by, run.dir()));
   std::map<std::string, double> last;
   for (auto& [name, ser] : by) last[name] = ser.y.back();
   const std::string verdict = mode_verdict(last, data);

@@ -1,5 +1,6 @@
 #include "experiments/metric_draws.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace difflab::experiments {
@@ -27,6 +28,36 @@ void MetricDraws::log(RunFolder& run, int64_t step, const std::string& prefix,
     }
   }
   std::fprintf(out, "\n");
+}
+
+std::string spread_name(const std::string& name) {
+  const size_t at = std::min(name.find('['), name.size());
+  return name.substr(0, at) + "_sd" + name.substr(at);
+}
+
+bool is_spread_name(const std::string& name) {
+  const size_t at = std::min(name.find('['), name.size());
+  return at >= 3 && name.compare(at - 3, 3, "_sd") == 0;
+}
+
+std::string value_with_spread(const std::map<std::string, Series>& by, const std::string& name) {
+  const Series& v = by.at(name);
+  const std::string text = format_number(v.y.back());
+  auto sd = by.find(spread_name(name));
+  if (sd == by.end() || sd->second.x.empty() || sd->second.x.back() != v.x.back()) return text;
+  return text + " ± " + format_number(sd->second.y.back());
+}
+
+std::string single_draw_note(const std::map<std::string, Series>& by, const std::string& dir) {
+  bool single = false;
+  for (const auto& [name, ser] : by)
+    if (name.rfind("frechet", 0) == 0 && !is_spread_name(name) &&
+        name.find("data_vs_data") == std::string::npos)
+      single |= value_with_spread(by, name).find("±") == std::string::npos;
+  if (!single) return "";
+  return "Fréchet distances shown without ± come from one draw of samples: their spread over "
+         "draws is not known, and a few points of difference may be noise. `difflab eval --run " +
+         dir + " --set eval.seeds=3` adds the mean and standard deviation of three draws.";
 }
 
 }  // namespace difflab::experiments

@@ -6,8 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "experiments/sample_metrics.h"
+#include "experiments/report.h"
 #include "experiments/run_folder.h"
+#include "experiments/sample_metrics.h"
 
 namespace difflab::experiments {
 
@@ -23,5 +24,16 @@ class MetricDraws {
   std::vector<std::string> keys_;
   std::map<std::string, std::vector<double>> values_;
 };
+
+// The name its spread is logged under: "frechet[ddim50]" -> "frechet_sd[ddim50]", "kid" ->
+// "kid_sd"; and whether a name is such a spread.
+std::string spread_name(const std::string& name);
+bool is_spread_name(const std::string& name);
+// The last value of metric `name` as "v ± sd" when its spread was logged at the same step, else
+// "v".
+std::string value_with_spread(const std::map<std::string, Series>& by, const std::string& name);
+// For image reports: a sentence saying which Fréchet distances are one draw (no spread) and how
+// to get their spread over draws; "" when every one has its spread.
+std::string single_draw_note(const std::map<std::string, Series>& by, const std::string& dir);
 
 }  // namespace difflab::experiments

@@ -78,8 +78,9 @@ int evaluate_run(const Config& cfg, const std::string& dir, const std::string& c
   if (r.command == "train-ddpm") {
     const DdpmRunSettings rs = ddpm_run_settings(r.cfg);
     DdpmModel model = make_ddpm_model(rs.model, r.data);
+    const double trained = RunTiming(run, true).get("train_seconds", NAN);
     write_ddpm_report(run, rs, r.cfg.resolved(), r.data, model,
-                      judge ? &judge->classifier : nullptr, grids, NAN);
+                      judge ? &judge->classifier : nullptr, grids, trained);
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "autograd/grad_mode.h"
+#include "experiments/metric_draws.h"
 #include "experiments/metrics/classification.h"
 #include "experiments/metrics/frechet.h"
 #include "experiments/metrics/kid.h"
@@ -315,3 +316,30 @@ BOOST_AUTO_TEST_CASE(accuracy_confusion_and_histogram) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Reports show a metric's spread only when it was logged for the same evaluation (step), and
+// say which Fréchet distances are single draws.
+BOOST_AUTO_TEST_CASE(reported_values_carry_their_spread_over_draws) {
+  BOOST_TEST(spread_name("frechet[ddim50]") == "frechet_sd[ddim50]");
+  BOOST_TEST(spread_name("kid") == "kid_sd");
+  BOOST_TEST(spread_name("frechet[ddim50]@w1") == "frechet_sd[ddim50]@w1");
+  BOOST_TEST(is_spread_name("frechet_sd[ddim50]"));
+  BOOST_TEST(is_spread_name("kid_sd"));
+  BOOST_TEST(!is_spread_name("frechet[ddim50]"));
+  BOOST_TEST(!is_spread_name("sd"));
+  std::map<std::string, Series> by;
+  by["frechet[ddim50]"] = {"frechet[ddim50]", {100, 200}, {70, 60.5}};
+  by["frechet_sd[ddim50]"] = {"frechet_sd[ddim50]", {200}, {3.25}};
+  by["frechet"] = {"frechet", {200}, {58}};
+  by["frechet_data_vs_data"] = {"frechet_data_vs_data", {200}, {30}};
+  BOOST_TEST(value_with_spread(by, "frechet[ddim50]") == "60.5 ± 3.25");
+  BOOST_TEST(value_with_spread(by, "frechet") == "58");
+  const std::string note = single_draw_note(by, "runs/x");
+  BOOST_TEST(note.find("eval.seeds=3") != std::string::npos);
+  // A spread from an earlier evaluation does not belong to a later single draw.
+  by["frechet[ddim50]"].x.push_back(300), by["frechet[ddim50]"].y.push_back(55);
+  BOOST_TEST(value_with_spread(by, "frechet[ddim50]") == "55");
+  by.erase("frechet");
+  by["frechet[ddim50]"].x.pop_back(), by["frechet[ddim50]"].y.pop_back();
+  BOOST_TEST(single_draw_note(by, "runs/x").empty());
+}
