@@ -120,6 +120,8 @@ ImageJudge make_image_judge(const Dataset& data, const std::string& data_name,
   j.data_kid = kernel_inception_distance(ref, j.test_features).mean;
   const PrecisionRecall pr = precision_recall(ref, j.test_features);
   j.data_precision = pr.precision, j.data_recall = pr.recall;
+  if (data.test_labels.defined())
+    j.data_class_share = class_histogram(data.test_labels, data.num_classes).fractions;
   return j;
 }
 
@@ -140,6 +142,12 @@ Metrics image_sample_metrics(const ImageJudge& judge, const Tensor& samples,
   ClassHistogram hist = class_histogram(pred, judge.classifier.net->num_classes());
   out.emplace_back("classes_covered", double(hist.classes_covered));
   out.emplace_back("class_kl_from_uniform", hist.kl_from_uniform);
+  // The rarest and the most over-drawn class, as its share over its share of the held-out data.
+  if (judge.data_class_share.size() == hist.fractions.size()) {
+    const auto [lo, hi] = class_share_ratio_range(hist.fractions, judge.data_class_share);
+    out.emplace_back("class_share_min_ratio", lo);
+    out.emplace_back("class_share_max_ratio", hi);
+  }
   const PrecisionRecall pr = precision_recall(co.features, judge.test_features);
   out.emplace_back("precision", pr.precision);
   out.emplace_back("recall", pr.recall);

@@ -31,6 +31,8 @@ struct ImageJudge {
   double data_frechet = 0, data_kid = 0;
   // Precision and recall (k = 3) of those train images' features against the held-out ones.
   double data_precision = 0, data_recall = 0;
+  // Each class's share of the held-out labels: what a generator's class shares are compared with.
+  std::vector<double> data_class_share;
 };
 ImageJudge make_image_judge(const Dataset& data, const std::string& data_name,
                             int64_t reference_n = 1000);

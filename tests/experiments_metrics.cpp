@@ -343,3 +343,14 @@ BOOST_AUTO_TEST_CASE(reported_values_carry_their_spread_over_draws) {
   by["frechet[ddim50]"].x.pop_back(), by["frechet[ddim50]"].y.pop_back();
   BOOST_TEST(single_draw_note(by, "runs/x").empty());
 }
+
+// ddpm_mnist's class criterion: every class between 0.7x and 1.3x its data share.
+BOOST_AUTO_TEST_CASE(class_share_ratios_name_the_rarest_and_commonest_class) {
+  auto [lo, hi] = class_share_ratio_range({0.1, 0.3, 0.6}, {0.2, 0.3, 0.5});
+  BOOST_TEST(lo == 0.5);
+  BOOST_TEST(hi == 1.2, boost::test_tools::tolerance(1e-12));
+  auto [l2, h2] = class_share_ratio_range({0.5, 0.5, 0.0}, {0.5, 0.5, 0.0});  // class 2 unused
+  BOOST_TEST(l2 == 1.0);
+  BOOST_TEST(h2 == 1.0);
+  BOOST_CHECK_THROW(class_share_ratio_range({0.5, 0.5}, {1.0}), difflab::Error);
+}

@@ -1,5 +1,6 @@
 #include "experiments/metrics/classification.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "tensor/ops.h"
@@ -83,6 +84,19 @@ ClassHistogram class_histogram(const Tensor& predictions, int64_t num_classes) {
       h.kl_from_uniform += f * std::log(f * double(num_classes));
     }
   return h;
+}
+
+std::pair<double, double> class_share_ratio_range(const std::vector<double>& share,
+                                                  const std::vector<double>& reference) {
+  DIFFLAB_CHECK(share.size() == reference.size(), "class_share_ratio_range: ", share.size(),
+                " shares against ", reference.size(), " reference shares");
+  double lo = INFINITY, hi = 0;
+  for (size_t c = 0; c < share.size(); ++c) {
+    if (!(reference[c] > 0)) continue;
+    lo = std::min(lo, share[c] / reference[c]);
+    hi = std::max(hi, share[c] / reference[c]);
+  }
+  return {lo, hi};
 }
 
 }  // namespace difflab::experiments

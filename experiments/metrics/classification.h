@@ -3,6 +3,7 @@
 // generated samples (mode coverage and its KL divergence from uniform).
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "tensor/tensor.h"
@@ -26,5 +27,10 @@ struct ClassHistogram {
   double kl_from_uniform = 0;     // Σ p_c log(p_c · C) ≥ 0; 0 for perfectly balanced samples
 };
 ClassHistogram class_histogram(const tensor::Tensor& predictions, int64_t num_classes);
+
+// The smallest and largest ratio share[c] / reference[c] over the classes with reference[c] > 0:
+// how under- and over-drawn the rarest and the commonest class are (1, 1 when they match).
+std::pair<double, double> class_share_ratio_range(const std::vector<double>& share,
+                                                  const std::vector<double>& reference);
 
 }  // namespace difflab::experiments
