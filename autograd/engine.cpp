@@ -182,7 +182,10 @@ std::vector<Var> run(const std::vector<Var>& outputs, const std::vector<Var>& gr
       }
       if (--info[c].deps == 0) ready.push(c);
     }
-    if (!retain_graph) n->release();
+    // Only a node that ran gives up its saved values: ag::grad with respect to an intermediate
+    // Var walks past it without running what lies behind, which a later backward still needs
+    // (a checkpointed step whose params include a conditioning Var with its own history).
+    if (!retain_graph && run_node) n->release();
   }
 
   if (inputs) {

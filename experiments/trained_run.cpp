@@ -27,14 +27,14 @@ void load_weights(TrainedRun& r, nn::Module& m, const std::string& fallback) {
   if (meta.count("step")) r.step = std::stoll(meta.at("step"));
 }
 
-// train-ddpm: the EMA weights, sampled with sample.* (noise seed + 2000003, as ever).
+// train-ddpm: the EMA weights, sampled with sample.* and the noise of the run's own evaluations,
+// so draw 0 reproduces the run's last figure.
 void load_ddpm(TrainedRun& r, const std::string& dir) {
   const DdpmRunSettings rs = ddpm_run_settings(r.cfg);
   r.data = load_dataset(rs.data);
   auto model = std::make_shared<DdpmModel>(make_ddpm_model(rs.model, r.data));
   load_weights(r, *model->module, dir + "/checkpoints/ema.safetensors");
   SampleSettings s = rs.sample;
-  s.seed = rs.train.seed + 2000003;
   s.progress = true;
   r.tag = s.sampler + std::to_string(s.steps);
   r.num_classes = model->num_classes;

@@ -205,6 +205,25 @@ BOOST_AUTO_TEST_CASE(divergence_of_linear_and_nonlinear_fields) {
   BOOST_TEST(std::abs(d2 - expect) < 1e-12);
 }
 
+// ag::grad with respect to an intermediate walks past it without running what lies behind; that
+// part of the graph keeps its saved values for a later backward (a checkpointed step whose
+// params include a Var with history, as MLGD's unrolled inner sampler has).
+BOOST_AUTO_TEST_CASE(grad_wrt_an_intermediate_keeps_the_graph_behind_it) {
+  Var x = randvar({4}, 12, true);
+  Var h = ag::exp(x);
+  auto gh = ag::grad({ag::sum(h * 3.0)}, {h});
+  BOOST_TEST(max_abs_diff(gh[0].value(), tensor::full({4}, 3.0, DType::f64)) == 0.0);
+  auto gx = ag::grad({ag::sum(h)}, {x});  // exp's saved output is still there
+  BOOST_TEST(max_abs_diff(gx[0].value(), h.value()) < 1e-15);
+  // A checkpoint whose param has history: the gradient reaches the leaf behind the param.
+  Var a = randvar({3, 3}, 13, true);
+  Var w = ag::tanh(a);
+  Var y = ag::checkpoint([&](const std::vector<Var>& in) { return ag::matmul(in[0], w); },
+                         {randvar({2, 3}, 14, true)}, {w});
+  ag::sum(y).backward();
+  BOOST_TEST(a.grad().defined());
+}
+
 BOOST_AUTO_TEST_CASE(checkpoint_same_gradients_lower_peak) {
   const int layers = 8;
   std::vector<Var> ws;

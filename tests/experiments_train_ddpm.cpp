@@ -52,6 +52,18 @@ BOOST_AUTO_TEST_CASE(tiny_run_writes_the_run_folder) {
   BOOST_TEST(html.find("mmd_data_vs_data") != std::string::npos);
   BOOST_TEST(html.find("data:image/png;base64") != std::string::npos);
 
+  // eval's draw 0 uses the run's own evaluation noise: it reproduces the last figure exactly.
+  CommandArgs e = tiny(d);
+  e.preset.clear();
+  BOOST_TEST(run_eval(e) == 0);
+  double trained = NAN, evaluated = NAN;
+  for (auto& r : run.read_metrics()) {
+    if (r.metric == "mmd" && r.step == 40) trained = r.value;
+    if (r.metric.rfind("mmd[", 0) == 0) evaluated = r.value;
+  }
+  BOOST_TEST(std::isfinite(trained));
+  BOOST_TEST(evaluated == trained);
+
   // sample and eval read the run back.
   CommandArgs s = tiny(d);
   s.preset.clear();
