@@ -1,13 +1,16 @@
 #include "experiments/dataset.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "experiments/data/color_mnist.h"
 #include "experiments/data/fashion_mnist.h"
 #include "experiments/data/mnist.h"
 #include "experiments/data/pca.h"
+#include "experiments/data/joint_gmm.h"
 #include "experiments/data/ring_mog.h"
 #include "experiments/data/toy2d.h"
 #include "tensor/factory.h"
@@ -105,11 +108,45 @@ Dataset load_images(const DataSettings& s) {
   return d;
 }
 
+// MLGD-F's joint P(X, Y) (experiments/data/joint_gmm.h): the X marginal, or Y with X as its
+// condition. The task's instance is fixed (seed 1), the draws follow the run's seed.
+void load_cdm(Dataset& d, const DataSettings& s, const std::string& task, tensor::Generator* g[3]) {
+  const CdmTask t = make_cdm_task(task);
+  const bool joint = s.name.ends_with("_yx");
+  Tensor* out[3] = {&d.train, &d.test, &d.reference};
+  Tensor* cond[3] = {&d.train_cond, &d.test_cond, &d.reference_cond};
+  const int64_t n[3] = {s.n_train, s.n_test, s.n_test};
+  for (int i = 0; i < 3; ++i) {
+    const Tensor xy = t.joint.sample(n[i], *g[i]);
+    const Tensor x = xy.slice(1, 0, t.dim_x).contiguous();
+    *out[i] = joint ? xy.slice(1, t.dim_x, t.joint.dim()).contiguous() : x;
+    if (joint) *cond[i] = x;
+  }
+  // 2d's X marginal is an isotropic 1-D mixture (every X variance is 0.5) with 7 distinct
+  // positions (components sharing an X mean merged, weights summed): the mode metrics apply.
+  if (task == "2d" && !joint) {
+    std::map<double, double> at;
+    for (size_t k = 0; k < t.joint.means.size(); ++k) at[t.joint.means[k][0]] += t.joint.weights[k];
+    std::vector<double> xs, ws;
+    for (auto [x, w] : at) xs.push_back(x), ws.push_back(w);
+    const int64_t K = int64_t(xs.size());
+    GaussianMixture m;
+    m.weights = tensor::from_vector(ws, {K}, DType::f64);
+    m.means = tensor::from_vector(xs, {K, 1}, DType::f64);
+    m.stds = tensor::full({K}, std::sqrt(t.joint.covs[0][0][0]), DType::f64);
+    m.validate();
+    d.mixture = std::make_shared<GaussianMixture>(m);
+  }
+}
+
 // Vector data: train, held-out and reference sets are independent draws.
 Dataset load_vectors(const DataSettings& s) {
   Dataset d;
   tensor::Generator g_train(s.seed * 3 + 1), g_test(s.seed * 3 + 2), g_ref(s.seed * 3 + 3);
-  if (s.name == "ring_mog") {
+  if (const std::string task = cdm_task_of(s.name); !task.empty()) {
+    tensor::Generator* g[3] = {&g_train, &g_test, &g_ref};
+    load_cdm(d, s, task, g);
+  } else if (s.name == "ring_mog") {
     RingMogParams rp;
     rp.dim = s.dim;
     GaussianMixture mix = ring_mog(rp);
@@ -129,6 +166,13 @@ Dataset load_vectors(const DataSettings& s) {
 }
 
 }  // namespace
+
+std::string cdm_task_of(const std::string& data_name) {
+  for (const char* t : {"2d", "5d", "10d"})
+    for (const char* part : {"_x", "_yx"})
+      if (data_name == std::string("cdm") + t + part) return t;
+  return "";
+}
 
 Dataset load_dataset(const DataSettings& s) {
   Dataset d = s.name == "mnist_pca" ? load_pca(s)

@@ -1,4 +1,5 @@
-// The data set every command trains and evaluates on: 2-D toys, N-D ring mixtures, MNIST,
+// The data set every command trains and evaluates on: 2-D toys, N-D ring mixtures, MLGD-F's
+// joint mixtures (cdm<task>_x: the X marginal; cdm<task>_yx: Y with X as its condition), MNIST,
 // ColorMNIST, Fashion-MNIST or MNIST in PCA coordinates, with its held-out split and, for
 // vectors, an independent reference draw; its data.* keys and their typed settings.
 #pragma once
@@ -49,7 +50,13 @@ struct Dataset {
   // The data's density when it is a known Gaussian mixture (ring8, ring_mog), for the mode
   // metrics; null otherwise.
   std::shared_ptr<const GaussianMixture> mixture;
+  // Conditional data (cdm<task>_yx): the condition of each row of train/test/reference, f32
+  // [N, dX]; undefined otherwise.
+  tensor::Tensor train_cond, test_cond, reference_cond;
 };
+
+// "2d", "5d" or "10d" for the MLGD-F data sets cdm<task>_x and cdm<task>_yx, else "".
+std::string cdm_task_of(const std::string& data_name);
 Dataset load_dataset(const DataSettings& s);
 
 }  // namespace difflab::experiments

@@ -201,8 +201,22 @@ Metrics sample_metrics(const Dataset& data, const ImageJudge* judge, const Tenso
   return m;
 }
 
+namespace {
+
+// Half-width of the plotted square: 2.5 (the 2-D toys), or wider to hold the reference draw.
+double plot_extent(const Dataset& data) {
+  if (!data.reference.defined()) return 2.5;
+  const Tensor r = data.reference.to(DType::f64);
+  const double hi = tensor::amax(tensor::unary(tensor::UnaryOp::abs, r.reshape({r.numel()})), 0).item();
+  return std::max(2.5, 1.1 * hi);
+}
+
+}  // namespace
+
 std::string samples_png(const Dataset& data, const Tensor& samples, int64_t grid, int64_t nrow) {
-  if (!judged_as_images(data)) return scatter_png(samples);
+  if (!judged_as_images(data))
+    return samples.size(1) == 1 ? histogram_png(samples, plot_extent(data))
+                                : scatter_png(samples, plot_extent(data));
   Tensor head = samples.slice(0, 0, std::min(grid, samples.size(0)));
   return png_grid(data.images ? head : data.decode(head), nrow);
 }
@@ -228,6 +242,28 @@ std::string scatter_png(const Tensor& points, double extent, int64_t size) {
   // White background, darker where more points land (log scale so sparse regions show).
   for (size_t i = 0; i < img.size(); ++i)
     p[i] = float(1.0 - 2.0 * (mx > 0 ? std::log1p(img[i]) / std::log1p(mx) : 0.0));
+  return png_grid(t, 1, 0);
+}
+
+std::string histogram_png(const Tensor& values, double extent, int64_t width, int64_t height) {
+  DIFFLAB_CHECK(values.dim() == 2 && values.size(1) == 1, "histogram_png: expected values [N, 1], got ",
+                values.shape());
+  const std::vector<double> v = values.to(DType::f64).to_vector<double>();
+  const int64_t bins = width / 2;
+  std::vector<double> count(size_t(bins), 0.0);
+  for (double x : v) {
+    const int64_t b = int64_t((x + extent) / (2 * extent) * double(bins));
+    if (b >= 0 && b < bins) count[size_t(b)] += 1;
+  }
+  const double mx = std::max(1.0, *std::max_element(count.begin(), count.end()));
+  Tensor t = tensor::full({1, 1, height, width}, 1.0, DType::f32);  // white
+  float* p = t.data<float>();
+  for (int64_t b = 0; b < bins; ++b) {
+    const int64_t h = int64_t(std::lround(count[size_t(b)] / mx * double(height - 1)));
+    for (int64_t y = height - h; y < height; ++y)
+      for (int64_t dx = 0; dx < 2; ++dx) p[y * width + 2 * b + dx] = -1.0f;  // black bars
+  }
+  for (int64_t y = 0; y < height; y += 4) p[y * width + width / 2] = 0.0f;  // x = 0, dotted
   return png_grid(t, 1, 0);
 }
 

@@ -62,5 +62,8 @@ std::string samples_png(const Dataset& data, const tensor::Tensor& samples, int6
 
 // A 2-D scatter of the first two coordinates rendered as a PNG density image.
 std::string scatter_png(const tensor::Tensor& points, double extent = 2.5, int64_t size = 256);
+// A histogram of 1-D values [N, 1] over [−extent, extent] (black bars, x = 0 dotted).
+std::string histogram_png(const tensor::Tensor& values, double extent, int64_t width = 256,
+                          int64_t height = 128);
 
 }  // namespace difflab::experiments

@@ -6,6 +6,8 @@
 #include <numbers>
 
 #include "experiments/data/joint_gmm.h"
+#include "experiments/metrics/cdm_metrics.h"
+#include "tensor/factory.h"
 #include "tensor/ops.h"
 #include "tests/support/check_message.h"
 
@@ -82,4 +84,20 @@ BOOST_AUTO_TEST_CASE(bad_input_is_named) {
   FullMixture bad{{1.0}, {{0.0, 0.0}}, {{{1.0, 2.0}, {2.0, 1.0}}}};
   BOOST_CHECK_EXCEPTION(bad.validate(), difflab::Error,
                         [](const difflab::Error& e) { return message_has(e, {"positive definite"}); });
+}
+
+BOOST_AUTO_TEST_CASE(cdm_scores_per_restart_and_top_k) {
+  const CdmTask t = make_cdm_task("2d");
+  // Restart 0 at x*, restart 1 at x = 0, restart 2 at x = 5; losses rank 2, 0, 1.
+  const tensor::Tensor x = tensor::from_vector<double>({-5.0, 0.0, 5.0}, {3, 1});
+  const CdmScores s = score_cdm(t, x, {0.2, 0.9, 0.1}, 2);
+  BOOST_TEST(s.l2[0] < 1e-6);  // not 0: the target drops components below weight 0.01
+  BOOST_TEST(s.l2[1] > 0.2);
+  BOOST_TEST(s.distance[2] == 10.0);
+  BOOST_TEST(s.top_k == 2);
+  BOOST_TEST(std::abs(s.l2_top.mean - 0.5 * (s.l2[2] + s.l2[0])) < 1e-15);
+  const Stats st = stats_of({1.0, 2.0, 6.0, 3.0});
+  BOOST_TEST(st.mean == 3.0);
+  BOOST_TEST(st.median == 2.5);
+  BOOST_TEST(std::abs(st.sd - std::sqrt(14.0 / 3.0)) < 1e-15);
 }
