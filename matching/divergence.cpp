@@ -6,6 +6,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
+#include "matching/sample_sets.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
 
@@ -14,41 +15,6 @@ namespace difflab::matching {
 using tensor::DType;
 
 namespace {
-
-// [N, ...] → [N, F]; checks that both sets share dtype and feature size.
-std::pair<Var, Var> as_features(const Var& x, const Var& y, const char* op) {
-  DIFFLAB_CHECK(x.defined() && y.defined(), op, ": undefined sample set");
-  DIFFLAB_CHECK(x.dim() >= 1 && y.dim() >= 1, op, ": sample sets must be [N, ...], got ", x.shape(),
-                " and ", y.shape());
-  DIFFLAB_CHECK(tensor::is_floating(x.dtype()) && x.dtype() == y.dtype(), op,
-                ": sample sets must share a floating dtype, got ", x.dtype(), " and ", y.dtype());
-  Var fx = x.dim() == 1 ? ag::unsqueeze(x, 1) : ag::flatten(x, 1);
-  Var fy = y.dim() == 1 ? ag::unsqueeze(y, 1) : ag::flatten(y, 1);
-  DIFFLAB_CHECK(fx.size(1) == fy.size(1), op, ": feature sizes differ: X ", x.shape(), " vs Y ",
-                y.shape());
-  DIFFLAB_CHECK(fx.size(0) >= 1 && fy.size(0) >= 1, op, ": empty sample set (X ", x.shape(), ", Y ",
-                y.shape(), ")");
-  return {fx, fy};
-}
-
-// 1 off the diagonal, 0 on it: the mask that turns a sum over all pairs into one over i ≠ i'.
-Tensor off_diagonal(int64_t n, DType dtype, tensor::Device device) {
-  Tensor m = tensor::ones({n, n}, dtype);
-  for (int64_t i = 0; i < n; ++i) m.select(0, i).select(0, i).fill_(0.0);
-  return m.to(device);
-}
-
-// MMD² from the three kernel matrices (Kxx [n,n], Kyy [m,m], Kxy [n,m]).
-Var mmd_from_kernels(const Var& kxx, const Var& kyy, const Var& kxy, Estimator est,
-                     const char* op) {
-  const int64_t n = kxx.size(0), m = kyy.size(0);
-  if (est == Estimator::v_statistic) return ag::mean(kxx) + ag::mean(kyy) - 2.0 * ag::mean(kxy);
-  DIFFLAB_CHECK(n >= 2 && m >= 2, op, ": the U-statistic needs at least 2 samples per set, got ", n,
-                " and ", m);
-  Var xx = ag::sum(ag::mul(kxx, Var(off_diagonal(n, kxx.dtype(), kxx.device())))) / double(n * (n - 1));
-  Var yy = ag::sum(ag::mul(kyy, Var(off_diagonal(m, kyy.dtype(), kyy.device())))) / double(m * (m - 1));
-  return xx + yy - 2.0 * ag::mean(kxy);
-}
 
 void check_bandwidths(const std::vector<double>& h, const char* op) {
   DIFFLAB_CHECK(!h.empty(), op, ": no bandwidth given");
@@ -103,8 +69,8 @@ Var pairwise_distance(const Var& x, const Var& y) {
 Var mmd2(const Var& x, const Var& y, const std::vector<double>& bandwidths, Estimator est) {
   check_bandwidths(bandwidths, "mmd2");
   auto [fx, fy] = as_features(x, y, "mmd2");
-  return mmd_from_kernels(gaussian_kernel(fx, fx, bandwidths), gaussian_kernel(fy, fy, bandwidths),
-                          gaussian_kernel(fx, fy, bandwidths), est, "mmd2");
+  return mmd2_from_kernels(gaussian_kernel(fx, fx, bandwidths), gaussian_kernel(fy, fy, bandwidths),
+                           gaussian_kernel(fx, fy, bandwidths), est, "mmd2");
 }
 
 Var mmd2(const Var& x, const Var& y, double bandwidth, Estimator est) {
@@ -116,8 +82,8 @@ Var energy_distance(const Var& x, const Var& y, Estimator est) {
   auto [fx, fy] = as_features(x, y, "energy_distance");
   // k(a, b) = −‖a − b‖ in the MMD form; the diagonal of a self-distance matrix is 0, so the
   // U-statistic's off-diagonal sums equal the full sums.
-  return mmd_from_kernels(-pairwise_distance(fx, fx), -pairwise_distance(fy, fy),
-                          -pairwise_distance(fx, fy), est, "energy_distance");
+  return mmd2_from_kernels(-pairwise_distance(fx, fx), -pairwise_distance(fy, fy),
+                           -pairwise_distance(fx, fy), est, "energy_distance");
 }
 
 Tensor random_directions(int64_t num, int64_t dim, tensor::Generator& gen, DType dtype) {
@@ -155,48 +121,6 @@ Var sliced_wasserstein(const Var& x, const Var& y, int64_t num_projections, tens
   auto [fx, fy] = as_features(x, y, "sliced_wasserstein");
   return sliced_wasserstein(
       fx, fy, random_directions(num_projections, fx.size(1), gen, fx.dtype()).to(fx.device()), p);
-}
-
-const char* divergence_name(DivergenceKind kind) {
-  switch (kind) {
-    case DivergenceKind::mmd_u:
-      return "mmd_u";
-    case DivergenceKind::mmd_v:
-      return "mmd_v";
-    case DivergenceKind::energy:
-      return "energy";
-    case DivergenceKind::sliced_w1:
-      return "sliced_w1";
-    case DivergenceKind::sliced_w2:
-      return "sliced_w2";
-  }
-  return "?";
-}
-
-DivergenceKind parse_divergence(const std::string& name) {
-  for (auto k : {DivergenceKind::mmd_u, DivergenceKind::mmd_v, DivergenceKind::energy,
-                 DivergenceKind::sliced_w1, DivergenceKind::sliced_w2})
-    if (name == divergence_name(k)) return k;
-  DIFFLAB_FAIL("unknown divergence '", name,
-               "' (expected mmd_u, mmd_v, energy, sliced_w1 or sliced_w2)");
-}
-
-Var divergence(const Var& x, const Var& y, const DivergenceOptions& opt, tensor::Generator* gen) {
-  switch (opt.kind) {
-    case DivergenceKind::mmd_u:
-      return mmd2(x, y, opt.bandwidth, Estimator::u_statistic);
-    case DivergenceKind::mmd_v:
-      return mmd2(x, y, opt.bandwidth, Estimator::v_statistic);
-    case DivergenceKind::energy:
-      return energy_distance(x, y, Estimator::v_statistic);
-    case DivergenceKind::sliced_w1:
-    case DivergenceKind::sliced_w2:
-      DIFFLAB_CHECK(gen != nullptr, "divergence ", divergence_name(opt.kind),
-                    ": needs a Generator for the projections");
-      return sliced_wasserstein(x, y, opt.projections, *gen,
-                                opt.kind == DivergenceKind::sliced_w1 ? 1 : 2);
-  }
-  DIFFLAB_FAIL("divergence: unknown kind");
 }
 
 }  // namespace difflab::matching

@@ -9,12 +9,14 @@
 //   Energy distance = the MMD form with k(x, y) = −‖x − y‖: 2 E‖X − Y‖ − E‖X − X'‖ − E‖Y − Y'‖.
 //   Sliced Wasserstein (N = M): (1/L) Σ_l (1/N) Σ_i |sort(Xθ_l)_i − sort(Yθ_l)_i|^p with unit
 //     directions θ_l, i.e. the average of W_p^p over the projections (SW₂² for p = 2; no root).
+// Other kernels and bandwidths: kernel_mmd.h; Sinkhorn: sinkhorn.h; choosing one of them by
+// name: divergence_registry.h.
 #pragma once
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "autograd/var.h"
+#include "matching/mmd_estimators.h"
 #include "tensor/random.h"
 
 namespace difflab::matching {
@@ -34,8 +36,6 @@ Var gaussian_kernel(const Var& x, const Var& y, const std::vector<double>& bandw
 // a self-distance matrix does not produce the infinite derivative of √· at 0.
 Var pairwise_distance(const Var& x, const Var& y);
 
-enum class Estimator { v_statistic, u_statistic };
-
 // Gaussian-kernel MMD². bandwidth <= 0 selects median_bandwidth(x, y) (computed without grad).
 Var mmd2(const Var& x, const Var& y, double bandwidth = 0.0,
          Estimator est = Estimator::u_statistic);
@@ -51,22 +51,5 @@ Tensor random_directions(int64_t num, int64_t dim, tensor::Generator& gen,
 Var sliced_wasserstein(const Var& x, const Var& y, const Tensor& directions, int p = 2);
 Var sliced_wasserstein(const Var& x, const Var& y, int64_t num_projections, tensor::Generator& gen,
                        int p = 2);
-
-// One interface for training objectives and metrics: mmd_u/mmd_v are mmd2 with the U/V
-// estimator, energy the energy distance's V-statistic, sliced_w1/sliced_w2 sliced_wasserstein
-// with p = 1/2 (W_p^p averaged over projections).
-enum class DivergenceKind { mmd_u, mmd_v, energy, sliced_w1, sliced_w2 };
-// "mmd_u", "mmd_v", "energy", "sliced_w1", "sliced_w2"; parse throws listing them.
-const char* divergence_name(DivergenceKind kind);
-DivergenceKind parse_divergence(const std::string& name);
-
-struct DivergenceOptions {
-  DivergenceKind kind = DivergenceKind::mmd_u;
-  double bandwidth = 0.0;     // MMD: <= 0 selects the median heuristic
-  int64_t projections = 128;  // sliced: number of directions
-};
-// gen is needed by the sliced kinds (and must be non-null for them).
-Var divergence(const Var& x, const Var& y, const DivergenceOptions& opt,
-               tensor::Generator* gen = nullptr);
 
 }  // namespace difflab::matching
