@@ -1,5 +1,6 @@
 #include "experiments/command_table.h"
 
+#include "experiments/cdm.h"
 #include "experiments/compare_runs.h"
 #include "experiments/ddpm_model.h"
 #include "experiments/distill.h"
@@ -7,6 +8,7 @@
 #include "experiments/drift_compare.h"
 #include "experiments/presets.h"
 #include "experiments/sample_eval.h"
+#include "experiments/train_cond.h"
 #include "experiments/train_ddpm.h"
 #include "experiments/train_drift.h"
 #include "experiments/train_flux.h"
@@ -30,6 +32,12 @@ const std::vector<CommandSpec>& command_table() {
        drift_config, run_train_drift, true},
       {"train-flux", "a vector field trained by flux matching, sampled by Langevin", flux_config,
        run_train_flux, true},
+      {"train-cond",
+       "a conditional sampler of Y | X on MLGD-F's joint mixtures (iCT consistency model or DDPM)",
+       cond_config, run_train_cond, true},
+      {"cdm",
+       "MLGD-F conditional distribution matching on the synthetic mixtures, with its baselines",
+       cdm_config, run_cdm, true},
       {"drift-compare", "drifting (Laplace, Gaussian) against DDPM at 1/4/50 steps on 2-D data",
        drift_compare_config, run_drift_compare},
       {"compare-runs", "gather finished run folders (metrics, sample grids) into one page",

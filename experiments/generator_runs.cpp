@@ -116,8 +116,10 @@ int train_generator(const GeneratorRunSettings& s, const nlohmann::json& config,
   task.command = t.command;
   task.label = "train";
   task.module = &net;
+  RunCursor cursor = train_cursor(s.train, data.train.size(0));
+  // The loop counts an update after its loss (a non-finite replay sees the next step).
   task.loss = [&](const Tensor& idx, tensor::Generator& g) {
-    return t.loss(take_rows(data.train, idx).to(net.device()), g);
+    return t.loss(take_rows(data.train, idx).to(net.device()), g, cursor.step);
   };
   task.evaluate_at_start = true;
   task.evaluate = [&](int64_t step) { evaluate(run, step, s, data, judge.get(), t.model, pngs); };
@@ -126,7 +128,6 @@ int train_generator(const GeneratorRunSettings& s, const nlohmann::json& config,
     nn::save_module(run.checkpoint_path("model"), net,
                     {{"config", config_json}, {"step", std::to_string(step)}});
   };
-  RunCursor cursor = train_cursor(s.train, data.train.size(0));
   if (run_train_loop(task, s.train.loop, cursor, {run, config_json, timing},
                      from ? from->step : 0, from ? &*from : nullptr) == LoopEnd::stopped)
     return 0;

@@ -40,9 +40,10 @@ struct GeneratorModel {
 struct GeneratorTraining {
   std::string command;  // "train-drift": names errors
   GeneratorModel model;
-  // One step's loss from a data batch (train.batch rows, on the module's device); every random
+  // One step's loss from a data batch (train.batch rows, on the module's device) at the run's
+  // update `step` (0-based: the updates done before this one; curricula read it); every random
   // draw from g.
-  std::function<ag::Var(const tensor::Tensor& batch, tensor::Generator& g)> loss;
+  std::function<ag::Var(const tensor::Tensor& batch, tensor::Generator& g, int64_t step)> loss;
   std::string title;        // report heading
   std::string description;  // report paragraph (model, objective, sampler)
 };

@@ -145,7 +145,7 @@ int train_drift(const Config& cfg, const std::string& dir, bool resume) {
   GeneratorTraining t;
   t.command = "train-drift";
   t.model = gen.model;
-  t.loss = [&](const Tensor& positives, tensor::Generator& g) {
+  t.loss = [&](const Tensor& positives, tensor::Generator& g, int64_t) {
     Var x = gen.forward(Var(tensor::randn({s.generated, gen.noise_dim}, tensor::DType::f32, &g,
                                           positives.device())));
     Var fx = features(x);

@@ -81,7 +81,7 @@ int train_flux(const Config& cfg, const std::string& dir, bool resume) {
   GeneratorTraining t;
   t.command = "train-flux";
   t.model = f.model;
-  t.loss = [&](const Tensor& batch, tensor::Generator& g) {
+  t.loss = [&](const Tensor& batch, tensor::Generator& g, int64_t) {
     return diffusion::flux_loss(f.field, batch, s.flux, g);
   };
   t.title = "Flux matching on " + s.run.data.name;

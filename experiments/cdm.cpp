@@ -1,0 +1,247 @@
+#include "experiments/cdm.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "autograd/functions.h"
+#include "experiments/cdm_report.h"
+#include "experiments/data/joint_gmm.h"
+#include "experiments/io.h"
+#include "experiments/run_folder.h"
+#include "matching/divergence_registry.h"
+#include "tensor/factory.h"
+
+namespace difflab::experiments {
+
+using ag::Var;
+
+namespace {
+
+const std::vector<std::string> kMethods = {"mlgdf", "mlgd", "prior", "best_of", "point"};
+
+// The divergence keys' defaults as the grammar spells them (only changed keys reach the parser,
+// so that e.g. cdm.kernel=energy does not meet the default cdm.bandwidth).
+const std::vector<std::pair<std::string, std::string>> kDivergenceDefaults = {
+    {"cdm.divergence", "mmd_u"},       {"cdm.kernel", "gaussian"},
+    {"cdm.bandwidth", "median"},       {"cdm.projections", "128"},
+    {"cdm.sinkhorn_epsilon", "0.0025"}, {"cdm.sinkhorn_p", "2"},
+    {"cdm.sinkhorn_iterations", "1000"}, {"cdm.sinkhorn_tolerance", "1e-6"},
+    {"cdm.sinkhorn_scaling", "0.5"}};
+
+void declare_model_keys(Config& c) {
+  c.declare_string("cdm.prior", "", {}, "train-ddpm run of the prior over X (default runs/ddpm-cdm_prior_<task>)")
+      .declare_string("cdm.prior_preset", "", {}, "train the prior with this preset when it is missing")
+      .declare_string("cdm.inner", "", {}, "train-cond (ict) run of the fast inner sampler (default runs/cond-cdm_cm_<task>)")
+      .declare_string("cdm.inner_preset", "", {}, "train the inner sampler with this preset when it is missing")
+      .declare_string("cdm.baseline", "", {}, "train-cond (ddpm) run of the slow MLGD baseline (default runs/cond-cdm_slow_<task>)")
+      .declare_string("cdm.baseline_preset", "", {}, "train the baseline with this preset when it is missing")
+      .declare_int("cdm.inner_steps", 1, 1, 1000, "K_s: consistency-ladder evaluations of the inner sampler")
+      .declare_int("cdm.baseline_steps", 100, 1, 100000, "K*: unrolled DDIM steps of the slow baseline")
+      .declare_int("cdm.baseline_restarts", 25, 1, 100000, "restarts of the slow baseline")
+      .declare_bool("cdm.baseline_checkpoint", false, "per-step checkpointing in the slow baseline");
+}
+
+void declare_loop_keys(Config& c) {
+  c.declare_string("cdm.task", "2d", {"2d", "5d", "10d"}, "2D_cond_1D, 5D_cond_1D or 10D_cond_1D (spec §2.7)")
+      .declare_string("cdm.methods", "mlgdf,mlgd,prior,best_of,point", {},
+                      "methods to run: mlgdf, mlgd, prior, best_of, point")
+      .declare_int("cdm.steps", 99, 1, 100000, "outer DDIM steps of the guided prior")
+      .declare_int("cdm.n", 250, 2, 1000000, "n_cond = n_target: inner and target samples per loss")
+      .declare_int("cdm.mc", 3, 1, 1000, "J: Monte-Carlo copies of x0 per step")
+      .declare_double("cdm.guidance", 1.0, 0.0, 1e6, "ζ: step size of the matching gradient")
+      .declare_string("cdm.spread", "beta", {"beta", "lgd", "none"},
+                      "r_t of the Monte-Carlo copies: beta (the simulations code), lgd (sqrt(1-ᾱ_t)), none")
+      .declare_string("cdm.start", "zero", {"zero", "noise"}, "x_T: zeros (the simulations code) or N(0, I)")
+      .declare_int("cdm.restarts", 25, 1, 100000, "R: restarts (CDMO keeps the best)")
+      .declare_int("cdm.top_k", 10, 1, 100000, "restarts in the top-k-by-final-loss figures")
+      .declare_int("cdm.best_of", 100, 1, 1000000, "prior draws per restart of the best_of baseline");
+  for (const auto& h : matching::divergence_setting_help()) {
+    std::string def;
+    for (const auto& [k, v] : kDivergenceDefaults)
+      if (k == h.key) def = v;
+    c.declare_string(h.key, def, {}, h.help);
+  }
+}
+
+std::string or_default(const std::string& v, const std::string& d) { return v.empty() ? d : v; }
+
+}  // namespace
+
+Config cdm_config() {
+  Config c;
+  declare_loop_keys(c);
+  declare_model_keys(c);
+  c.declare_string("device", "cpu", {}, "cpu, cuda or cuda:<index>");
+  return c;
+}
+
+CdmCommandSettings cdm_settings(const Config& cfg) {
+  CdmCommandSettings s;
+  s.task = cfg.get_string("cdm.task");
+  s.prior = {CdmModelKind::prior, or_default(cfg.get_string("cdm.prior"), "runs/ddpm-cdm_prior_" + s.task),
+             cfg.get_string("cdm.prior_preset")};
+  s.inner = {CdmModelKind::inner, or_default(cfg.get_string("cdm.inner"), "runs/cond-cdm_cm_" + s.task),
+             cfg.get_string("cdm.inner_preset")};
+  s.baseline = {CdmModelKind::baseline,
+                or_default(cfg.get_string("cdm.baseline"), "runs/cond-cdm_slow_" + s.task),
+                cfg.get_string("cdm.baseline_preset")};
+  s.inner_steps = cfg.get_int("cdm.inner_steps");
+  s.baseline_steps = cfg.get_int("cdm.baseline_steps");
+  s.baseline_restarts = cfg.get_int("cdm.baseline_restarts");
+  s.baseline_checkpoint = cfg.get_bool("cdm.baseline_checkpoint");
+  s.methods = parse_names(cfg.get_string("cdm.methods"));
+  for (const std::string& m : s.methods)
+    DIFFLAB_CHECK(std::find(kMethods.begin(), kMethods.end(), m) != kMethods.end(),
+                  "cdm.methods: unknown method '", m, "' (mlgdf, mlgd, prior, best_of, point)");
+  std::vector<std::pair<std::string, std::string>> changed;
+  for (const auto& [k, def] : kDivergenceDefaults)
+    if (cfg.get_string(k) != def) changed.emplace_back(k, cfg.get_string(k));
+  s.divergence = matching::parse_divergence_settings(changed);
+  matching::CdmSettings& l = s.loop;
+  l.steps = cfg.get_int("cdm.steps");
+  l.n_cond = l.n_target = l.final_n = cfg.get_int("cdm.n");
+  l.mc = cfg.get_int("cdm.mc");
+  l.guidance = cfg.get_double("cdm.guidance");
+  l.spread = matching::parse_spread(cfg.get_string("cdm.spread"));
+  l.start_at_zero = cfg.get_string("cdm.start") == "zero";
+  l.restarts = cfg.get_int("cdm.restarts");
+  l.seed = uint64_t(cfg.get_int("seed"));
+  s.top_k = cfg.get_int("cdm.top_k");
+  s.best_of = cfg.get_int("cdm.best_of");
+  s.threads = cfg.get_int("threads");
+  s.device = cfg.get_string("device");
+  return s;
+}
+
+namespace {
+
+// What every method works with.
+struct Bench {
+  CdmCommandSettings s;
+  CdmTask task;
+  CdmPrior prior;
+  CondModel inner;
+  std::shared_ptr<CondModel> baseline;  // null unless mlgd runs
+  matching::MatchingLoss loss;
+};
+
+matching::TargetSampler target_of(const CdmTask& task) {
+  return [mix = task.target](int64_t n, tensor::Generator& g) { return mix.sample(n, g); };
+}
+
+matching::MatchingLoss divergence_loss(const matching::DivergenceSettings& d) {
+  return [d](const Var& y, const Var& t) { return matching::divergence(y, t, d); };
+}
+
+// Point-target inverse design: only G's mean is matched, by the distance ‖ȳ − ḡ‖ (DPS's step
+// normalisation ζ/‖·‖ applied to the squared loss; the squared loss itself overshoots and
+// diverges at ζ = 1 where the conditional mean jumps between components).
+matching::MatchingLoss mean_loss() {
+  return [](const Var& y, const Var& t) {
+    return ag::sqrt(ag::sum(ag::square(ag::mean(y, {0}) - ag::mean(t, {0}))) + 1e-12);
+  };
+}
+
+CdmMethodResult from_run(const std::string& name, const matching::CdmRun& r, int64_t runs) {
+  return {name, r.x, r.final_loss, r.seconds, runs};
+}
+
+CdmMethodResult run_guided(const Bench& b, const std::string& name) {
+  matching::CdmSettings l = b.s.loop;
+  matching::ConditionalSampler inner = b.inner.sampler(b.s.inner_steps);
+  matching::MatchingLoss loss = b.loss;
+  if (name == "mlgd") {
+    l.restarts = b.s.baseline_restarts;
+    inner = b.baseline->sampler(b.s.baseline_steps, b.s.baseline_checkpoint);
+  }
+  if (name == "point") loss = mean_loss();
+  std::fprintf(stderr, "%s: %lld restarts of %lld guided steps\n", name.c_str(),
+               (long long)l.restarts, (long long)l.steps);
+  matching::CdmRun r = matching::mlgd(b.prior.vp, *b.prior.model.schedule, b.prior.dim, inner,
+                                      target_of(b.task), loss, l);
+  if (name == "point") {  // judged by the distributional loss like the others
+    tensor::Generator g(l.seed + 7919);
+    for (int64_t i = 0; i < r.x.size(0); ++i)
+      r.final_loss[size_t(i)] = matching::final_matching_loss(r.x.slice(0, i, i + 1), inner,
+                                                              target_of(b.task), b.loss, l.final_n, g);
+  }
+  return from_run(name, r, l.restarts);
+}
+
+// Unguided prior draws from noise: `per` draws for each of R restarts, the best by final loss.
+CdmMethodResult run_prior(const Bench& b, const std::string& name, int64_t per) {
+  matching::CdmSettings l = b.s.loop;
+  l.guidance = 0, l.start_at_zero = false, l.restarts = b.s.loop.restarts * per;
+  const matching::CdmRun r = matching::mlgd(b.prior.vp, *b.prior.model.schedule, b.prior.dim,
+                                            b.inner.sampler(b.s.inner_steps), target_of(b.task),
+                                            b.loss, l);
+  CdmMethodResult out{name, Tensor(), {}, r.seconds, b.s.loop.restarts};
+  std::vector<Tensor> rows;
+  for (int64_t i = 0; i < b.s.loop.restarts; ++i) {
+    int64_t best = i * per;
+    for (int64_t j = i * per; j < (i + 1) * per; ++j)
+      if (r.final_loss[size_t(j)] < r.final_loss[size_t(best)]) best = j;
+    rows.push_back(r.x.slice(0, best, best + 1));
+    out.final_loss.push_back(r.final_loss[size_t(best)]);
+  }
+  out.x = tensor::cat(rows, 0);
+  return out;
+}
+
+CdmMethodResult run_method(const Bench& b, const std::string& name) {
+  if (name == "prior") return run_prior(b, name, 1);
+  if (name == "best_of") return run_prior(b, name, b.s.best_of);
+  return run_guided(b, name);
+}
+
+Bench open_bench(const CdmCommandSettings& s) {
+  Bench b{s, make_cdm_task(s.task), {}, {}, nullptr, divergence_loss(s.divergence)};
+  const bool slow = std::find(s.methods.begin(), s.methods.end(), "mlgd") != s.methods.end();
+  ensure_cdm_model(s.prior, s.threads, s.device);
+  ensure_cdm_model(s.inner, s.threads, s.device);
+  if (slow) ensure_cdm_model(s.baseline, s.threads, s.device);
+  const tensor::Device dev = tensor::parse_device(s.device);
+  b.prior = load_cdm_prior(s.prior.dir, dev);
+  b.inner = load_cond_run(s.inner.dir, dev);
+  DIFFLAB_CHECK(b.inner.s.objective == "ict", "cdm.inner: '", s.inner.dir,
+                "' is a ", b.inner.s.objective, " model; the fast inner sampler is an ict run");
+  if (slow) b.baseline = std::make_shared<CondModel>(load_cond_run(s.baseline.dir, dev));
+  DIFFLAB_CHECK(b.prior.dim == b.task.dim_x, "cdm.prior: '", s.prior.dir, "' models ", b.prior.dim,
+                "-D data; task ", s.task, " has ", b.task.dim_x, " X coordinates");
+  return b;
+}
+
+}  // namespace
+
+int run_cdm(const CommandArgs& args) {
+  const std::string dir = default_run_dir("cdm", args);
+  const Config cfg = command_config(cdm_config(), args, dir, args.resume);
+  apply_threads(cfg);
+  const CdmCommandSettings s = cdm_settings(cfg);
+  const Bench b = open_bench(s);
+  RunLock lock(dir);
+  RunFolder run(dir);
+  run.write_config(cfg.resolved());
+  std::filesystem::create_directories(run.path("methods"));
+  if (!args.resume) run.truncate_metrics_after(-1);
+  std::vector<CdmMethodResult> results;
+  for (const std::string& m : s.methods) {
+    const std::string saved = run.path("methods/" + m + ".json");
+    if (args.resume && file_exists(saved)) {
+      std::fprintf(stderr, "%s: kept from %s\n", m.c_str(), saved.c_str());
+      results.push_back(read_method_result(saved));
+      continue;
+    }
+    results.push_back(run_method(b, m));
+    write_method_result(saved, results.back());
+    log_method_scores(run, b.task, results.back(), s.top_k);
+  }
+  write_cdm_report(run, s, b.task, results, inner_fit_at_x_star(b.task, b.inner.sampler(s.inner_steps),
+                                                               b.loss, s.loop.seed),
+                   cfg.resolved());
+  std::fprintf(stderr, "report: %s\n", run.path("report.html").c_str());
+  return 0;
+}
+
+}  // namespace difflab::experiments
