@@ -1,11 +1,13 @@
 #include "experiments/cdm.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include "autograd/functions.h"
 #include "experiments/cdm_report.h"
+#include "experiments/cdm_studies.h"
 #include "experiments/data/joint_gmm.h"
 #include "experiments/io.h"
 #include "experiments/run_folder.h"
@@ -55,7 +57,16 @@ void declare_loop_keys(Config& c) {
       .declare_string("cdm.start", "zero", {"zero", "noise"}, "x_T: zeros (the simulations code) or N(0, I)")
       .declare_int("cdm.restarts", 25, 1, 100000, "R: restarts (CDMO keeps the best)")
       .declare_int("cdm.top_k", 10, 1, 100000, "restarts in the top-k-by-final-loss figures")
-      .declare_int("cdm.best_of", 100, 1, 1000000, "prior draws per restart of the best_of baseline");
+      .declare_int("cdm.best_of", 100, 1, 1000000, "prior draws per restart of the best_of baseline")
+      .declare_bool("cdm.inner_control", false,
+                    "study: the consistency sampler against K*-step DDIM inner samplers (gradient "
+                    "cosine, peak bytes, time, L2) with and without checkpointing")
+      .declare_string("cdm.control_steps", "4,16,64", {}, "K* of the inner-sampler control (the largest is the reference)")
+      .declare_int("cdm.control_restarts", 5, 1, 100000, "restarts per K* in the control's MLGD runs")
+      .declare_bool("cdm.sensitivity", false, "study: MLGD-F over n x J (spec §2.6's sweep)")
+      .declare_string("cdm.sensitivity_n", "25,100,250,1000", {}, "n values of the sensitivity study")
+      .declare_string("cdm.sensitivity_mc", "1,3,10", {}, "J values of the sensitivity study")
+      .declare_int("cdm.sensitivity_restarts", 5, 1, 100000, "restarts per cell of the sensitivity study");
   for (const auto& h : matching::divergence_setting_help()) {
     std::string def;
     for (const auto& [k, v] : kDivergenceDefaults)
@@ -65,6 +76,18 @@ void declare_loop_keys(Config& c) {
 }
 
 std::string or_default(const std::string& v, const std::string& d) { return v.empty() ? d : v; }
+
+// Positive integers from a comma list, ascending.
+std::vector<int64_t> int_list(const std::string& text, const std::string& key) {
+  std::vector<int64_t> out;
+  for (double v : parse_list(text, key)) {
+    DIFFLAB_CHECK(v >= 1 && v == std::floor(v), key, ": '", text, "' must list positive integers");
+    out.push_back(int64_t(v));
+  }
+  DIFFLAB_CHECK(!out.empty(), key, ": give at least one value");
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 }  // namespace
 
@@ -109,26 +132,19 @@ CdmCommandSettings cdm_settings(const Config& cfg) {
   l.seed = uint64_t(cfg.get_int("seed"));
   s.top_k = cfg.get_int("cdm.top_k");
   s.best_of = cfg.get_int("cdm.best_of");
+  s.inner_control = cfg.get_bool("cdm.inner_control");
+  s.control_steps = int_list(cfg.get_string("cdm.control_steps"), "cdm.control_steps");
+  s.control_restarts = cfg.get_int("cdm.control_restarts");
+  s.sensitivity = cfg.get_bool("cdm.sensitivity");
+  s.sensitivity_n = int_list(cfg.get_string("cdm.sensitivity_n"), "cdm.sensitivity_n");
+  s.sensitivity_mc = int_list(cfg.get_string("cdm.sensitivity_mc"), "cdm.sensitivity_mc");
+  s.sensitivity_restarts = cfg.get_int("cdm.sensitivity_restarts");
   s.threads = cfg.get_int("threads");
   s.device = cfg.get_string("device");
   return s;
 }
 
 namespace {
-
-// What every method works with.
-struct Bench {
-  CdmCommandSettings s;
-  CdmTask task;
-  CdmPrior prior;
-  CondModel inner;
-  std::shared_ptr<CondModel> baseline;  // null unless mlgd runs
-  matching::MatchingLoss loss;
-};
-
-matching::TargetSampler target_of(const CdmTask& task) {
-  return [mix = task.target](int64_t n, tensor::Generator& g) { return mix.sample(n, g); };
-}
 
 matching::MatchingLoss divergence_loss(const matching::DivergenceSettings& d) {
   return [d](const Var& y, const Var& t) { return matching::divergence(y, t, d); };
@@ -143,38 +159,28 @@ matching::MatchingLoss mean_loss() {
   };
 }
 
-CdmMethodResult from_run(const std::string& name, const matching::CdmRun& r, int64_t runs) {
-  return {name, r.x, r.final_loss, r.seconds, runs};
+// The point target is judged by the distributional loss like the others.
+void rescore(const CdmBench& b, const matching::ConditionalSampler& inner, matching::CdmRun& r,
+             int64_t n, uint64_t seed) {
+  tensor::Generator g(seed + 7919);
+  for (int64_t i = 0; i < r.x.size(0); ++i)
+    r.final_loss[size_t(i)] = matching::final_matching_loss(r.x.slice(0, i, i + 1), inner,
+                                                            cdm_target(b.task), b.loss, n, g);
 }
 
-CdmMethodResult run_guided(const Bench& b, const std::string& name) {
+CdmMethodResult run_guided(const CdmBench& b, const std::string& name) {
   matching::CdmSettings l = b.s.loop;
-  matching::ConditionalSampler inner = b.inner.sampler(b.s.inner_steps);
-  matching::MatchingLoss loss = b.loss;
-  if (name == "mlgd") {
-    l.restarts = b.s.baseline_restarts;
-    inner = b.baseline->sampler(b.s.baseline_steps, b.s.baseline_checkpoint);
-  }
-  if (name == "point") loss = mean_loss();
-  std::fprintf(stderr, "%s: %lld restarts of %lld guided steps\n", name.c_str(),
-               (long long)l.restarts, (long long)l.steps);
-  matching::CdmRun r = matching::mlgd(b.prior.vp, *b.prior.model.schedule, b.prior.dim, inner,
-                                      target_of(b.task), loss, l);
-  if (name == "point") {  // judged by the distributional loss like the others
-    tensor::Generator g(l.seed + 7919);
-    for (int64_t i = 0; i < r.x.size(0); ++i)
-      r.final_loss[size_t(i)] = matching::final_matching_loss(r.x.slice(0, i, i + 1), inner,
-                                                              target_of(b.task), b.loss, l.final_n, g);
-  }
-  return from_run(name, r, l.restarts);
+  if (name != "mlgd") return run_cdm_guided(b, name, b.inner.sampler(b.s.inner_steps), l);
+  l.restarts = b.s.baseline_restarts;
+  return run_cdm_guided(b, name, b.baseline->sampler(b.s.baseline_steps, b.s.baseline_checkpoint), l);
 }
 
 // Unguided prior draws from noise: `per` draws for each of R restarts, the best by final loss.
-CdmMethodResult run_prior(const Bench& b, const std::string& name, int64_t per) {
+CdmMethodResult run_prior(const CdmBench& b, const std::string& name, int64_t per) {
   matching::CdmSettings l = b.s.loop;
   l.guidance = 0, l.start_at_zero = false, l.restarts = b.s.loop.restarts * per;
   const matching::CdmRun r = matching::mlgd(b.prior.vp, *b.prior.model.schedule, b.prior.dim,
-                                            b.inner.sampler(b.s.inner_steps), target_of(b.task),
+                                            b.inner.sampler(b.s.inner_steps), cdm_target(b.task),
                                             b.loss, l);
   CdmMethodResult out{name, Tensor(), {}, r.seconds, b.s.loop.restarts};
   std::vector<Tensor> rows;
@@ -189,15 +195,33 @@ CdmMethodResult run_prior(const Bench& b, const std::string& name, int64_t per) 
   return out;
 }
 
-CdmMethodResult run_method(const Bench& b, const std::string& name) {
+}  // namespace
+
+matching::TargetSampler cdm_target(const CdmTask& task) {
+  return [mix = task.target](int64_t n, tensor::Generator& g) { return mix.sample(n, g); };
+}
+
+CdmMethodResult run_cdm_guided(const CdmBench& b, const std::string& name,
+                               const matching::ConditionalSampler& inner,
+                               const matching::CdmSettings& loop) {
+  std::fprintf(stderr, "%s: %lld restarts of %lld guided steps\n", name.c_str(),
+               (long long)loop.restarts, (long long)loop.steps);
+  matching::CdmRun r = matching::mlgd(b.prior.vp, *b.prior.model.schedule, b.prior.dim, inner,
+                                      cdm_target(b.task), name == "point" ? mean_loss() : b.loss, loop);
+  if (name == "point") rescore(b, inner, r, loop.final_n, loop.seed);
+  return {name, r.x, r.final_loss, r.seconds, loop.restarts};
+}
+
+CdmMethodResult run_cdm_method(const CdmBench& b, const std::string& name) {
   if (name == "prior") return run_prior(b, name, 1);
   if (name == "best_of") return run_prior(b, name, b.s.best_of);
   return run_guided(b, name);
 }
 
-Bench open_bench(const CdmCommandSettings& s) {
-  Bench b{s, make_cdm_task(s.task), {}, {}, nullptr, divergence_loss(s.divergence)};
-  const bool slow = std::find(s.methods.begin(), s.methods.end(), "mlgd") != s.methods.end();
+CdmBench open_cdm_bench(const CdmCommandSettings& s) {
+  CdmBench b{s, make_cdm_task(s.task), {}, {}, nullptr, divergence_loss(s.divergence)};
+  const bool slow =
+      s.inner_control || std::find(s.methods.begin(), s.methods.end(), "mlgd") != s.methods.end();
   ensure_cdm_model(s.prior, s.threads, s.device);
   ensure_cdm_model(s.inner, s.threads, s.device);
   if (slow) ensure_cdm_model(s.baseline, s.threads, s.device);
@@ -212,34 +236,26 @@ Bench open_bench(const CdmCommandSettings& s) {
   return b;
 }
 
-}  // namespace
-
 int run_cdm(const CommandArgs& args) {
   const std::string dir = default_run_dir("cdm", args);
   const Config cfg = command_config(cdm_config(), args, dir, args.resume);
   apply_threads(cfg);
   const CdmCommandSettings s = cdm_settings(cfg);
-  const Bench b = open_bench(s);
+  const CdmBench b = open_cdm_bench(s);
   RunLock lock(dir);
   RunFolder run(dir);
   run.write_config(cfg.resolved());
   std::filesystem::create_directories(run.path("methods"));
   if (!args.resume) run.truncate_metrics_after(-1);
   std::vector<CdmMethodResult> results;
-  for (const std::string& m : s.methods) {
-    const std::string saved = run.path("methods/" + m + ".json");
-    if (args.resume && file_exists(saved)) {
-      std::fprintf(stderr, "%s: kept from %s\n", m.c_str(), saved.c_str());
-      results.push_back(read_method_result(saved));
-      continue;
-    }
-    results.push_back(run_method(b, m));
-    write_method_result(saved, results.back());
-    log_method_scores(run, b.task, results.back(), s.top_k);
-  }
-  write_cdm_report(run, s, b.task, results, inner_fit_at_x_star(b.task, b.inner.sampler(s.inner_steps),
-                                                               b.loss, s.loop.seed),
-                   cfg.resolved());
+  for (const std::string& m : s.methods)
+    results.push_back(cached_method(run, args.resume, m, [&] { return run_cdm_method(b, m); },
+                                    b.task, s.top_k));
+  Report rep = cdm_report(s, b.task, results,
+                          inner_fit_at_x_star(b.task, b.inner.sampler(s.inner_steps), b.loss, s.loop.seed));
+  run_cdm_studies(b, run, args.resume, rep);
+  rep.config(cfg.resolved());
+  rep.write(run.path("report.html"));
   std::fprintf(stderr, "report: %s\n", run.path("report.html").c_str());
   return 0;
 }

@@ -8,13 +8,16 @@
 //   prior  x drawn from the prior alone (DDIM from noise)
 //   best_of  per restart, the best of cdm.best_of prior draws by the final matching loss
 //   point  point-target inverse design: the loop matching only G's mean
-// Each finished method is kept in methods/<name>.json; --resume skips those.
+// Each finished method is kept in methods/<name>.json; --resume skips those. Two studies can
+// follow (cdm_studies.h): the inner-sampler control (cdm.inner_control) and the n × J
+// sensitivity of MLGD-F (cdm.sensitivity).
 #pragma once
 #include <string>
 #include <vector>
 
 #include "experiments/cdm_models.h"
 #include "experiments/command.h"
+#include "experiments/data/joint_gmm.h"
 #include "matching/cdm.h"
 #include "matching/divergence_settings.h"
 
@@ -32,10 +35,42 @@ struct CdmCommandSettings {
   matching::DivergenceSettings divergence;
   matching::CdmSettings loop;
   int64_t top_k = 10, best_of = 100;
+  bool inner_control = false, sensitivity = false;
+  std::vector<int64_t> control_steps{4, 16, 64}, sensitivity_n{25, 100, 250, 1000},
+      sensitivity_mc{1, 3, 10};
+  int64_t control_restarts = 5, sensitivity_restarts = 5;
   int64_t threads = 0;
   std::string device = "cpu";
 };
 CdmCommandSettings cdm_settings(const Config& cfg);
+
+// The task, the frozen models and the matching loss every method works with.
+struct CdmBench {
+  CdmCommandSettings s;
+  CdmTask task;
+  CdmPrior prior;
+  CondModel inner;
+  std::shared_ptr<CondModel> baseline;  // null unless the slow baseline is needed
+  matching::MatchingLoss loss;
+};
+// Trains what is missing, then loads the models.
+CdmBench open_cdm_bench(const CdmCommandSettings& s);
+matching::TargetSampler cdm_target(const CdmTask& task);
+
+// One method's recovered x per restart and final losses.
+struct CdmMethodResult {
+  std::string name;
+  tensor::Tensor x;                // [R, dX], f64 or f32
+  std::vector<double> final_loss;  // per restart
+  double seconds = 0;              // the whole method (restarts batched)
+  int64_t runs = 0;
+};
+// mlgdf, mlgd, prior, best_of or point (see above).
+CdmMethodResult run_cdm_method(const CdmBench& b, const std::string& name);
+// MLGD-F or MLGD with an explicit inner sampler and loop settings, named `name`.
+CdmMethodResult run_cdm_guided(const CdmBench& b, const std::string& name,
+                               const matching::ConditionalSampler& inner,
+                               const matching::CdmSettings& loop);
 
 int run_cdm(const CommandArgs& args);
 

@@ -1,6 +1,7 @@
 #include "experiments/cdm_report.h"
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "autograd/grad_mode.h"
@@ -138,9 +139,23 @@ std::string verdict(const CdmTask& task, const std::vector<CdmMethodResult>& res
 
 }  // namespace
 
-void write_cdm_report(const RunFolder& run, const CdmCommandSettings& s, const CdmTask& task,
-                      const std::vector<CdmMethodResult>& results, const InnerFit& fit,
-                      const nlohmann::json& config) {
+CdmMethodResult cached_method(RunFolder& run, bool resume, const std::string& name,
+                              const std::function<CdmMethodResult()>& compute, const CdmTask& task,
+                              int64_t top_k) {
+  const std::string saved = run.path("methods/" + name + ".json");
+  if (resume && file_exists(saved)) {
+    std::fprintf(stderr, "%s: kept from %s\n", name.c_str(), saved.c_str());
+    return read_method_result(saved);
+  }
+  CdmMethodResult r = compute();
+  r.name = name;
+  write_method_result(saved, r);
+  log_method_scores(run, task, r, top_k);
+  return r;
+}
+
+Report cdm_report(const CdmCommandSettings& s, const CdmTask& task,
+                  const std::vector<CdmMethodResult>& results, const InnerFit& fit) {
   Report rep("MLGD-F conditional distribution matching: " + task.name + " task");
   rep.paragraph("Joint Gaussian mixture with " + std::to_string(task.joint.num_components()) +
                 " components; X = the first " + std::to_string(task.dim_x) +
@@ -157,8 +172,7 @@ void write_cdm_report(const RunFolder& run, const CdmCommandSettings& s, const C
   rep.heading("Scores");
   scores_table(rep, s, task, results);
   pictures(rep, task, results, fit);
-  rep.config(config);
-  rep.write(run.path("report.html"));
+  return rep;
 }
 
 }  // namespace difflab::experiments

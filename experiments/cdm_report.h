@@ -3,23 +3,18 @@
 // table beside the paper repository's numbers (spec §2.8), how well the inner sampler matches G at
 // x*, and where each method's x landed.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "experiments/cdm.h"
 #include "experiments/data/joint_gmm.h"
+#include "experiments/report.h"
 #include "experiments/run_folder.h"
 #include <nlohmann/json.hpp>
 
 namespace difflab::experiments {
 
-struct CdmMethodResult {
-  std::string name;
-  tensor::Tensor x;                // [R, dX], f64 or f32
-  std::vector<double> final_loss;  // per restart
-  double seconds = 0;              // the whole method (restarts batched)
-  int64_t runs = 0;
-};
 void write_method_result(const std::string& path, const CdmMethodResult& r);
 CdmMethodResult read_method_result(const std::string& path);
 
@@ -36,8 +31,15 @@ struct InnerFit {
 InnerFit inner_fit_at_x_star(const CdmTask& task, const matching::ConditionalSampler& inner,
                              const matching::MatchingLoss& loss, uint64_t seed, int64_t n = 2000);
 
-void write_cdm_report(const RunFolder& run, const CdmCommandSettings& s, const CdmTask& task,
-                      const std::vector<CdmMethodResult>& results, const InnerFit& fit,
-                      const nlohmann::json& config);
+// methods/<name>.json when --resume finds it, else compute() — saved there and its scores
+// logged.
+CdmMethodResult cached_method(RunFolder& run, bool resume, const std::string& name,
+                              const std::function<CdmMethodResult()>& compute, const CdmTask& task,
+                              int64_t top_k);
+
+// The report's heading, the benchmark's scores beside the paper's, the inner sampler's fit at x*
+// and the recovered x; the caller adds the studies and the config, then writes it.
+Report cdm_report(const CdmCommandSettings& s, const CdmTask& task,
+                  const std::vector<CdmMethodResult>& results, const InnerFit& fit);
 
 }  // namespace difflab::experiments

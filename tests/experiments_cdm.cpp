@@ -1,5 +1,6 @@
 // `difflab train-cond` and `difflab cdm` end to end on the tiny presets: the models trained
-// first into their own run folders, every method's results, scores and report, --resume keeping
+// first into their own run folders, every method's results, scores and report, the inner-sampler
+// control and the sensitivity study, --resume keeping
 // finished methods, the consistency model's run reloaded for sampling, and bad settings refused.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "experiments/io.h"
 #include "experiments/run_folder.h"
 #include "experiments/train_cond.h"
+#include <nlohmann/json.hpp>
 #include "tensor/factory.h"
 #include "tests/support/check_message.h"
 #include "tests/support/run_helpers.h"
@@ -28,7 +30,9 @@ CommandArgs tiny_cdm(const std::string& root) {
   a.run_dir = root + "/cdm";
   a.threads = 1;
   a.sets = {"cdm.prior=" + root + "/prior", "cdm.inner=" + root + "/cm",
-            "cdm.baseline=" + root + "/slow"};
+            "cdm.baseline=" + root + "/slow", "cdm.inner_control=true", "cdm.control_steps=2,5",
+            "cdm.control_restarts=2", "cdm.sensitivity=true", "cdm.sensitivity_n=8,16",
+            "cdm.sensitivity_mc=1,2", "cdm.sensitivity_restarts=2"};
   return a;
 }
 
@@ -58,6 +62,18 @@ BOOST_AUTO_TEST_CASE(tiny_cdm_trains_its_models_and_scores_every_method) {
   BOOST_TEST(r.x.size(0) == 3);
   BOOST_TEST(r.final_loss.size() == 3u);
   BOOST_TEST(read_method_result(root + "/cdm/methods/mlgd.json").x.size(0) == 2);  // its restarts
+  // The inner-sampler control: checkpointing changes memory, not the gradient; the unrolled
+  // sampler's peak grows with its depth.
+  const nlohmann::json control = nlohmann::json::parse(read_file(root + "/cdm/methods/inner_control.json"));
+  BOOST_TEST(control.size() == 5u);  // consistency, DDIM 2 and 5 steps, each plain and checkpointed
+  auto row = [&](size_t i, const char* k) { return control[i].at(k).get<double>(); };
+  BOOST_TEST(row(3, "cosine") == 1.0);  // DDIM 5, the reference
+  BOOST_TEST(row(2, "cosine") == row(1, "cosine"));
+  BOOST_TEST(row(4, "cosine") == 1.0);
+  BOOST_TEST(row(3, "peak_bytes") > row(1, "peak_bytes"));
+  BOOST_TEST(row(4, "peak_bytes") < 0.5 * row(3, "peak_bytes"));
+  for (const char* m : {"control_ddim2", "sens_n8_J1", "sens_n16_J2"})
+    BOOST_TEST(fs::exists(root + "/cdm/methods/" + m + ".json"), m);
   const std::string html = read_file(root + "/cdm/report.html");
   BOOST_TEST(html.find("paper: L2 mean") != std::string::npos);
   BOOST_TEST(html.find("0.030 ± 0.007") != std::string::npos);  // the paper's MLGD-F row
