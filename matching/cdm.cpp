@@ -68,6 +68,20 @@ std::vector<int64_t> ascending(const std::vector<double>& v) {
 
 }  // namespace
 
+Tensor matching_gradient(const Tensor& x0_hat, double spread, const ConditionalSampler& inner,
+                         const TargetSampler& target, const MatchingLoss& loss,
+                         const CdmSettings& s, std::vector<tensor::Generator>& gens,
+                         std::vector<double>& losses) {
+  std::vector<Tensor> rows;
+  for (int64_t r = 0; r < x0_hat.size(0); ++r) {
+    const Var x0(x0_hat.slice(0, r, r + 1).contiguous(), true);
+    const Var L = mc_matching_loss(x0, spread, inner, target, loss, s, gens[size_t(r)]);
+    losses[size_t(r)] = L.item();
+    rows.push_back(ag::grad({L}, {x0})[0].value());
+  }
+  return tensor::cat(rows, 0);
+}
+
 Var mc_matching_loss(const Var& x0_hat, double spread, const ConditionalSampler& inner,
                      const TargetSampler& target, const MatchingLoss& loss,
                      const CdmSettings& s, tensor::Generator& gen) {
@@ -123,14 +137,10 @@ CdmRun mlgd(const diffusion::VpModel& prior, const diffusion::Schedule& schedule
     // DDIM, η = 0: x_{t'} = α_{t'} x̂₀ + σ_{t'} ε̂.
     Var x_next = d.x0.detach() * next.alpha + d.eps.detach() * next.sigma;
     if (s.guidance > 0) {
-      const double spread = mc_spread(s.spread, at, next);
-      std::vector<Var> Ls;
-      for (int64_t r = 0; r < R; ++r) {
-        Ls.push_back(mc_matching_loss(ag::slice(d.x0, 0, r, r + 1), spread, inner, target, loss, s,
-                                      gens[size_t(r)]));
-        out.guided_loss[size_t(r)] = Ls.back().item();
-      }
-      const Var g = ag::grad({ag::sum(ag::stack(Ls, 0))}, {xt})[0];
+      const Tensor g0 = matching_gradient(d.x0.value(), mc_spread(s.spread, at, next), inner,
+                                          target, loss, s, gens, out.guided_loss);
+      // One VJP through the prior for all restarts: ∇_{x_t} L = (∂x̂₀/∂x_t)ᵀ ∇_{x̂₀} L.
+      const Var g = ag::grad({d.x0}, {xt}, {Var(g0)})[0];
       x_next = x_next - g.detach() * s.guidance;
     }
     x = x_next.value();

@@ -10,8 +10,9 @@
 // samples of G, L = −log (1/J) Σ_j exp(−ℓ_j) (LGD-MC), and x_{t'} = DDIM(x_t) − ζ ∇_{x_t} L.
 // CDMS keeps the samples of all restarts; CDMO the best by the final matching loss.
 //
-// Restarts share the prior's batched evaluation: row r of x is restart r, every loss term
-// belongs to one row, so ∇ Σ_r L_r gives each row its own gradient. Restart r draws all its noise
+// Restarts share the prior's batched evaluation: row r of x is restart r; each restart's loss is
+// differentiated on its own (matching_gradient) and one VJP through the prior carries all rows to
+// x_t, so each row gets its own gradient. Restart r draws all its noise
 // from its own generator, seeded seed + r (the code's 42 + r), so it does not depend on R.
 #pragma once
 #include <cstdint>
@@ -73,6 +74,14 @@ struct CdmRun {
 Var mc_matching_loss(const Var& x0_hat, double spread, const ConditionalSampler& inner,
                      const TargetSampler& target, const MatchingLoss& loss,
                      const CdmSettings& s, tensor::Generator& gen);
+
+// ∇_{x̂₀} L for every row of x0_hat [R, dX] (a constant: the prior is not in this graph), restart
+// r drawing from gens[r]; L per row into `losses`. One restart's inner graph lives at a time, so
+// memory does not grow with R (an unrolled K*-step inner sampler keeps K* steps per restart).
+Tensor matching_gradient(const Tensor& x0_hat, double spread, const ConditionalSampler& inner,
+                         const TargetSampler& target, const MatchingLoss& loss,
+                         const CdmSettings& s, std::vector<tensor::Generator>& gens,
+                         std::vector<double>& losses);
 
 // D(f(x), G) for one x [1, dX] with n fresh inner and target samples (no grad).
 double final_matching_loss(const Tensor& x, const ConditionalSampler& inner,
