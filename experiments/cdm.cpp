@@ -10,6 +10,7 @@
 #include "experiments/cdm_studies.h"
 #include "experiments/data/joint_gmm.h"
 #include "experiments/io.h"
+#include "experiments/progress.h"
 #include "experiments/run_folder.h"
 #include "matching/divergence_registry.h"
 #include "tensor/factory.h"
@@ -206,8 +207,14 @@ CdmMethodResult run_cdm_guided(const CdmBench& b, const std::string& name,
                                const matching::CdmSettings& loop) {
   std::fprintf(stderr, "%s: %lld restarts of %lld guided steps\n", name.c_str(),
                (long long)loop.restarts, (long long)loop.steps);
+  Progress prog(name, loop.steps, 0, std::max<int64_t>(1, loop.steps / 10));
+  const matching::CdmCallback show = [&](int64_t k, int64_t, const Tensor&, const std::vector<double>& L) {
+    prog.update(k + 1, L.empty() ? NAN : *std::min_element(L.begin(), L.end()));
+  };
   matching::CdmRun r = matching::mlgd(b.prior.vp, *b.prior.model.schedule, b.prior.dim, inner,
-                                      cdm_target(b.task), name == "point" ? mean_loss() : b.loss, loop);
+                                      cdm_target(b.task), name == "point" ? mean_loss() : b.loss, loop,
+                                      show);
+  prog.finish();
   if (name == "point") rescore(b, inner, r, loop.final_n, loop.seed);
   return {name, r.x, r.final_loss, r.seconds, loop.restarts};
 }
