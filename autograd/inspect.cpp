@@ -38,16 +38,21 @@ std::string desc(const Node* n) {
 }
 }  // namespace
 
-GraphStats graph_stats(const Var& root) {
+GraphStats graph_stats(const Var& root, const std::vector<Var>& listed) {
   std::unordered_map<Node*, int64_t> ids;
   GraphStats s;
-  std::unordered_set<const void*> storages;
+  std::unordered_set<const void*> storages, listed_storages;
+  for (const auto& v : listed)
+    if (v.value().defined()) listed_storages.insert(v.value().storage().get());
   for (Node* n : collect(root, ids)) {
     if (n->is_leaf) s.leaves++;
     else s.nodes++;
-    for (const auto& sv : n->saved)
-      if (sv.value.defined() && storages.insert(sv.value.storage().get()).second)
-        s.saved_bytes += sv.value.storage()->nbytes;
+    for (const auto& sv : n->saved) {
+      if (!sv.value.defined() || !storages.insert(sv.value.storage().get()).second) continue;
+      s.saved_bytes += sv.value.storage()->nbytes;
+      if (listed_storages.count(sv.value.storage().get()))
+        s.saved_listed_bytes += sv.value.storage()->nbytes;
+    }
   }
   return s;
 }

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "autograd/var.h"
 
@@ -12,9 +13,11 @@ struct GraphStats {
   int64_t nodes = 0;         // op nodes (leaves excluded)
   int64_t leaves = 0;        // AccumulateGrad nodes
   size_t saved_bytes = 0;    // bytes held by saved values (shared tensors counted once)
+  size_t saved_listed_bytes = 0;  // the part of saved_bytes that is the `listed` Vars' storage
 };
 
-GraphStats graph_stats(const Var& root);
+// `listed`: Vars whose saved storage is counted apart (parameters: saved, but not activations).
+GraphStats graph_stats(const Var& root, const std::vector<Var>& listed = {});
 // One line per node: id, op, output dtype/shape, saved bytes, input ids.
 std::string dump_graph(const Var& root);
 std::string dump_graph_dot(const Var& root);

@@ -8,6 +8,28 @@
 
 namespace difflab::diffusion {
 
+detail::StepFn detail::ddim_step(const VpModel& model, const Schedule& schedule,
+                                 const std::vector<double>& times, int64_t k, double eta,
+                                 const NoiseSource& src) {
+  const NoiseLevel at = noise_level(schedule, times[size_t(k)]);
+  const NoiseLevel to = noise_level(schedule, times[size_t(k) + 1]);
+  DIFFLAB_CHECK(at.sigma > 0, "sample_ddim: step ", k, " starts at t = ", at.t,
+                " where sigma = 0");
+  double c = 0.0;
+  if (eta > 0 && to.sigma > 0)
+    c = eta * std::sqrt(to.sigma * to.sigma / (at.sigma * at.sigma) *
+                        (1.0 - at.alpha * at.alpha / (to.alpha * to.alpha)));
+  const double dir = std::sqrt(std::max(0.0, to.sigma * to.sigma - c * c));
+  return [model, at, to, c, dir, src, k](const Var& zt, Var& x0) {
+    Denoised d = model(zt, at);
+    x0 = d.x0;
+    Var out = d.x0 * to.alpha;
+    if (dir > 0) out = out + d.eps * dir;  // skipped into σ_s = 0, where ε̂ plays no part
+    if (c > 0) out = out + Var(detail::step_noise(src, zt, k)) * c;
+    return out;
+  };
+}
+
 Var sample_ddim(const VpModel& model, const Schedule& schedule, const Var& z,
                 const std::vector<double>& times, double eta, const NoiseSource* noise,
                 const SampleOptions& options) {
@@ -20,26 +42,9 @@ Var sample_ddim(const VpModel& model, const Schedule& schedule, const Var& z,
   // A copy (two integers) so checkpointed steps can redraw their noise during backward.
   const NoiseSource src = noise ? *noise : NoiseSource(0);
   Var x = z;
-  for (int64_t k = 0; k < n; ++k) {
-    const NoiseLevel at = noise_level(schedule, times[size_t(k)]);
-    const NoiseLevel to = noise_level(schedule, times[size_t(k) + 1]);
-    DIFFLAB_CHECK(at.sigma > 0, "sample_ddim: step ", k, " starts at t = ", at.t,
-                  " where sigma = 0");
-    double c = 0.0;
-    if (eta > 0 && to.sigma > 0)
-      c = eta * std::sqrt(to.sigma * to.sigma / (at.sigma * at.sigma) *
-                          (1.0 - at.alpha * at.alpha / (to.alpha * to.alpha)));
-    const double dir = std::sqrt(std::max(0.0, to.sigma * to.sigma - c * c));
-    detail::StepFn step = [model, at, to, c, dir, src, k](const Var& zt, Var& x0) {
-      Denoised d = model(zt, at);
-      x0 = d.x0;
-      Var out = d.x0 * to.alpha;
-      if (dir > 0) out = out + d.eps * dir;  // skipped into σ_s = 0, where ε̂ plays no part
-      if (c > 0) out = out + Var(detail::step_noise(src, zt, k)) * c;
-      return out;
-    };
-    x = detail::run_step(step, x, k, n, at.t, to.t, options);
-  }
+  for (int64_t k = 0; k < n; ++k)
+    x = detail::run_step(detail::ddim_step(model, schedule, times, k, eta, src), x, k, n,
+                         times[size_t(k)], times[size_t(k) + 1], options);
   return x;
 }
 

@@ -82,6 +82,20 @@ using StepFn = std::function<Var(const Var& z, Var& x0)>;
 // callback once with the forward pass's z and x̂.
 Var run_step(const StepFn& fn, const Var& z, int64_t step, int64_t num_steps, double t,
              double t_next, const SampleOptions& options);
+// Step k of a sampler over `times` (what sample_ddim / sample_ddpm run; the chain study of
+// sampler_gradient.h runs them one at a time). Check the step's noise levels, naming the sampler.
+StepFn ddim_step(const VpModel& model, const Schedule& schedule, const std::vector<double>& times,
+                 int64_t k, double eta, const NoiseSource& noise);
+// DDPM step k's posterior: mean cz·z_t + cx·x̂(z_t), standard deviation std_dev (0 on the
+// step into σ = 0).
+struct DdpmCoefficients {
+  NoiseLevel at;
+  double cz, cx, std_dev;
+};
+DdpmCoefficients ddpm_coefficients(const Schedule& schedule, const std::vector<double>& times,
+                                   int64_t k, DdpmVariance variance);
+StepFn ddpm_step(const VpModel& model, const Schedule& schedule, const std::vector<double>& times,
+                 int64_t k, const NoiseSource& noise, DdpmVariance variance);
 // Descending, finite, >= 0, at least two entries; VP times also <= 1. Throws naming `who`.
 void check_times(const std::vector<double>& times, const char* who, bool vp_time);
 // Noise of z's shape, dtype and device for step k.
