@@ -6,6 +6,7 @@
 #include "experiments/distill.h"
 #include "experiments/drift_align.h"
 #include "experiments/drift_compare.h"
+#include "experiments/mem_depth.h"
 #include "experiments/presets.h"
 #include "experiments/sample_eval.h"
 #include "experiments/train_cond.h"
@@ -38,6 +39,10 @@ const std::vector<CommandSpec>& command_table() {
       {"cdm",
        "MLGD-F conditional distribution matching on the synthetic mixtures, with its baselines",
        cdm_config, run_cdm, true},
+      {"mem-depth",
+       "gradient memory, time and error against sampler depth K for every checkpointing "
+       "schedule, the adjoint, truncation and the score function",
+       mem_depth_config, run_mem_depth, true},
       {"drift-compare", "drifting (Laplace, Gaussian) against DDPM at 1/4/50 steps on 2-D data",
        drift_compare_config, run_drift_compare},
       {"compare-runs", "gather finished run folders (metrics, sample grids) into one page",
