@@ -28,11 +28,12 @@ using tensor::Tensor;
 
 const char* kAllMethods =
     "full,per_step,segments,two_level,revolve:2,revolve:4,revolve:log,recompute,"
-    "adjoint_recorded,adjoint_reintegrated,truncated:1,truncated:4,score_function";
+    "per_step_levels,adjoint_recorded,adjoint_reintegrated,truncated:1,truncated:4,score_function";
 
 // The network, its schedule and the loss one study works with.
 struct Bench {
   std::shared_ptr<nn::Module> module;
+  std::shared_ptr<nn::UNet> unet;  // the U-Net model, for level checkpointing
   diffusion::Denoiser net;
   std::shared_ptr<const diffusion::Schedule> schedule = diffusion::make_schedule("linear");
   tensor::Shape shape;  // [B, ...]
@@ -53,7 +54,7 @@ Bench make_bench(const MemDepthSettings& s) {
     uc.base_channels = 16;
     uc.channel_mults = {1, 2, 2};
     auto unet = std::make_shared<nn::UNet>(uc, &gen);
-    b.module = unet;
+    b.module = b.unet = unet;
     b.net = [unet](const Var& z, const Tensor& t, const Tensor& l) { return unet->forward(z, t, l); };
     b.shape = {s.batch, 1, 28, 28};
     b.loss = [](const Var& z) { return -ag::mean(z, {1, 2, 3}); };  // minus the brightness
@@ -70,6 +71,7 @@ std::vector<double> times_for(const diffusion::Schedule& s, int64_t k) {
 struct Method {
   enum class Kind { chain, truncated, adjoint, score } kind = Kind::chain;
   ag::ChainPlan plan;
+  bool levels = false;  // checkpointing inside the U-Net per level as well
   int64_t last = 0;
   diffusion::AdjointStates states = diffusion::AdjointStates::recorded;
 };
@@ -90,6 +92,9 @@ Method resolve_method(const std::string& name, int64_t k) {
   } else if (name.rfind("truncated:", 0) == 0) {
     m.kind = Method::Kind::truncated;
     m.last = int64_t(parse_list(name.substr(10), "mem.methods")[0]);
+  } else if (name == "per_step_levels") {
+    m.plan = {ag::ChainMethod::per_step};
+    m.levels = true;
   } else if (name == "revolve:log") {
     m.plan = {ag::ChainMethod::revolve, ceil_log2(k)};
   } else {
@@ -102,6 +107,7 @@ Method resolve_method(const std::string& name, int64_t k) {
 std::string not_applicable(const std::string& name, const std::string& sampler, int64_t k,
                            const MemDepthSettings& s) {
   const Method m = resolve_method(name, k);
+  if (m.levels && s.model != "unet") return "level checkpointing needs the U-Net";
   if (m.kind == Method::Kind::adjoint && sampler != "ddim") return "the ODE adjoint needs DDIM";
   if (m.kind == Method::Kind::score && sampler != "ddpm") return "needs a stochastic sampler";
   if (m.kind == Method::Kind::truncated && m.last >= k) return "truncation needs k < K";
@@ -120,6 +126,11 @@ ag::ChainGradient compute(const Bench& b, const Method& m, const std::string& sa
   const auto kind = sampler == "ddim" ? diffusion::ChainSampler::ddim : diffusion::ChainSampler::ddpm;
   const ag::ChainStep chain = diffusion::sampler_chain(model, *b.schedule, times, kind, noise);
   const ag::ChainLoss loss = diffusion::mean_loss(b.loss);
+  struct Levels {  // level checkpointing on for this computation only
+    nn::UNet* net;
+    explicit Levels(nn::UNet* n) : net(n) { if (net) net->set_level_checkpointing(true); }
+    ~Levels() { if (net) net->set_level_checkpointing(false); }
+  } levels(m.levels ? b.unet.get() : nullptr);
   switch (m.kind) {
     case Method::Kind::chain: return ag::chain_gradient(chain, params, z0, k, loss, m.plan);
     case Method::Kind::truncated:

@@ -4,7 +4,8 @@
 // (distance to (1, …, 1) for the 2-D MLP, minus the brightness for the MNIST-small U-Net) with
 // respect to every parameter and the initial noise, by every method named in mem.methods:
 //   full, per_step, segments (√K), two_level, revolve:C (C = a number or "log" = ⌈log₂K⌉),
-//   recompute (O(1), K <= mem.recompute_max), adjoint_recorded, adjoint_reintegrated (DDIM),
+//   recompute (O(1), K <= mem.recompute_max), per_step_levels (per-step checkpointing with the
+//   U-Net checkpointed per resolution level inside each step), adjoint_recorded, adjoint_reintegrated (DDIM),
 //   truncated:k (DRaFT-k), score_function (DDPM).
 // Each row records the allocator's peak bytes split into saved activations, chain states and
 // parameters, forward and VJP counts (checked against the exact formulas where there is one),

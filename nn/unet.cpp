@@ -4,6 +4,8 @@
 #include <regex>
 #include <sstream>
 
+#include "autograd/checkpoint.h"
+#include "autograd/grad_mode.h"
 #include "tensor/factory.h"
 
 namespace difflab::nn {
@@ -118,6 +120,7 @@ UNet::UNet(UNetConfig cfg, tensor::Generator* gen) : cfg_(std::move(cfg)) {
     }
   }
   auto mid = register_module("mid", std::make_shared<Holder>());
+  mid_holder_ = mid;
   const int64_t cm = ch(levels - 1);
   mid1_ = mid->add("res1", std::make_shared<ResBlock>(ch(std::max<int64_t>(levels - 2, 0)), cm,
                                                       edim, g, cfg_.dropout, gen));
@@ -162,16 +165,31 @@ Var UNet::forward(const Var& x, const Tensor& t, const Tensor& labels) const {
   Var h = inp_->forward(x);
   std::vector<Var> skips;
   for (const auto& stage : down_) {
-    h = stage->blocks(h, e);
+    UNetStage* st = stage.get();
+    h = run_level([st](const Var& a, const Var& b) { return st->blocks(a, b); }, *stage, h, e);
     skips.push_back(h);
     h = stage->downsample(h);
   }
-  h = mid2_->forward(mid_attn_->forward(mid1_->forward(h, e)), e);
+  h = run_level(
+      [this](const Var& a, const Var& b) {
+        return mid2_->forward(mid_attn_->forward(mid1_->forward(a, b)), b);
+      },
+      *mid_holder_, h, e);
   for (size_t i = up_.size(); i-- > 0;) {
     h = ag::cat({ag::upsample_nearest2d(h, 2), skips[i]}, 1);
-    h = up_[i]->blocks(h, e);
+    UNetStage* st = up_[i].get();
+    h = run_level([st](const Var& a, const Var& b) { return st->blocks(a, b); }, *up_[i], h, e);
   }
   return out_conv_->forward(out_norm_->forward_silu(h));
+}
+
+Var UNet::run_level(const std::function<Var(const Var&, const Var&)>& fn, const Module& owner,
+                    const Var& h, const Var& e) const {
+  if (!level_checkpointing_ || !ag::GradMode::is_enabled()) return fn(h, e);
+  DIFFLAB_CHECK(cfg_.dropout == 0 || !is_training(), "UNet: level checkpointing with dropout ",
+                cfg_.dropout, " in training mode would draw other masks when it recomputes");
+  return ag::checkpoint([fn](const std::vector<Var>& in) { return fn(in[0], in[1]); }, {h, e},
+                        owner.parameters());
 }
 
 // ---- reference names ----

@@ -20,6 +20,7 @@
 // them for configurations shaped like the reference (one ResBlock per level, no level attention,
 // no classes).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,16 +56,27 @@ class UNet : public Module {
   // labels i64 [B] in [0, num_classes] (num_classes = null class) or undefined.
   Var forward(const Var& x, const Tensor& t, const Tensor& labels = Tensor()) const;
   const UNetConfig& config() const { return cfg_; }
+  // Checkpointing inside the network, per resolution level (spec_distillation_implicit §4.3 2):
+  // each encoder and decoder level's blocks and the middle block keep only their inputs and
+  // recompute their activations during backward. Same outputs and gradients; a forward with
+  // grad recording keeps about one level's activations instead of all of them.
+  void set_level_checkpointing(bool on) { level_checkpointing_ = on; }
+  bool level_checkpointing() const { return level_checkpointing_; }
   int64_t embed_dim() const { return 4 * cfg_.base_channels; }
 
  private:
+  Var run_level(const std::function<Var(const Var&, const Var&)>& fn, const Module& owner,
+                const Var& h, const Var& e) const;
+
   UNetConfig cfg_;
+  bool level_checkpointing_ = false;
   std::shared_ptr<SinusoidalTimeEmbedding> temb_;
   std::shared_ptr<Embedding> label_emb_;
   std::shared_ptr<Conv2d> inp_;
   std::vector<std::shared_ptr<UNetStage>> down_, up_;  // up_[i] is level i
   std::shared_ptr<ResBlock> mid1_, mid2_;
   std::shared_ptr<AttentionBlock> mid_attn_;
+  std::shared_ptr<Module> mid_holder_;  // owns mid1_, mid_attn_, mid2_
   std::shared_ptr<GroupNorm> out_norm_;
   std::shared_ptr<Conv2d> out_conv_;
 };

@@ -9,6 +9,7 @@
 #include "autograd/engine.h"
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
+#include "autograd/inspect.h"
 #include "nn/unet.h"
 #include "tensor/factory.h"
 #include "tensor/random.h"
@@ -260,4 +261,41 @@ BOOST_AUTO_TEST_CASE(input_and_config_errors_name_the_module_and_shapes) {
   bad.base_channels = 12;  // 12 is not divisible by the 8 norm groups
   BOOST_CHECK_EXCEPTION(nn::UNet{bad}, Error,
                         [](const Error& e) { return message_has(e, {"norm_groups=8"}); });
+}
+
+BOOST_AUTO_TEST_CASE(level_checkpointing_keeps_gradients_and_drops_activations) {
+  tensor::Generator gen(5);
+  nn::UNetConfig cfg;
+  cfg.base_channels = 8;
+  cfg.channel_mults = {1, 2, 2};
+  cfg.attention_resolutions = {14};
+  nn::UNet net(cfg, &gen);
+  net.to(DType::f64);
+  const Tensor x = tensor::randn({2, 1, 28, 28}, DType::f64, &gen);
+  const Tensor t = tensor::from_vector<double>({3.0, 700.0}, {2});
+  auto run = [&](bool ckpt, size_t* saved) {
+    net.set_level_checkpointing(ckpt);
+    Var xv(x, true);
+    const Var loss = ag::sum(ag::square(net.forward(xv, t)));
+    *saved = ag::graph_stats(loss, net.parameters()).saved_bytes;
+    std::vector<Var> wrt{xv};
+    for (const Var& p : net.parameters()) wrt.push_back(p);
+    std::vector<Tensor> g;
+    for (const Var& v : ag::grad({loss}, wrt)) g.push_back(v.value());
+    return g;
+  };
+  size_t plain_bytes = 0, ckpt_bytes = 0;
+  const std::vector<Tensor> plain = run(false, &plain_bytes), ckpt = run(true, &ckpt_bytes);
+  BOOST_REQUIRE(plain.size() == ckpt.size());
+  for (size_t i = 0; i < plain.size(); ++i) BOOST_TEST(scaled_error(ckpt[i], plain[i]) <= 1e-12);
+  BOOST_TEST_MESSAGE("saved bytes: " << plain_bytes << " plain, " << ckpt_bytes << " by level");
+  BOOST_TEST(double(ckpt_bytes) < 0.5 * double(plain_bytes));
+  // Dropout in training mode would redraw its masks when recomputing: refused.
+  nn::UNetConfig dcfg = cfg;
+  dcfg.dropout = 0.1;
+  nn::UNet dnet(dcfg, &gen);
+  dnet.set_level_checkpointing(true);
+  BOOST_CHECK_THROW(dnet.forward(Var(tensor::randn({1, 1, 28, 28}, DType::f32, &gen), true),
+                                 tensor::from_vector<float>({5.f}, {1})),
+                    Error);
 }
