@@ -6,6 +6,7 @@
 #include "experiments/distill.h"
 #include "experiments/drift_align.h"
 #include "experiments/drift_compare.h"
+#include "experiments/implicit.h"
 #include "experiments/mem_depth.h"
 #include "experiments/presets.h"
 #include "experiments/sample_eval.h"
@@ -43,6 +44,10 @@ const std::vector<CommandSpec>& command_table() {
        "gradient memory, time and error against sampler depth K for every checkpointing "
        "schedule, the adjoint, truncation and the score function",
        mem_depth_config, run_mem_depth, true},
+      {"implicit",
+       "Implicit Diffusion: the Langevin hexagon, ID-inf against nested loops and unrolled "
+       "backprop at equal Langevin steps",
+       implicit_config, run_implicit},
       {"drift-compare", "drifting (Laplace, Gaussian) against DDPM at 1/4/50 steps on 2-D data",
        drift_compare_config, run_drift_compare},
       {"compare-runs", "gather finished run folders (metrics, sample grids) into one page",

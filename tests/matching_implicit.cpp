@@ -1,0 +1,142 @@
+// Implicit Diffusion for Langevin samplers: ULA's stationary variance, the Gibbs gradient
+// estimator against closed forms, convergence to the optimum, the KL term's sign, and the
+// hexagon experiment's headline (spec_distillation_implicit §3.5, §3.10 Q1–Q2).
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+
+#include "autograd/functions.h"
+#include "experiments/config.h"
+#include "experiments/implicit.h"
+#include "matching/implicit.h"
+#include "tensor/factory.h"
+#include "tensor/ops.h"
+
+using namespace difflab;
+using matching::Var;
+using tensor::DType;
+using tensor::Tensor;
+
+namespace {
+
+// V(x, θ) = ½‖x − θ‖²: π_θ = N(θ, I), ∇_x V = x − θ, ∇_θ V = θ − x.
+matching::GibbsPotential gaussian() {
+  matching::GibbsPotential v;
+  v.grad_x = [](const Var& x, const Var& theta) { return x - ag::reshape(theta, {1, -1}); };
+  v.grad_theta = [](const Tensor& x, const Tensor& theta) {
+    return tensor::binary(tensor::BinaryOp::sub, theta.reshape({1, -1}), x);
+  };
+  return v;
+}
+
+// R(x) = −½‖x − x*‖², x* = (1, −2): E_πθ[R] is maximal at θ = x*.
+matching::Reward to_point() {
+  return [](const Tensor& x) {
+    const Tensor d = tensor::binary(tensor::BinaryOp::sub, x, tensor::from_vector<double>({1, -2}, {1, 2}));
+    return tensor::affine(tensor::sum(tensor::binary(tensor::BinaryOp::mul, d, d), {1}), -0.5, 0.0);
+  };
+}
+
+std::vector<double> vec(const Tensor& t) { return t.to(DType::f64).to_vector<double>(); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ula_stationary_variance_is_one_over_one_minus_half_gamma) {
+  const double gamma = 0.2;
+  const int64_t n = 20000;
+  tensor::Generator g(1);
+  Tensor x = tensor::randn({n, 1}, DType::f64, &g);
+  const Tensor theta = tensor::zeros({1}, DType::f64);
+  for (int i = 0; i < 100; ++i) x = matching::ula_step(gaussian(), x, theta, gamma, g);
+  const double var = tensor::var(x, {}).item();
+  const double want = 1.0 / (1.0 - gamma / 2.0), se = want * std::sqrt(2.0 / double(n));
+  BOOST_TEST_MESSAGE("ULA variance " << var << ", closed form " << want << " ± " << se);
+  BOOST_TEST(std::abs(var - want) <= 4 * se);
+  BOOST_TEST(std::abs(var - 1.0) > 4 * se);  // and not the continuous-time 1
+}
+
+BOOST_AUTO_TEST_CASE(gibbs_gradient_is_minus_theta_minus_x_star_on_exact_samples) {
+  // With X ~ N(θ, I) exactly, E[estimator] = ∇θ E[R] = −(θ − x*). 20 batches of 5,000.
+  const Tensor theta = tensor::from_vector<double>({0.5, 0.5}, {2});
+  std::vector<double> g0, g1;
+  for (uint64_t b = 0; b < 20; ++b) {
+    tensor::Generator g(100 + b);
+    const Tensor x = tensor::binary(tensor::BinaryOp::add, tensor::randn({5000, 2}, DType::f64, &g),
+                                    theta.reshape({1, 2}));
+    const std::vector<double> est =
+        vec(matching::reward_gradient(to_point()(x), gaussian().grad_theta(x, theta)));
+    g0.push_back(est[0]);
+    g1.push_back(est[1]);
+  }
+  auto check = [](const std::vector<double>& v, double want) {
+    double m = 0, s2 = 0;
+    for (double x : v) m += x / double(v.size());
+    for (double x : v) s2 += (x - m) * (x - m) / double(v.size() - 1);
+    BOOST_TEST(std::abs(m - want) <= 4 * std::sqrt(s2 / double(v.size())));
+  };
+  check(g0, -(0.5 - 1.0));
+  check(g1, -(0.5 + 2.0));
+}
+
+BOOST_AUTO_TEST_CASE(id_infinity_converges_to_the_optimum) {
+  matching::LangevinSettings s;
+  s.steps = 3000;
+  s.eta = 0.05;
+  tensor::Generator g(3);
+  const auto r = matching::implicit_langevin(gaussian(), to_point(), {},
+                                             tensor::zeros({2}, DType::f64),
+                                             tensor::randn({500, 2}, DType::f64, &g), s);
+  const std::vector<double> th = vec(r.theta);
+  BOOST_TEST_MESSAGE("theta " << th[0] << ", " << th[1]);
+  BOOST_TEST(std::abs(th[0] - 1.0) < 0.15);  // tracking and sampling noise at η = 0.05, n = 500
+  BOOST_TEST(std::abs(th[1] + 2.0) < 0.15);
+  BOOST_TEST(r.updates == 3000);
+}
+
+BOOST_AUTO_TEST_CASE(the_kl_term_decreases_the_kl) {
+  // No reward; λ KL(N(a, I) ‖ π_θ) = λ ½‖θ − a‖²: θ must go to a (the official code's sign
+  // would push it away).
+  matching::LangevinSettings s;
+  s.steps = 1500;
+  s.lambda_kl = 1.0;
+  const Tensor a = tensor::from_vector<double>({2.0, -1.0}, {1, 2});
+  auto reference = [a](tensor::Generator& g) {
+    return tensor::binary(tensor::BinaryOp::add, tensor::randn({500, 2}, DType::f64, &g), a);
+  };
+  auto zero = [](const Tensor& x) { return tensor::zeros({x.size(0)}, DType::f64); };
+  tensor::Generator g(4);
+  const auto r = matching::implicit_langevin(gaussian(), zero, {}, tensor::zeros({2}, DType::f64),
+                                             tensor::randn({500, 2}, DType::f64, &g), s, reference);
+  const std::vector<double> th = vec(r.theta);
+  BOOST_TEST(std::abs(th[0] - 2.0) < 0.15);
+  BOOST_TEST(std::abs(th[1] + 1.0) < 0.15);
+}
+
+BOOST_AUTO_TEST_CASE(hexagon_id_infinity_moves_the_mass_to_c2_through_c1) {
+  matching::LangevinSettings s;  // the official defaults: 5000 steps, γ 0.2, η 0.1
+  const auto rows = experiments::run_hexagon({experiments::parse_implicit_method("id", s)}, 1000, 0);
+  const auto& r = rows[0];
+  BOOST_TEST(r.result.trace.reward.back() >= 0.29);
+  BOOST_TEST(r.exact_reward >= 0.29);
+  BOOST_TEST(r.weights[1] > 0.9);  // c₂ = (2, 3.46)
+  // c₁ = (4, 0) holds the most mass at some point before c₂ does.
+  int64_t c1_first = -1, c2_first = -1;
+  for (size_t i = 0; i < r.result.trace.step.size(); ++i) {
+    const std::vector<double> w =
+        vec(tensor::softmax(r.result.trace.theta[i], 0));
+    if (c1_first < 0 && w[0] > 0.5) c1_first = r.result.trace.step[i];
+    if (c2_first < 0 && w[1] > 0.5) c2_first = r.result.trace.step[i];
+  }
+  BOOST_TEST_MESSAGE("c1 > 0.5 at step " << c1_first << ", c2 > 0.5 at step " << c2_first);
+  BOOST_TEST(c1_first >= 0);
+  BOOST_TEST(c1_first < c2_first);
+}
+
+BOOST_AUTO_TEST_CASE(bad_methods_are_named) {
+  const matching::LangevinSettings s;
+  BOOST_CHECK_THROW(experiments::parse_implicit_method("nested", s), Error);
+  BOOST_CHECK_THROW(experiments::parse_implicit_method("nested:0", s), Error);
+  BOOST_CHECK_THROW(experiments::parse_implicit_method("langevin:3", s), Error);
+  BOOST_CHECK_THROW(experiments::parse_implicit_method("nested:6000", s), Error);
+  BOOST_TEST(experiments::parse_implicit_method("nested:10x10", s).settings.steps == 50000);
+  BOOST_TEST(experiments::parse_implicit_method("unrolled:5", s).settings.unrolled);
+}
