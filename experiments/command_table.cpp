@@ -45,9 +45,9 @@ const std::vector<CommandSpec>& command_table() {
        "schedule, the adjoint, truncation and the score function",
        mem_depth_config, run_mem_depth, true},
       {"implicit",
-       "Implicit Diffusion: the Langevin hexagon, ID-inf against nested loops and unrolled "
-       "backprop at equal Langevin steps",
-       implicit_config, run_implicit},
+       "Implicit Diffusion: the Langevin hexagon (ID-inf against nested loops and unrolled "
+       "backprop) and brightness fine-tuning of an MNIST DDPM (ID-T against DRaFT and others)",
+       implicit_config, run_implicit, true},
       {"drift-compare", "drifting (Laplace, Gaussian) against DDPM at 1/4/50 steps on 2-D data",
        drift_compare_config, run_drift_compare},
       {"compare-runs", "gather finished run folders (metrics, sample grids) into one page",

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "experiments/data/hexagon.h"
+#include "experiments/implicit_mnist.h"
 #include "experiments/report.h"
 #include "experiments/run_folder.h"
 #include "experiments/sample_metrics.h"
@@ -62,8 +63,8 @@ void weight_plot(Report& rep, const ImplicitRow& r) {
                  "weight"});
 }
 
-Report hexagon_report(const std::vector<ImplicitRow>& rows, double initial, int64_t n) {
-  Report rep("difflab implicit: the Langevin hexagon (Implicit Diffusion §5.1)");
+void hexagon_report(Report& rep, const std::vector<ImplicitRow>& rows, double initial, int64_t n) {
+  rep.heading("Experiment 1: the Langevin hexagon (Implicit Diffusion §5.1)");
   rep.paragraph("θ ∈ R⁶ are the logits of a 6-component mixture on a hexagon of radius 4; the "
                 "reward (an indicator times a bump at (4, 3.8)) is highest on c₂ = (2, 3.46). " +
                 std::to_string(n) + " particles, γ = 0.2, η = 0.1, θ_0 = (1.5, 0, 1.5, 0, 1.5, 0). "
@@ -88,15 +89,15 @@ Report hexagon_report(const std::vector<ImplicitRow>& rows, double initial, int6
       weight_plot(rep, r);
       rep.image("ID-∞'s particles at the end", scatter_png(r.result.particles.to(tensor::DType::f32), 7.0));
     }
-  return rep;
 }
 
 }  // namespace
 
 Config implicit_config() {
   Config c;
-  c.declare_string("implicit.experiment", "hexagon", {"hexagon"},
-                   "hexagon: reward training of a Langevin mixture (experiment 1)")
+  c.declare_string("implicit.experiment", "hexagon", {"hexagon", "mnist"},
+                   "hexagon: reward training of a Langevin mixture (experiment 1); mnist: "
+                   "brightness fine-tuning of a pretrained DDPM (experiment 2)")
       .declare_string("implicit.methods", "id,nested:10,nested:100,nested:10x10,unrolled:10,id_kl:0.1,id_kl:1",
                       {}, "id, id_kl:λ, nested:M, nested:MxF, unrolled:M (see --help)")
       .declare_int("implicit.steps", 5000, 1, 100000000, "Langevin-step budget per method")
@@ -106,6 +107,7 @@ Config implicit_config() {
       .declare_bool("implicit.decay", false, "η/√(k+1) instead of a constant η")
       .declare_int("implicit.log_every", 50, 1, 1000000, "Langevin steps between trace points")
       .declare_string("device", "cpu", {"cpu"}, "runs on the CPU");
+  declare_implicit_mnist_keys(c);
   return c;
 }
 
@@ -153,10 +155,9 @@ std::vector<ImplicitRow> run_hexagon(const std::vector<ImplicitMethod>& methods,
   return rows;
 }
 
-int run_implicit(const CommandArgs& args) {
-  const std::string dir = default_run_dir("implicit", args);
-  const Config cfg = command_config(implicit_config(), args, dir, false);
-  apply_threads(cfg);
+namespace {
+
+void run_hexagon_experiment(const Config& cfg, RunFolder& run, Report& rep) {
   matching::LangevinSettings base;
   base.steps = cfg.get_int("implicit.steps");
   base.gamma = cfg.get_double("implicit.gamma");
@@ -168,19 +169,31 @@ int run_implicit(const CommandArgs& args) {
   for (const auto& name : parse_names(cfg.get_string("implicit.methods")))
     methods.push_back(parse_implicit_method(name, base));
   const int64_t n = cfg.get_int("implicit.particles");
-  RunLock lock(dir);
-  RunFolder run(dir);
-  run.write_config(cfg.resolved());
   const std::vector<ImplicitRow> rows = run_hexagon(methods, n, base.seed);
   const HexagonTask task = hexagon_task(n);
   tensor::Generator eg(base.seed * 31 + 2);
-  const double initial = tensor::mean(task.hard(hexagon_sample(task, task.theta0, kExactDraws, eg)), {}).item();
+  const double initial =
+      tensor::mean(task.hard(hexagon_sample(task, task.theta0, kExactDraws, eg)), {}).item();
   run.truncate_metrics_after(-1);
   for (const auto& r : rows) {
     run.log_metric(r.result.trace.step.back(), "reward[" + r.method + "]", r.result.trace.reward.back());
     run.log_metric(r.result.trace.step.back(), "exact_reward[" + r.method + "]", r.exact_reward);
   }
-  Report rep = hexagon_report(rows, initial, n);
+  hexagon_report(rep, rows, initial, n);
+}
+
+}  // namespace
+
+int run_implicit(const CommandArgs& args) {
+  const std::string dir = default_run_dir("implicit", args);
+  const Config cfg = command_config(implicit_config(), args, dir, args.resume);
+  apply_threads(cfg);
+  RunLock lock(dir);
+  RunFolder run(dir);
+  run.write_config(cfg.resolved());
+  Report rep("difflab implicit: Implicit Diffusion (Marion et al.)");
+  if (cfg.get_string("implicit.experiment") == "hexagon") run_hexagon_experiment(cfg, run, rep);
+  else run_implicit_mnist(cfg, run, args.resume, rep);
   rep.config(cfg.resolved());
   rep.write(run.path("report.html"));
   std::fprintf(stderr, "report: %s\n", run.path("report.html").c_str());

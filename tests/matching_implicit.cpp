@@ -8,6 +8,7 @@
 #include "experiments/config.h"
 #include "experiments/implicit.h"
 #include "matching/implicit.h"
+#include "matching/implicit_denoising.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
 
@@ -139,4 +140,86 @@ BOOST_AUTO_TEST_CASE(bad_methods_are_named) {
   BOOST_CHECK_THROW(experiments::parse_implicit_method("nested:6000", s), Error);
   BOOST_TEST(experiments::parse_implicit_method("nested:10x10", s).settings.steps == 50000);
   BOOST_TEST(experiments::parse_implicit_method("unrolled:5", s).settings.unrolled);
+}
+
+// ---- ID-T: the queue and the adjoint on recorded states (matching/implicit_denoising) ----
+namespace {
+
+// Data N(m, 1) per coordinate: the exact ε̂(z, t) = σ (z − α m) (α² + σ² = 1), m a parameter.
+struct MeanModel {
+  Var m{tensor::full({1}, 0.2, DType::f64), true};
+  diffusion::VpModel model() const {
+    const Var mv = m;
+    return [mv](const Var& z, const diffusion::NoiseLevel& at) {
+      const Var eps = (z - mv * at.alpha) * at.sigma;
+      return diffusion::Denoised{(z - eps * at.sigma) * (1.0 / at.alpha), eps};
+    };
+  }
+};
+
+matching::DenoisingProblem mean_problem(const MeanModel& mm, const MeanModel& ref, double beta) {
+  matching::DenoisingProblem p;
+  p.model = mm.model();
+  p.reference = ref.model();
+  p.schedule = diffusion::make_schedule("cosine");
+  p.times = p.schedule->time_grid(6);
+  for (double& t : p.times) t *= 0.98;
+  p.params = {mm.m};
+  p.loss = [](const Var& z) { return -ag::mean(z, {1}); };
+  p.beta = beta;
+  p.sample_shape = {2};
+  return p;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(recorded_adjoint_at_the_sampling_theta_is_backprop) {
+  MeanModel mm;
+  const auto p = mean_problem(mm, mm, 0.0);
+  matching::Trajectory t = matching::start_trajectory(p, 5, 9, 40);
+  for (int64_t k = 0; k < p.steps(); ++k) matching::advance(p, t);
+  const auto r = matching::recorded_adjoint(p, t);
+  const ag::ChainGradient ref = ag::chain_gradient(
+      diffusion::sampler_chain(p.model, *p.schedule, p.times, diffusion::ChainSampler::ddpm, t.noise),
+      p.params, t.states[0], p.steps(), diffusion::mean_loss(p.loss), {});
+  BOOST_TEST(std::abs(r.grad[0].item() - ref.grad_params[0].item()) <= 1e-12 * std::abs(ref.grad_params[0].item()));
+  BOOST_TEST(r.loss == ref.loss.item());
+  BOOST_TEST(r.vjps == p.steps());
+  // The same reference model at β > 0: the path KL is zero and changes nothing.
+  const auto same = matching::recorded_adjoint(mean_problem(mm, mm, 1.0), t);
+  BOOST_TEST(same.path_kl == 0.0);
+  BOOST_TEST(std::abs(same.grad[0].item() - r.grad[0].item()) <= 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(the_queue_pops_what_sequential_sampling_draws) {
+  MeanModel mm;
+  const auto p = mean_problem(mm, mm, 0.0);
+  matching::ImplicitQueue q(p, 3, 9);
+  BOOST_TEST(q.warmup_forwards() == p.steps() * (p.steps() - 1) / 2);
+  for (uint64_t i = 0; i < 3; ++i) {
+    const matching::Trajectory got = q.step();
+    matching::Trajectory want = matching::start_trajectory(p, 3, 9, 3 * i);
+    for (int64_t k = 0; k < p.steps(); ++k) matching::advance(p, want);
+    BOOST_REQUIRE(got.states.size() == want.states.size());
+    BOOST_TEST(tensor::sum(tensor::binary(tensor::BinaryOp::ne, got.states.back(), want.states.back()).to(DType::f64), {}).item() == 0.0);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(id_t_raises_the_reward_and_the_path_kl_holds_it_back) {
+  auto run = [](double beta) {
+    MeanModel mm, pre;
+    const auto p = mean_problem(mm, pre, beta);
+    matching::ImplicitQueue q(p, 16, 5);
+    Var m = mm.m;
+    for (int i = 0; i < 40; ++i) {
+      const auto r = matching::recorded_adjoint(p, q.step());
+      m.impl()->value = tensor::binary(tensor::BinaryOp::sub, m.value(), tensor::affine(r.grad[0], 0.05, 0.0));
+    }
+    return m.item();
+  };
+  const double free = run(0.0), held = run(0.1);
+  BOOST_TEST_MESSAGE("m after 40 ID-T updates: " << free << " (beta 0), " << held << " (beta 0.1)");
+  BOOST_TEST(free > 0.2 + 0.5);   // brightness pulls the mean up
+  BOOST_TEST(held < free);        // the path KL to m = 0.2 holds it back
+  BOOST_TEST(held > 0.2);
 }
