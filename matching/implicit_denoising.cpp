@@ -15,7 +15,8 @@ ag::ChainStep chain(const DenoisingProblem& p, const diffusion::NoiseSource& noi
                                   noise);
 }
 
-// β ‖μ_θ − μ_pre‖²/(2σ²) at z for step k, averaged over the batch; μ differs only by cx·x̂.
+// β ‖μ_θ − μ_pre‖²/(2σ²) at z for step k, averaged over the batch and over the coordinates
+// (so that β weighs it against a per-pixel reward); μ differs only by cx·x̂.
 Var path_kl(const DenoisingProblem& p, int64_t k, const Var& z, const Var& x0) {
   const auto c = diffusion::detail::ddpm_coefficients(*p.schedule, p.times, k,
                                                       diffusion::DdpmVariance::posterior);
@@ -25,7 +26,7 @@ Var path_kl(const DenoisingProblem& p, int64_t k, const Var& z, const Var& x0) {
     pre = p.reference(z.detach(), c.at).x0.value();
   }
   const Var d = (x0 - Var(pre)) * c.cx;
-  const double scale = p.beta / (2 * c.std_dev * c.std_dev) / double(z.size(0));
+  const double scale = p.beta / (2 * c.std_dev * c.std_dev) / double(z.numel());
   return ag::sum(ag::square(d)) * scale;
 }
 

@@ -4,7 +4,7 @@
 // recorded states with the current θ (§3.3 c; the popped samples came from a mixture of the
 // last T parameters). The nested-loop baseline samples a fresh batch per update and takes the
 // same adjoint. An optional path-KL regulariser to the pretrained sampler,
-//   β Σ_k ‖μ_θ(z_k) − μ_pre(z_k)‖² / (2σ_k²)   (per sample, averaged),
+//   β Σ_k ‖μ_θ(z_k) − μ_pre(z_k)‖² / (2σ_k² D)   (D coordinates per sample; batch-averaged),
 // is added at every noisy step (§3.3 "Regularisers").
 #pragma once
 #include <deque>
