@@ -118,8 +118,12 @@ struct MethodRun {
   int64_t updates = 0, evals = 0;
   size_t peak_bytes = 0;
   double seconds = 0;
-  std::string grid_png;
+  std::vector<std::pair<int64_t, std::string>> grids;  // (evaluations, PNG) at each judgement
 };
+
+std::string small_grid(const Tensor& x) {
+  return png_grid(tensor::clamp(x.slice(0, 0, std::min<int64_t>(16, x.size(0))), -1.0, 1.0), 8);
+}
 
 Point evaluate(const matching::DenoisingProblem& p, const ImageJudge& judge, const Settings& s,
                int64_t evals, Tensor* samples_out) {
@@ -205,7 +209,9 @@ MethodRun run_method(const std::string& name, Base& b, const Settings& s, const 
     m.evals += queue->warmup_forwards() * s.batch;
   }
   uint64_t next_index = 1u << 30;  // fresh batches of the other methods
-  m.trace.push_back(evaluate(p, judge, s, m.evals, nullptr));
+  Tensor x;
+  m.trace.push_back(evaluate(p, judge, s, m.evals, &x));
+  m.grids.emplace_back(m.evals, small_grid(x));
   int64_t next_eval = s.eval_every;
   while (m.evals < s.budget && !cancel_requested()) {
     ag::MemoryScope scope;
@@ -216,9 +222,8 @@ MethodRun run_method(const std::string& name, Base& b, const Settings& s, const 
     opt.step();
     ++m.updates;
     if (m.evals >= next_eval || m.evals >= s.budget) {
-      Tensor x;
-      m.trace.push_back(evaluate(p, judge, s, m.evals, m.evals >= s.budget ? &x : nullptr));
-      if (x.defined()) m.grid_png = png_grid(tensor::clamp(x.slice(0, 0, 64), -1.0, 1.0), 8);
+      m.trace.push_back(evaluate(p, judge, s, m.evals, &x));
+      m.grids.emplace_back(m.evals, small_grid(x));
       const Point& pt = m.trace.back();
       std::fprintf(stderr, "implicit mnist %-12s %lld evaluations, %lld updates: reward %.4f, FD %.2f, "
                    "precision %.3f, recall %.3f\n", name.c_str(), (long long)m.evals,
@@ -280,8 +285,17 @@ void report(Report& rep, const Settings& s, const std::vector<std::pair<std::str
             t);
   rep.plot(reward, {"reward against network evaluations", "evaluations", "mean brightness"});
   rep.plot(fd, {"LeNet Fréchet distance against network evaluations", "evaluations", "FD"});
+  std::vector<Series> trade;
+  for (const auto& [name, m] : runs) {
+    Series r{name, {}, {}};
+    for (const auto& p : m.trace) r.x.push_back(p.frechet), r.y.push_back(p.reward);
+    trade.push_back(r);
+  }
+  rep.plot(trade, {"reward against FD along training (diversity kept or lost)", "LeNet FD",
+                   "mean brightness"});
   for (const auto& [name, m] : runs)
-    if (!m.grid_png.empty()) rep.image(name + ": samples at the end", m.grid_png);
+    for (const auto& [evals, png] : m.grids)
+      rep.image(name + " after " + std::to_string(evals) + " evaluations", png);
 }
 
 }  // namespace
@@ -316,15 +330,17 @@ void run_implicit_mnist(const Config& cfg, RunFolder& run, bool resume, Report& 
   for (const auto& name : s.methods) {
     std::string file = name;
     std::replace(file.begin(), file.end(), ':', '_');
-    const std::string saved = run.path("methods/" + file + ".json"), grid = run.sample_path(file);
+    const std::string saved = run.path("methods/" + file + ".json");
+    auto grid = [&](int64_t evals) { return run.sample_path(file + "_" + std::to_string(evals)); };
     if (resume && file_exists(saved)) {
       MethodRun m = from_json(nlohmann::json::parse(read_file(saved)));
-      if (file_exists(grid)) m.grid_png = read_file(grid);
+      for (const auto& p : m.trace)
+        if (file_exists(grid(p.evals))) m.grids.emplace_back(p.evals, read_file(grid(p.evals)));
       runs.emplace_back(name, m);
       continue;
     }
     MethodRun m = run_method(name, b, s, judge);
-    if (!m.grid_png.empty()) write_file_atomic(grid, m.grid_png);
+    for (const auto& [evals, png] : m.grids) write_file_atomic(grid(evals), png);
     write_file_atomic(saved, to_json(m).dump(1));
     runs.emplace_back(name, m);
   }
