@@ -98,7 +98,7 @@ Config implicit_config() {
   c.declare_string("implicit.experiment", "hexagon", {"hexagon", "mnist"},
                    "hexagon: reward training of a Langevin mixture (experiment 1); mnist: "
                    "brightness fine-tuning of a pretrained DDPM (experiment 2)")
-      .declare_string("implicit.methods", "id,nested:10,nested:100,nested:10x10,unrolled:10,id_kl:0.1,id_kl:1",
+      .declare_string("implicit.methods", "id,nested:10,nested:100,nested:10x10,unrolled:10,unrolled:100,id_kl:0.1,id_kl:1",
                       {}, "id, id_kl:λ, nested:M, nested:MxF, unrolled:M (see --help)")
       .declare_int("implicit.steps", 5000, 1, 100000000, "Langevin-step budget per method")
       .declare_int("implicit.particles", 1000, 2, 10000000, "particles")
