@@ -184,6 +184,13 @@ size_t rss_peak_bytes() {
   return size_t(u.ru_maxrss) * 1024;
 }
 
+// VmRSS from /proc/self/status (0 where unavailable).
+size_t rss_now_bytes() {
+  const std::string status = file_exists("/proc/self/status") ? read_file("/proc/self/status") : "";
+  const auto at = status.find("VmRSS:");
+  return at == std::string::npos ? 0 : size_t(std::stoull(status.substr(at + 6))) * 1024;
+}
+
 size_t param_bytes(const Bench& b) {
   size_t n = 0;
   for (const Var& p : b.module->parameters()) n += p.value().nbytes();
@@ -217,6 +224,7 @@ MemDepthRow measure_f32(const Bench& b, const MemDepthSettings& s, const std::st
   const Method m = resolve_method(name, k);
   MemDepthRow r;
   r.model = s.model, r.sampler = sampler, r.method = name, r.steps = k, r.batch = s.batch;
+  r.rss_before_bytes = rss_now_bytes();
   grad = timed([&] { return compute(b, m, sampler, k, tensor::DType::f32, s.seed); }, s, r);
   r.forwards = grad.counts.forwards;
   r.vjps = grad.counts.vjps;
@@ -265,7 +273,8 @@ nlohmann::json to_json(const MemDepthRow& r) {
           {"expected_forwards", r.expected_forwards}, {"peak_states", r.peak_states},
           {"peak_bytes", r.peak_bytes}, {"activation_bytes", r.activation_bytes},
           {"state_bytes", r.state_bytes}, {"param_bytes", r.param_bytes},
-          {"rss_peak_bytes", r.rss_peak_bytes}, {"seconds", r.seconds},
+          {"rss_peak_bytes", r.rss_peak_bytes}, {"rss_before_bytes", r.rss_before_bytes},
+          {"seconds", r.seconds},
           {"timed_runs", r.timed_runs}, {"rel_err", r.rel_err}, {"cosine", r.cosine},
           {"z0_rel_err", r.z0_rel_err}, {"rel_err_f32", r.rel_err_f32}};
 }
@@ -282,6 +291,7 @@ MemDepthRow from_json(const nlohmann::json& j) {
   r.peak_states = j.at("peak_states"), r.peak_bytes = j.at("peak_bytes");
   r.activation_bytes = j.at("activation_bytes"), r.state_bytes = j.at("state_bytes");
   r.param_bytes = j.at("param_bytes"), r.rss_peak_bytes = j.at("rss_peak_bytes");
+  r.rss_before_bytes = j.value("rss_before_bytes", size_t(0));
   r.seconds = j.at("seconds"), r.timed_runs = j.at("timed_runs");
   r.rel_err = num(j, "rel_err"), r.cosine = num(j, "cosine");
   r.z0_rel_err = num(j, "z0_rel_err"), r.rel_err_f32 = num(j, "rel_err_f32");

@@ -44,7 +44,8 @@ struct MemDepthRow {
   int64_t forwards = 0, vjps = 0, expected_forwards = -1;  // -1: no exact formula
   int64_t peak_states = 0;
   size_t peak_bytes = 0, activation_bytes = 0, state_bytes = 0, param_bytes = 0;
-  size_t rss_peak_bytes = 0;
+  size_t rss_peak_bytes = 0;    // the process's high-water mark after the row (ru_maxrss)
+  size_t rss_before_bytes = 0;  // its resident set before the row's first gradient
   double seconds = 0;  // median over timed_runs
   int64_t timed_runs = 0;
   // Against full backprop at the same K (NaN when not computed).

@@ -34,8 +34,8 @@
 # Environment: STEPS ("1 2 4 8 16 32 64"), SIDES ("difflab pytorch"), METHODS ("full
 #   checkpoint"; checkpoint = difflab's per_step), OUT (runs/mem-depth-vs-torch), THREADS (1),
 #   REPEATS (5), DIFFLAB (build/difflab).
-# difflab's rows (experiments/mem_depth.cpp) carry rss_peak_bytes but no rss_before_bytes, so
-# the growth table's difflab columns stay "—" until they do.
+# difflab's rows (experiments/mem_depth.cpp) carry rss_peak_bytes and rss_before_bytes (VmRSS
+# before the row's first gradient) as PyTorch's lines do.
 # Output: $OUT/difflab-<full|per_step>-<K>/rows.json (difflab's run directories),
 #   $OUT/pytorch-<full|checkpoint>-<K>.json (one JSON line each), the table on stdout and in
 #   $OUT/table.md and $OUT/table.json. Missing results show as "—"; a failed process is reported
