@@ -51,7 +51,9 @@ void plot(Report& rep, const ByMethod& m, const std::string& title, const std::s
 
 void slope_table(Report& rep, const ByMethod& m) {
   std::vector<std::vector<std::string>> t;
-  for (const auto& [name, rs] : m) {
+  for (const auto& entry : m) {
+    const std::string& name = entry.first;  // not a structured binding: clang 14 cannot capture one
+    const std::vector<const MemDepthRow*>& rs = entry.second;
     auto fit = [&](auto y) {
       const Series s = series(name, rs, y);
       return loglog_slope(s.x, s.y);
