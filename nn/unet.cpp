@@ -141,6 +141,32 @@ UNet::UNet(UNetConfig cfg, tensor::Generator* gen) : cfg_(std::move(cfg)) {
   out_conv_ = out->add("2", std::make_shared<Conv2d>(ch(0), cout, 3, 1, 1, 1, 1, true, gen));
 }
 
+int64_t UNet::add_class(const Tensor& init) {
+  DIFFLAB_CHECK(label_emb_, "UNet::add_class: the model is unconditional (num_classes = 0)");
+  const int64_t d = embed_dim();
+  DIFFLAB_CHECK(init.defined() && init.numel() == d && init.dtype() == label_emb_->weight().dtype(),
+                "UNet::add_class: init ", init.defined() ? init.desc() : std::string("undefined"),
+                " must hold ", d, " values of the embedding's dtype");
+  const std::string name = "label_new." + std::to_string(new_rows_.size());
+  new_rows_.push_back(register_parameter(name, init.reshape({1, d}).clone()));
+  return cfg_.num_classes + int64_t(new_rows_.size());
+}
+
+// The label rows [B, embed_dim]: the base table, with added classes appended after the null row.
+Var UNet::label_embedding(const Tensor& labels, int64_t batch, const tensor::Device& device) const {
+  Tensor lab = labels;
+  if (!lab.defined()) lab = tensor::full({batch}, double(cfg_.num_classes), DType::i64, device);
+  DIFFLAB_CHECK(lab.dtype() == DType::i64 && lab.dim() == 1 && lab.size(0) == batch, "UNet: labels ",
+                lab.desc(), " must be i64 [", batch, "]");
+  if (new_rows_.empty()) return label_emb_->forward(lab);
+  const int64_t rows = cfg_.num_classes + 1 + int64_t(new_rows_.size());
+  for (int64_t i : lab.contiguous().to_vector<int64_t>())
+    DIFFLAB_CHECK(i >= 0 && i < rows, "UNet: label ", i, " out of range [0, ", rows, ")");
+  std::vector<Var> parts{label_emb_->weight()};
+  parts.insert(parts.end(), new_rows_.begin(), new_rows_.end());
+  return ag::embedding(ag::cat(parts, 0), lab);
+}
+
 Var UNet::forward(const Var& x, const Tensor& t, const Tensor& labels) const {
   const int64_t s = cfg_.image_size;
   DIFFLAB_CHECK(x.defined() && x.dim() == 4 && x.size(1) == cfg_.in_channels && x.size(2) == s &&
@@ -153,11 +179,7 @@ Var UNet::forward(const Var& x, const Tensor& t, const Tensor& labels) const {
                 x.value().desc());
   Var e = temb_->forward(t);
   if (label_emb_) {
-    Tensor lab = labels;
-    if (!lab.defined()) lab = tensor::full({b}, double(cfg_.num_classes), DType::i64, x.value().device());
-    DIFFLAB_CHECK(lab.dtype() == DType::i64 && lab.dim() == 1 && lab.size(0) == b, "UNet: labels ",
-                  lab.desc(), " must be i64 [", b, "]");
-    e = ag::add(e, label_emb_->forward(lab));
+    e = ag::add(e, label_embedding(labels, b, x.value().device()));
   } else {
     DIFFLAB_CHECK(!labels.defined(), "UNet: labels ", labels.desc(),
                   " given to an unconditional model (num_classes = 0)");

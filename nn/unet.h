@@ -63,8 +63,15 @@ class UNet : public Module {
   void set_level_checkpointing(bool on) { level_checkpointing_ = on; }
   bool level_checkpointing() const { return level_checkpointing_; }
   int64_t embed_dim() const { return 4 * cfg_.base_channels; }
+  // Adds a trainable class-embedding row (textual inversion: a new class for a frozen model),
+  // parameter "label_new.<k>" [1, embed_dim] initialised to `init` ([embed_dim] or [1, embed_dim]).
+  // Its label is num_classes + 1 + k for the k-th added row; the base table is left as it is.
+  // Returns the new label. Throws for an unconditional model.
+  int64_t add_class(const Tensor& init);
+  int64_t added_classes() const { return int64_t(new_rows_.size()); }
 
  private:
+  Var label_embedding(const Tensor& labels, int64_t batch, const tensor::Device& device) const;
   Var run_level(const std::function<Var(const Var&, const Var&)>& fn, const Module& owner,
                 const Var& h, const Var& e) const;
 
@@ -72,6 +79,7 @@ class UNet : public Module {
   bool level_checkpointing_ = false;
   std::shared_ptr<SinusoidalTimeEmbedding> temb_;
   std::shared_ptr<Embedding> label_emb_;
+  std::vector<Var> new_rows_;  // add_class
   std::shared_ptr<Conv2d> inp_;
   std::vector<std::shared_ptr<UNetStage>> down_, up_;  // up_[i] is level i
   std::shared_ptr<ResBlock> mid1_, mid2_;

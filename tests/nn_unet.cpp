@@ -4,12 +4,15 @@
 // attention, several res blocks, and input errors.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "autograd/engine.h"
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "autograd/inspect.h"
+#include "nn/lora.h"
+#include "nn/optim.h"
 #include "nn/unet.h"
 #include "tensor/factory.h"
 #include "tensor/random.h"
@@ -189,6 +192,44 @@ BOOST_AUTO_TEST_CASE(class_conditional_unet) {
                         Error, [](const Error& e) { return message_has(e, {"index 11"}); });
   nn::UNet uncond(nn::UNetConfig{}, &gen);
   BOOST_CHECK_EXCEPTION(uncond.forward(Var(x), t, lab), Error,
+                        [](const Error& e) { return message_has(e, {"unconditional"}); });
+}
+
+// Concept discovery's adaptation (spec_mlgdf_concepts §3.9): a new class row and LoRA train on
+// a frozen model; every base weight stays bit-identical and the old classes are untouched at B = 0.
+BOOST_AUTO_TEST_CASE(added_class_row_trains_while_base_weights_stay_bit_identical) {
+  tensor::Generator gen(4);
+  nn::UNetConfig cfg;
+  cfg.base_channels = 8;
+  cfg.channel_mults = {1, 2};
+  cfg.num_classes = 3;
+  nn::UNet net(cfg, &gen);
+  Tensor x = tensor::randn({2, 1, 28, 28}, DType::f32, &gen);
+  Tensor t = tensor::full({2}, 300.0);
+  Tensor old_lab = tensor::from_vector<int64_t>({0, 3}, {2});
+  Var before = net.forward(Var(x), t, old_lab);
+  std::map<std::string, Tensor> base;
+  for (const auto& [name, p] : net.named_parameters()) base[name] = p.value().clone();
+  nn::apply_lora(net, nn::LoRAConfig{}, {}, &gen);
+  const int64_t label = net.add_class(net.state_dict().at("label_emb.weight").select(0, 1).clone());
+  BOOST_TEST(label == 4);
+  BOOST_TEST(net.added_classes() == 1);
+  const Tensor row0 = net.state_dict().at("label_new.0").clone();
+  BOOST_TEST(scaled_error(net.forward(Var(x), t, old_lab).value(), before.value()) == 0.0);
+  nn::Adam opt(net.parameters(true), nn::AdamOptions{});
+  const Tensor new_lab = tensor::full({2}, double(label), DType::i64);
+  for (int step = 0; step < 3; ++step) {
+    opt.zero_grad();
+    ag::backward({ag::mean(ag::square(net.forward(Var(x), t, new_lab)))});
+    opt.step();
+  }
+  BOOST_TEST(scaled_error(net.state_dict().at("label_new.0"), row0) > 0.0);
+  for (const auto& [name, value] : base)
+    BOOST_TEST(scaled_error(net.state_dict().at(name), value) == 0.0, name << " moved");
+  BOOST_CHECK_EXCEPTION(net.forward(Var(x), t, tensor::full({2}, 5.0, DType::i64)), Error,
+                        [](const Error& e) { return message_has(e, {"label 5", "[0, 5)"}); });
+  nn::UNet uncond(nn::UNetConfig{}, &gen);
+  BOOST_CHECK_EXCEPTION(uncond.add_class(row0), Error,
                         [](const Error& e) { return message_has(e, {"unconditional"}); });
 }
 
