@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "experiments/data/color_compositions.h"
 #include "experiments/data/color_mnist.h"
 #include "experiments/data/fashion_mnist.h"
 #include "experiments/data/mnist.h"
@@ -98,6 +99,10 @@ Dataset load_images(const DataSettings& s) {
       auto cte = colorize(m.test, opt);
       train = ctr.set, test = cte.set;
       d.num_classes = ctr.num_classes();
+    } else if (s.name == "color_mnist_a") {  // seen compositions only: 40 classes
+      train = seen_set(m.train, s.seed, PaintSplit::train).set;
+      test = seen_set(m.test, s.seed, PaintSplit::test).set;
+      d.num_classes = kSeenCompositions;
     }
   }
   train = first_rows(train, s.limit_train);
@@ -105,6 +110,10 @@ Dataset load_images(const DataSettings& s) {
   d.test = test.images, d.test_labels = test.labels;
   d.description = s.name + ": " + std::to_string(train.size()) + " train / " +
                   std::to_string(test.size()) + " held-out images";
+  if (s.name == "color_mnist_a")
+    d.description +=
+        " of the 40 seen (digit, colour) compositions; the 10 compositions digit d "
+        "in colour d mod 5 are held out of both splits";
   return d;
 }
 
@@ -176,7 +185,8 @@ std::string cdm_task_of(const std::string& data_name) {
 
 Dataset load_dataset(const DataSettings& s) {
   Dataset d = s.name == "mnist_pca" ? load_pca(s)
-              : s.name == "mnist" || s.name == "color_mnist" || s.name == "fashion_mnist"
+              : s.name == "mnist" || s.name == "color_mnist" || s.name == "color_mnist_a" ||
+                      s.name == "fashion_mnist"
                   ? load_images(s)
                   : load_vectors(s);
   d.name = s.name;

@@ -6,6 +6,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/inspect.h"
+#include "experiments/base_run.h"
 #include "experiments/cancel.h"
 #include "experiments/data/mnist.h"
 #include "experiments/ddpm_model.h"
@@ -52,28 +53,6 @@ Settings read_settings(const Config& cfg) {
   return s;
 }
 
-// The base DDPM run: trained from its preset first when missing.
-Config base_config(const Settings& s) {
-  CommandArgs none;
-  none.preset = s.base_preset;
-  const bool exists = file_exists(s.base + "/checkpoints/ema.safetensors");
-  const bool finished = exists && file_exists(s.base + "/report.html");
-  if (!finished) {
-    DIFFLAB_CHECK(!s.base_preset.empty() || exists, "implicit.base: no trained DDPM in '", s.base,
-                  "'; train one or set implicit.base_preset");
-    if (!s.base_preset.empty()) {
-      const bool resume = file_exists(s.base + "/config.json");
-      std::fprintf(stderr, "training the base model first: difflab train-ddpm --preset %s --run %s\n",
-                   s.base_preset.c_str(), s.base.c_str());
-      Config cfg = command_config(ddpm_config(), none, s.base, resume);
-      cfg.put("threads", s.threads);
-      train_ddpm(cfg, s.base, resume);
-      DIFFLAB_CHECK(!cancel_requested(), "implicit: interrupted while training the base model");
-    }
-  }
-  return command_config(ddpm_config(), CommandArgs{}, s.base, true);
-}
-
 struct Base {
   DdpmRunSettings rs;
   Dataset data;
@@ -82,14 +61,12 @@ struct Base {
 
 Base load_base(const Settings& s) {
   Base b;
-  b.rs = ddpm_run_settings(base_config(s));
+  b.rs = ddpm_run_settings(ensure_ddpm_run({s.base, s.base_preset, "implicit.base", s.threads}));
   DIFFLAB_CHECK(!b.rs.model.class_cond && b.rs.data.name == "mnist", "implicit.base: '", s.base,
                 "' must be an unconditional MNIST DDPM");
   b.data = load_dataset(b.rs.data);
   b.tuned = std::make_shared<DdpmModel>(make_ddpm_model(b.rs.model, b.data));
-  b.frozen = std::make_shared<DdpmModel>(make_ddpm_model(b.rs.model, b.data));
-  nn::load_module(s.base + "/checkpoints/ema.safetensors", *b.frozen->module);
-  b.frozen->module->eval();
+  b.frozen = load_ddpm_weights(s.base, b.rs, b.data);
   return b;
 }
 

@@ -42,7 +42,8 @@ FluxSettings flux_settings(const Config& cfg) {
   s.step_size = cfg.get_double("langevin.step_size");
   s.init_std = cfg.get_double("langevin.init_std");
   const std::string& name = s.run.data.name;
-  DIFFLAB_CHECK(name != "mnist" && name != "fashion_mnist" && name != "color_mnist",
+  DIFFLAB_CHECK(name != "mnist" && name != "fashion_mnist" && name != "color_mnist" &&
+                    name != "color_mnist_a",
                 "train-flux: data.name '", name, "' is an image set; flux matching here fits "
                 "vector data (the 2-D toys, ring_mog, or mnist_pca: MNIST in PCA coordinates)");
   return s;
