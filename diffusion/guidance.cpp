@@ -12,9 +12,12 @@ void check_labels(const Tensor& labels, int64_t batch, int64_t num_classes, cons
                     labels.size(0) == batch,
                 who, ": labels must be i64 [", batch, "], got ",
                 labels.defined() ? labels.desc() : std::string("undefined"));
+  // Labels above the null label are classes added to a frozen network (nn::UNet::add_class);
+  // the network checks their range itself.
   for (int64_t c : labels.contiguous().to_vector<int64_t>())
-    DIFFLAB_CHECK(c >= 0 && c < num_classes, who, ": label ", c, " is outside [0, ", num_classes,
-                  ") (", num_classes, " is the null label the wrapper adds itself)");
+    DIFFLAB_CHECK(c >= 0 && c != num_classes, who, ": label ", c, " is ",
+                  c < 0 ? "negative" : "the null label", " (", num_classes,
+                  " is the null label the wrapper adds itself)");
 }
 }  // namespace
 

@@ -14,7 +14,8 @@
 namespace difflab::diffusion {
 
 // A Denoiser that evaluates `net` once on the doubled batch [z; z] with labels [c; ∅] and
-// returns (1 + w)·out_c − w·out_∅. Labels must be i64 [B] with values in [0, num_classes).
+// returns (1 + w)·out_c − w·out_∅. Labels must be i64 [B], none negative nor the null label
+// num_classes; labels above it (classes added to a frozen network) are the network's to check.
 Denoiser classifier_free_guidance(Denoiser net, double w, int64_t num_classes);
 
 // i64 [batch] filled with the null label num_classes, on `device`.
