@@ -2,6 +2,7 @@
 
 #include "experiments/cdm.h"
 #include "experiments/compare_runs.h"
+#include "experiments/concepts.h"
 #include "experiments/ddpm_model.h"
 #include "experiments/distill.h"
 #include "experiments/drift_align.h"
@@ -48,6 +49,11 @@ const std::vector<CommandSpec>& command_table() {
        "Implicit Diffusion: the Langevin hexagon (ID-inf against nested loops and unrolled "
        "backprop) and brightness fine-tuning of an MNIST DDPM (ID-T against DRaFT and others)",
        implicit_config, run_implicit, true},
+      {"concepts",
+       "test-time concept discovery on held-out ColorMNIST compositions: mode ascent, Gaussian "
+       "prototypes, submodular selection, a PoE teacher through CFG and LoRA adaptation, against "
+       "the query-only and nearest-class baselines",
+       concepts_config, run_concepts, true},
       {"drift-compare", "drifting (Laplace, Gaussian) against DDPM at 1/4/50 steps on 2-D data",
        drift_compare_config, run_drift_compare},
       {"compare-runs", "gather finished run folders (metrics, sample grids) into one page",

@@ -57,6 +57,7 @@ Tensor generate(const DdpmModel& m, int64_t n, const SampleSettings& s) {
       labels = s.labels.defined() ? s.labels.slice(0, i, i + b).to(dev)
                                   : diffusion::null_labels(b, m.num_classes, dev);
     diffusion::VpModel model = diffusion::vp_model(net, m.param, labels);
+    if (s.wrap) model = s.wrap(model);
     if (s.clip_x0) {
       model = [inner = model](const Var& z, const diffusion::NoiseLevel& at) {
         diffusion::Denoised d = inner(z, at);

@@ -2,6 +2,7 @@
 // classifier-free guidance, noise keyed by global sample index (so any batch split gives the
 // same samples), under no-grad.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "experiments/ddpm_model.h"
@@ -20,6 +21,9 @@ struct SampleSettings {
   // Clip x̂ to [-1, 1] and recompute ε̂ from it at every step (the data range of images), as
   // improved-diffusion's clip_denoised does for its DDPM and DDIM samplers.
   bool clip_x0 = false;
+  // Replaces the model each batch samples (built from the network with its labels, before
+  // clip_x0): e.g. concept discovery's teacher guidance (matching/concept_guidance.h).
+  std::function<diffusion::VpModel(diffusion::VpModel)> wrap;
 };
 
 // The sample.* keys of a train-ddpm run (sampler, steps, eta, clip_x0, batch); the caller sets
