@@ -41,7 +41,7 @@ namespace {
 void select_experts(Discovery& d, const Tensor& query, const Tensor& mean_image,
                     const DiscoverySettings& s) {
   const Tensor groups = matching::patch_groups(query.size(1), query.size(2), query.size(3), s.patch);
-  const matching::Evidence e = matching::build_evidence(d.candidates, query, mean_image, groups);
+  const matching::Evidence e = matching::build_evidence(d.candidates, query, mean_image, groups, s.baseline);
   d.selection = matching::greedy_select(e, s.select);
   for (int64_t k : d.selection.chosen)
     d.experts.push_back({d.candidates[size_t(k)].mean, d.candidates[size_t(k)].var, 1.0});

@@ -11,6 +11,7 @@
 #include "experiments/ddpm_model.h"
 #include "experiments/ddpm_sampling.h"
 #include "matching/concept_ascent.h"
+#include "matching/concept_evidence.h"
 #include "matching/concept_gaussian.h"
 #include "matching/concept_guidance.h"
 #include "matching/concept_select.h"
@@ -23,6 +24,10 @@ struct DiscoverySettings {
   matching::GaussianOptions gaussian;
   matching::SelectOptions select;
   int64_t patch = 4;  // evidence groups: patch×patch × all channels
+  // The spec's identity baseline lets a blank, tiny-variance mode (the global mode at large t)
+  // win every background patch; matched measures each candidate against the mean image at its
+  // own variances (matching/concept_evidence.h).
+  matching::EvidenceBaseline baseline = matching::EvidenceBaseline::matched;
   matching::TeacherForm form = matching::TeacherForm::exact;
   bool masked = false;  // the masked product (responsibilities ρ per coordinate)
   // Clip each Tweedie mean to the data range [−1, 1] (as samplers clip x̂): a mode of p_t, where

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "autograd/grad_mode.h"
@@ -70,9 +71,24 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The discovery's figures: every candidate's Tweedie mean (one row per timestep's starts) and the
-// selected prototypes followed by the teacher's mean μ*.
+// The noise-free start's ascent at each timestep, one row each: the recorded states x/√ᾱ (the
+// last one repeated when a row stopped early).
+void trajectory_grid(const Discovery& d, const std::string& path) {
+  constexpr size_t kColumns = 9;
+  std::vector<Tensor> cells;
+  for (const auto& m : d.modes) {
+    if (m.start != 0 || m.trajectory.empty()) continue;
+    for (size_t i = 0; i < kColumns; ++i)
+      cells.push_back(tensor::affine(m.trajectory[std::min(i, m.trajectory.size() - 1)],
+                                     1.0 / std::sqrt(m.alpha_bar), 0.0));
+  }
+  if (!cells.empty()) write_png_grid(path, tensor::cat(cells, 0), int64_t(kColumns));
+}
+
+// The discovery's figures: every candidate's Tweedie mean (one row per timestep's starts), the
+// ascent trajectories, and the selected prototypes followed by the teacher's mean μ*.
 void discovery_grids(const Discovery& d, const std::string& dir, int64_t per_row) {
+  trajectory_grid(d, dir + "/trajectories.png");
   std::vector<Tensor> all, chosen;
   for (const auto& c : d.candidates) all.push_back(c.mean);
   if (!all.empty()) write_png_grid(dir + "/modes.png", tensor::cat(all, 0), per_row);
@@ -97,7 +113,7 @@ nlohmann::json discovery_json(const Discovery& d) {
 }  // namespace
 
 int64_t nearest_class(const DdpmModel& base, const Tensor& query, uint64_t seed) {
-  constexpr int64_t kDraws = 16;
+  constexpr int64_t kDraws = 64;
   DIFFLAB_CHECK(base.param == diffusion::Parameterization::eps && base.num_classes > 0,
                 "nearest_class: needs a class-conditional eps-prediction model");
   ag::NoGradGuard off;

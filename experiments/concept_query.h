@@ -59,8 +59,8 @@ using QueryScores = std::map<std::string, std::vector<CompositionScores>>;
 nlohmann::json run_query(const ConceptContext& ctx, const ConceptSettings& s, const QueryJob& job);
 QueryScores query_scores(const nlohmann::json& result);
 
-// The trained class whose conditional diffusion loss on the query is lowest (fixed draws of
-// t and ε from the seed).
+// The trained class whose conditional diffusion loss on the query is lowest (averaged over
+// 64 (t, ε) pairs from the seed, the same for every class).
 int64_t nearest_class(const DdpmModel& base, const tensor::Tensor& query, uint64_t seed);
 
 }  // namespace difflab::experiments

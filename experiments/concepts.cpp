@@ -23,6 +23,7 @@ void declare_discovery_keys(Config& c) {
       .declare_int("concepts.restarts", 4, 0, 1000, "noised starts per timestep (plus the noise-free one)")
       .declare_double("concepts.gamma", 0.5, 1e-6, 1, "ascent step γ (1: mean shift)")
       .declare_int("concepts.max_steps", 200, 1, 100000, "ascent steps at most")
+      .declare_int("concepts.record_every", 25, 0, 100000, "ascent states recorded every this many steps")
       .declare_string("concepts.covariance", "diagonal", {"isotropic", "diagonal", "trace"},
                       "each mode's Gaussian: σ_t² I, Hutchinson diagonal, or trace-isotropic")
       .declare_int("concepts.probes", 16, 1, 4096, "Hutchinson probes per mode")
@@ -31,6 +32,8 @@ void declare_discovery_keys(Config& c) {
       .declare_int("concepts.max_select", 4, 1, 100, "prototypes selected at most")
       .declare_double("concepts.stop_gain", 0.05, 0, 1, "stop when a gain is below this share of F(all)")
       .declare_int("concepts.patch", 4, 1, 28, "evidence patches (patch × patch × channels)")
+      .declare_string("concepts.baseline", "matched", {"identity", "matched"},
+                      "evidence baseline: the spec's N(x̄, I), or x̄ at each candidate's variances")
       .declare_string("concepts.teacher", "exact", {"exact", "score_sum"}, "the PoE teacher's form")
       .declare_bool("concepts.masked", false, "masked product (per-patch responsibilities)")
       .declare_bool("concepts.clip_mean", true, "clip each prototype's mean to [−1, 1]");
@@ -81,12 +84,14 @@ ConceptSettings concept_settings(const Config& cfg) {
   d.ascent.restarts = cfg.get_int("concepts.restarts");
   d.ascent.gamma = cfg.get_double("concepts.gamma");
   d.ascent.max_steps = cfg.get_int("concepts.max_steps");
+  d.ascent.record_every = cfg.get_int("concepts.record_every");
   d.gaussian.kind = matching::parse_covariance_kind(cfg.get_string("concepts.covariance"));
   d.gaussian.probes = cfg.get_int("concepts.probes");
   d.select.objective = matching::parse_select_objective(cfg.get_string("concepts.objective"));
   d.select.max_size = cfg.get_int("concepts.max_select");
   d.select.stop_fraction = cfg.get_double("concepts.stop_gain");
   d.patch = cfg.get_int("concepts.patch");
+  d.baseline = matching::parse_evidence_baseline(cfg.get_string("concepts.baseline"));
   d.form = matching::parse_teacher_form(cfg.get_string("concepts.teacher"));
   d.masked = cfg.get_bool("concepts.masked");
   d.clip_mean = cfg.get_bool("concepts.clip_mean");

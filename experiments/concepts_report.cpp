@@ -65,7 +65,7 @@ void results_table(Report& rep, const ConceptsTable& t) {
 void query_figures(Report& rep, const ConceptsTable& t, const RunFolder& run) {
   for (const auto& comp : t.compositions()) {
     const std::string dir = run.path("compositions/" + comp + "/q0/");
-    for (const char* name : {"query", "modes", "prototypes", "poe", "pool", "lora", "nearest", "query_only"})
+    for (const char* name : {"query", "trajectories", "modes", "prototypes", "poe", "pool", "lora", "nearest", "query_only"})
       if (file_exists(dir + name + ".png"))
         rep.image(comp + ", query 0: " + name, read_file(dir + name + ".png"));
   }
@@ -106,7 +106,9 @@ void concepts_report(Report& rep, const ConceptsTable& t, const ConceptSettings&
       "dominated by its small-sample bias; compare it only with the 'real' row.");
   results_table(rep, t);
   rep.heading("Figures of each composition's first query");
-  rep.paragraph("modes: the Tweedie mean of every mode found (one row per timestep's starts); "
+  rep.paragraph("trajectories: the noise-free start's ascent at each timestep (one row each, x/√ᾱ "
+                "every concepts.record_every steps); modes: the Tweedie mean of every mode found "
+                "(one row per timestep's starts); "
                 "prototypes: the selected ones, then the teacher's mean μ*; pool: the teacher's "
                 "samples the adapter was fitted on.");
   query_figures(rep, t, run);

@@ -71,8 +71,18 @@ Tensor group_log_likelihoods(const Tensor& query, const Tensor& means, const Ten
   return tensor::index_add(lp, 1, groups.contiguous(), p);
 }
 
+const char* evidence_baseline_name(EvidenceBaseline b) {
+  return b == EvidenceBaseline::identity ? "identity" : "matched";
+}
+
+EvidenceBaseline parse_evidence_baseline(const std::string& name) {
+  for (EvidenceBaseline b : {EvidenceBaseline::identity, EvidenceBaseline::matched})
+    if (name == evidence_baseline_name(b)) return b;
+  DIFFLAB_FAIL("unknown evidence baseline '", name, "' (identity, matched)");
+}
+
 Evidence build_evidence(const std::vector<ConceptGaussian>& candidates, const Tensor& query,
-                        const Tensor& mean_image, const Tensor& groups) {
+                        const Tensor& mean_image, const Tensor& groups, EvidenceBaseline baseline) {
   DIFFLAB_CHECK(!candidates.empty(), "build_evidence: no candidates");
   std::vector<Tensor> means, vars;
   for (const ConceptGaussian& g : candidates) {
@@ -86,7 +96,13 @@ Evidence build_evidence(const std::vector<ConceptGaussian>& candidates, const Te
   DIFFLAB_CHECK(mean_image.defined() && mean_image.shape() == query.shape(),
                 "build_evidence: mean_image ", mean_image.defined() ? mean_image.desc() : "undefined",
                 " must have the query's shape ", query.desc());
-  const Tensor ll = group_log_likelihoods(query, tensor::cat(means, 0), tensor::cat(vars, 0), groups);
+  const Tensor m = tensor::cat(means, 0), v = tensor::cat(vars, 0);
+  const Tensor ll = group_log_likelihoods(query, m, v, groups);
+  if (baseline == EvidenceBaseline::matched) {
+    const Tensor bar = mean_image.to(DType::f64).expand(m.shape()).contiguous();
+    const Tensor ratio = tensor::binary(tensor::BinaryOp::sub, ll, group_log_likelihoods(query, bar, v, groups));
+    return {ll.size(0), ll.size(1), ratio.to_vector<double>(), std::vector<double>(size_t(ll.size(1)), 0.0)};
+  }
   const Tensor b = group_log_likelihoods(query, mean_image, tensor::ones_like(mean_image), groups);
   return {ll.size(0), ll.size(1), ll.to_vector<double>(), b.to_vector<double>()};
 }

@@ -3,9 +3,14 @@
 // groups G_p (an i64 group id per coordinate: p×p spatial patches × all channels for images,
 // one group per coordinate for vectors). For candidate Gaussians N(μ_k, diag v_k):
 //   ℓ_kp = Σ_{i∈G_p} log N(x_q,i; μ_k,i, v_k,i),   b_p = log N(x_q[G_p]; x̄[G_p], I)
-// with b_p the background baseline of a mean image x̄.
+// with b_p the background baseline of a mean image x̄. The `matched` baseline replaces b_p by the
+// candidate's own likelihood ratio against x̄ at its own variances (not in the spec):
+//   ℓ'_kp = ℓ_kp − Σ_{i∈G_p} log N(x_q,i; x̄_i, v_k,i),   b'_p = 0,
+// so a tiny-variance candidate earns nothing where it only repeats the mean image (the blank
+// background), and evidence is how much better than x̄ a candidate explains each patch.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "matching/concept_gaussian.h"
@@ -33,8 +38,12 @@ struct Evidence {
 };
 
 // The evidence of the candidates against the query, with the baseline of mean_image [1, ...].
+enum class EvidenceBaseline { identity, matched };
+const char* evidence_baseline_name(EvidenceBaseline b);  // "identity", "matched"
+EvidenceBaseline parse_evidence_baseline(const std::string& name);  // throws listing the names
 Evidence build_evidence(const std::vector<ConceptGaussian>& candidates, const Tensor& query,
-                        const Tensor& mean_image, const Tensor& groups);
+                        const Tensor& mean_image, const Tensor& groups,
+                        EvidenceBaseline baseline = EvidenceBaseline::identity);
 
 // Per-coordinate masks from per-group responsibilities ρ [S, P] (f64) and groups [D]: mask s
 // is ρ_s spread over each group's coordinates, f64 of `shape` ([1, ...], D coordinates), one

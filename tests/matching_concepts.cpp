@@ -367,6 +367,32 @@ BOOST_AUTO_TEST_CASE(evidence_groups_and_responsibilities) {
   BOOST_TEST(vec(masks[a]) == vec(tensor::cat({left, left, left, left}, 2)));
 }
 
+// The matched baseline: a candidate that only repeats the mean image earns nothing anywhere (the
+// blank-mode failure of the identity baseline), and ℓ' is ℓ minus the mean image's likelihood at
+// the candidate's own variances.
+BOOST_AUTO_TEST_CASE(matched_baseline_scores_candidates_against_the_mean_image) {
+  const Tensor groups = matching::patch_groups(1, 4, 4, 2);
+  tensor::Generator g(5);
+  const Tensor q = tensor::randn({1, 1, 4, 4}, DType::f64, &g);
+  const Tensor bar = tensor::zeros({1, 1, 4, 4}, DType::f64), tiny = tensor::full({1, 1, 4, 4}, 1e-3, DType::f64);
+  const std::vector<matching::ConceptGaussian> cands{{1, 0.5, bar, tiny}, {1, 0.5, q, tiny}};
+  const auto id = matching::build_evidence(cands, q, bar, groups);
+  const auto m = matching::build_evidence(cands, q, bar, groups, matching::EvidenceBaseline::matched);
+  for (int64_t p = 0; p < 4; ++p) {
+    BOOST_TEST(m.at(0, p) == 0.0);
+    BOOST_TEST(m.baseline[size_t(p)] == 0.0);
+    BOOST_TEST(m.at(1, p) > 0.0);
+  }
+  // ℓ'_1p = ℓ_1p − Σ log N(q; 0, 1e-3) = Σ q²/(2·1e-3) on the group.
+  const auto qv = vec(q);
+  BOOST_TEST(std::abs(m.at(1, 0) - (qv[0] * qv[0] + qv[1] * qv[1] + qv[4] * qv[4] + qv[5] * qv[5]) / 2e-3) < 1e-6);
+  BOOST_TEST(std::abs(id.at(1, 0) - m.at(1, 0) - id.at(0, 0)) < 1e-6);
+  const auto s = matching::greedy_select(m, {});
+  BOOST_TEST((s.chosen == std::vector<int64_t>{1}));
+  BOOST_TEST((matching::parse_evidence_baseline("matched") == matching::EvidenceBaseline::matched));
+  BOOST_CHECK_THROW(matching::parse_evidence_baseline("median"), Error);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(product_of_experts)
