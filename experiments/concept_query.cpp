@@ -235,8 +235,11 @@ nlohmann::json run_query(const ConceptContext& ctx, const ConceptSettings& s, co
                       {"methods", nlohmann::json::object()}, {"seconds", nlohmann::json::object()},
                       {"discovery", nlohmann::json::array()}, {"real_images", job.real.size(0)}};
   run_methods(r, ctx, s, job);
-  DIFFLAB_CHECK(!cancel_requested(), "concepts: interrupted in '", job.dir,
-                "'; run the same command with --resume to continue");
+  if (cancel_requested()) {
+    std::fprintf(stderr, "concepts: interrupted in '%s'; the same command with --resume continues\n",
+                 job.dir.c_str());
+    return nlohmann::json();  // nothing written: the query runs again (its LoRA fits resume)
+  }
   write_file_atomic(path, r.dump(1));
   return r;
 }

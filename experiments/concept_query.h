@@ -55,7 +55,8 @@ struct QueryJob {
 // Scores per method: one entry per seed (PoE) or one.
 using QueryScores = std::map<std::string, std::vector<CompositionScores>>;
 
-// Runs the query (or loads dir/result.json when it is there); returns result.json's content.
+// Runs the query (or loads dir/result.json when it is there); returns result.json's content,
+// or null when a cancellation (SIGINT/SIGTERM) stopped it.
 nlohmann::json run_query(const ConceptContext& ctx, const ConceptSettings& s, const QueryJob& job);
 QueryScores query_scores(const nlohmann::json& result);
 

@@ -197,12 +197,14 @@ int run_concepts(const CommandArgs& args) {
   ConceptsTable table;
   const int64_t queries = cfg.get_int("concepts.queries");
   for (const Composition& c : comps) {
+    if (cancel_requested()) break;
     const CompositionSet held = held_out_set(mnist.test, c);
     table.add_real(c, judge, held.set.images);
     for (int64_t q = 0; q < queries && !cancel_requested(); ++q) {
       std::fprintf(stderr, "concepts %s query %lld/%lld\n", composition_name(c).c_str(),
                    (long long)q + 1, (long long)queries);
-      table.add_query(c, run_query(ctx, s, make_job(held, c, q, queries, run)));
+      const nlohmann::json r = run_query(ctx, s, make_job(held, c, q, queries, run));
+      if (!r.is_null()) table.add_query(c, r);
     }
   }
   Report rep("difflab concepts: test-time concept discovery on ColorMNIST benchmark A");
