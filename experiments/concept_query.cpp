@@ -197,10 +197,9 @@ void run_methods(nlohmann::json& r, const ConceptContext& ctx, const ConceptSett
   r["nearest_class"] = nearest;
   if (wants(s, "nearest")) {
     const auto t0 = std::chrono::steady_clock::now();
-    record(r, ctx, job, "nearest",
-           sample_class(*ctx.base, ctx.sampling, nearest, s.n, s.class_guidance,
-                        stream_seed(s.seed, "nearest_samples", job_key(job))),
-           since(t0));
+    const Tensor x = sample_class(*ctx.base, ctx.sampling, nearest, s.n, s.class_guidance,
+                                  stream_seed(s.seed, "nearest_samples", job_key(job)));
+    record(r, ctx, job, "nearest", x, since(t0));
   }
   const int64_t seeds = wants(s, "poe") ? s.seeds : 1;
   Discovery first;
