@@ -181,6 +181,7 @@ int run_concepts(const CommandArgs& args) {
   const ConceptSettings s = concept_settings(cfg);
   const std::vector<Composition> comps = chosen_compositions(cfg.get_string("concepts.compositions"));
   const Base b = load_base(cfg);
+  SignalCancel on_signal;  // SIGINT/SIGTERM anywhere: finish or drop the query, keep the rest
   RunLock lock(dir);
   RunFolder run(dir);
   run.write_config(cfg.resolved());
