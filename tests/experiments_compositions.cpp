@@ -17,6 +17,7 @@
 #include "tensor/factory.h"
 #include "tensor/ops.h"
 #include "tests/support/check_message.h"
+#include "tests/support/mnist_gate.h"
 
 using namespace difflab;
 using namespace difflab::experiments;
@@ -290,16 +291,8 @@ BOOST_AUTO_TEST_CASE(luminance_is_the_grayscale_and_faint_strokes_keep_their_hue
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// A precondition: Boost reports the case as skipped, and so does ctest (tests/CMakeLists.txt).
-boost::test_tools::assertion_result mnist_cache_present(boost::unit_test::test_unit_id) {
-  const std::string path = std::string(DIFFLAB_SOURCE_DIR) + "/data/mnist.bin";
-  boost::test_tools::assertion_result r(file_exists(path));
-  r.message() << path << " absent (run scripts/fetch_mnist.sh)";
-  return r;
-}
-
 BOOST_AUTO_TEST_CASE(real_digits_when_fetched,
-                     *boost::unit_test::precondition(mnist_cache_present)) {
+                     *boost::unit_test::precondition(difflab::testing::mnist_cache_present)) {
   const std::string path = std::string(DIFFLAB_SOURCE_DIR) + "/data/mnist.bin";
   const MnistData m = load_mnist(path);
   const ColorMnistA a = make_color_mnist_a(m, 0);

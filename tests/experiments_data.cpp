@@ -23,6 +23,7 @@
 #include "tensor/ops.h"
 #include "tensor/random.h"
 #include "tests/support/check_message.h"
+#include "tests/support/mnist_gate.h"
 
 using namespace difflab;
 using namespace difflab::experiments;
@@ -151,16 +152,8 @@ BOOST_AUTO_TEST_CASE(missing_truncated_and_corrupt_caches_are_refused) {
                         [](const difflab::Error& e) { return message_has(e, {"label 12"}); });
 }
 
-// A precondition: Boost reports the case as skipped, and so does ctest (tests/CMakeLists.txt).
-boost::test_tools::assertion_result mnist_cache_present(boost::unit_test::test_unit_id) {
-  const std::string path = std::string(DIFFLAB_SOURCE_DIR) + "/data/mnist.bin";
-  boost::test_tools::assertion_result r(file_exists(path));
-  r.message() << path << " absent (run scripts/fetch_mnist.sh)";
-  return r;
-}
-
 BOOST_AUTO_TEST_CASE(real_cache_when_fetched,
-                     *boost::unit_test::precondition(mnist_cache_present)) {
+                     *boost::unit_test::precondition(difflab::testing::mnist_cache_present)) {
   const std::string path = std::string(DIFFLAB_SOURCE_DIR) + "/data/mnist.bin";
   MnistRaw raw = read_mnist_cache(path);
   BOOST_TEST(raw.labels.numel() == 10000);
