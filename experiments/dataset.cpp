@@ -10,10 +10,13 @@
 #include "experiments/data/color_mnist.h"
 #include "experiments/data/fashion_mnist.h"
 #include "experiments/data/mnist.h"
+#include "experiments/data/mnist_rotation.h"
 #include "experiments/data/pca.h"
 #include "experiments/data/joint_gmm.h"
 #include "experiments/data/ring_mog.h"
 #include "experiments/data/toy2d.h"
+#include "experiments/lenet.h"
+#include "experiments/report.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
@@ -32,7 +35,12 @@ void declare_data_keys(Config& c, const std::string& name,
       .declare_int("data.n_test", 5000, 16, 10000000, "held-out points (vector data sets)")
       .declare_int("data.dim", 8, 2, 4096, "dimension of ring_mog")
       .declare_int("data.limit_train", 0, 0, 100000000,
-                   "use only the first N training images (0 = all; image data sets)");
+                   "use only the first N training images (0 = all; image data sets)")
+      .declare_int("data.copies", 4, 1, 1000,
+                   "mnist_rot, mnist_rot_yx: random rotations per training digit (per logical angle)")
+      .declare_double("data.ambiguity", 0.99, 0.5, 0.999999,
+                      "mnist_rot_yx: LeNet confidence in a digit turned by 90/180/270 degrees that "
+                      "makes that turn one of its logical angles (spec: 0.9999)");
 }
 
 DataSettings data_settings(const Config& cfg) {
@@ -44,6 +52,8 @@ DataSettings data_settings(const Config& cfg) {
   s.dim = cfg.get_int("data.dim");
   s.limit_train = cfg.get_int("data.limit_train");
   s.seed = uint64_t(cfg.get_int("seed"));
+  s.copies = cfg.get_int("data.copies");
+  s.ambiguity = cfg.get_double("data.ambiguity");
   return s;
 }
 
@@ -117,6 +127,47 @@ Dataset load_images(const DataSettings& s) {
   return d;
 }
 
+// Rotated MNIST (experiments/data/mnist_rotation.h): digits at uniform angles (mnist_rot), or
+// the angle with the flattened digit as its condition (mnist_rot_yx; logical angles granted by
+// the MNIST LeNet judge). Held-out rows rotate the held-out digits once each.
+Dataset load_rotation(const DataSettings& s) {
+  Dataset d;
+  const MnistData m = load_mnist();
+  const ImageSet train = first_rows(m.train, s.limit_train);
+  tensor::Generator g_train(s.seed * 3 + 1), g_test(s.seed * 3 + 2), g_ref(s.seed * 3 + 3);
+  if (s.name == "mnist_rot") {
+    const ImageSet tr = rotated_copies(train, s.copies, g_train), te = rotated_copies(m.test, 1, g_test);
+    d.images = true, d.num_classes = 10;
+    d.train = tr.images, d.train_labels = tr.labels, d.test = te.images, d.test_labels = te.labels;
+    d.description = "mnist_rot: " + std::to_string(train.size()) + " train digits x " +
+                    std::to_string(s.copies) + " uniform rotations / " + std::to_string(m.test.size()) +
+                    " held-out digits rotated once";
+    return d;
+  }
+  const Classifier judge = load_or_train_classifier("mnist", m.train, m.test, 10);
+  const DigitProbabilities probs = [&judge](const Tensor& images) {
+    return tensor::softmax(classify(*judge.net, images).logits, 1);
+  };
+  auto flat = [](const Tensor& images) {
+    return images.reshape({images.size(0), images.numel() / images.size(0)});
+  };
+  const auto test_angles = logical_angles(m.test, probs, s.ambiguity);
+  const RotationPairs tr = rotation_pairs(train, logical_angles(train, probs, s.ambiguity), s.copies, g_train),
+                      te = rotation_pairs(m.test, test_angles, 1, g_test),
+                      ref = rotation_pairs(m.test, test_angles, 1, g_ref);
+  d.train = tr.angles, d.train_cond = flat(tr.images), d.train_labels = tr.labels;
+  d.test = te.angles, d.test_cond = flat(te.images), d.test_labels = te.labels;
+  d.reference = ref.angles, d.reference_cond = flat(ref.images);
+  d.reference_angle_sets = ref.all_angles;
+  const int64_t ambiguous = te.images.size(0) - m.test.size();
+  d.description = "mnist_rot_yx: angle (cos, sin) given the flattened rotated digit; " +
+                  std::to_string(tr.images.size(0)) + " train pairs (" + std::to_string(s.copies) +
+                  " rotations per digit and logical angle) / " + std::to_string(te.images.size(0)) +
+                  " held-out pairs (" + std::to_string(ambiguous) +
+                  " from extra logical angles at LeNet confidence > " + format_number(s.ambiguity) + ")";
+  return d;
+}
+
 // MLGD-F's joint P(X, Y) (experiments/data/joint_gmm.h): the X marginal, or Y with X as its
 // condition. The task's instance is fixed (seed 1), the draws follow the run's seed.
 void load_cdm(Dataset& d, const DataSettings& s, const std::string& task, tensor::Generator* g[3]) {
@@ -184,7 +235,8 @@ std::string cdm_task_of(const std::string& data_name) {
 }
 
 Dataset load_dataset(const DataSettings& s) {
-  Dataset d = s.name == "mnist_pca" ? load_pca(s)
+  Dataset d = s.name == "mnist_pca"                                 ? load_pca(s)
+              : s.name == "mnist_rot" || s.name == "mnist_rot_yx" ? load_rotation(s)
               : s.name == "mnist" || s.name == "color_mnist" || s.name == "color_mnist_a" ||
                       s.name == "fashion_mnist"
                   ? load_images(s)

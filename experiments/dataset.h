@@ -1,6 +1,8 @@
 // The data set every command trains and evaluates on: 2-D toys, N-D ring mixtures, MLGD-F's
 // joint mixtures (cdm<task>_x: the X marginal; cdm<task>_yx: Y with X as its condition), MNIST,
-// ColorMNIST, Fashion-MNIST or MNIST in PCA coordinates, with its held-out split and, for
+// ColorMNIST, Fashion-MNIST, rotated MNIST (mnist_rot: digits at uniform angles; mnist_rot_yx:
+// the angle (cos, sin) with the flattened rotated digit as its condition, MLGD-F's image
+// benchmark) or MNIST in PCA coordinates, with its held-out split and, for
 // vectors, an independent reference draw; its data.* keys and their typed settings.
 #pragma once
 #include <functional>
@@ -28,6 +30,8 @@ struct DataSettings {
   int64_t dim = 8;           // ring_mog: dimension
   int64_t limit_train = 0;   // image data sets: the first N training images (0 = all)
   uint64_t seed = 0;         // draws of the vector sets, colours of ColorMNIST
+  int64_t copies = 4;        // mnist_rot, mnist_rot_yx: rotations drawn per digit (per logical angle)
+  double ambiguity = 0.99;   // mnist_rot_yx: classifier confidence that grants a logical angle
 };
 DataSettings data_settings(const Config& cfg);
 
@@ -50,9 +54,11 @@ struct Dataset {
   // The data's density when it is a known Gaussian mixture (ring8, ring_mog), for the mode
   // metrics; null otherwise.
   std::shared_ptr<const GaussianMixture> mixture;
-  // Conditional data (cdm<task>_yx): the condition of each row of train/test/reference, f32
+  // Conditional data (cdm<task>_yx, mnist_rot_yx): the condition of each row of train/test/reference, f32
   // [N, dX]; undefined otherwise.
   tensor::Tensor train_cond, test_cond, reference_cond;
+  // mnist_rot_yx: every angle each reference row's image could have (its logical angles + u).
+  std::vector<std::vector<double>> reference_angle_sets;
 };
 
 // "2d", "5d" or "10d" for the MLGD-F data sets cdm<task>_x and cdm<task>_yx, else "".

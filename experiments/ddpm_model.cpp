@@ -16,7 +16,8 @@ Config ddpm_config() {
   Config c;
   declare_data_keys(c, "ring8",
                     {"ring8", "checkerboard", "two_moons", "swiss_roll", "ring_mog", "mnist", "color_mnist",
-                     "color_mnist_a", "fashion_mnist", "mnist_pca", "cdm2d_x", "cdm5d_x", "cdm10d_x"});
+                     "color_mnist_a", "fashion_mnist", "mnist_pca", "mnist_rot", "cdm2d_x", "cdm5d_x",
+                     "cdm10d_x"});
   c.declare_int("model.hidden", 128, 8, 4096, "MLP width (vector data)")
       .declare_int("model.depth", 3, 1, 64, "MLP residual blocks (vector data)")
       .declare_int("model.time_embed_dim", 32, 4, 1024, "sinusoidal time features (MLP)")

@@ -34,8 +34,9 @@ namespace {
 // Held-out metrics of eval.n fresh samples at `step` (the same draws every time), logged and
 // printed; the scatter plot or grid kept for the report.
 void evaluate(RunFolder& run, int64_t step, const GeneratorRunSettings& s, const Dataset& data,
-              const ImageJudge* judge, const GeneratorModel& model,
+              const ImageJudge* judge, const GeneratorTraining& t,
               std::map<int64_t, std::string>& pngs) {
+  const GeneratorModel& model = t.model;
   ag::NoGradGuard ng;
   tensor::Generator eval_gen(generator_eval_seed(s.train.seed));
   Tensor x = model.sample(s.eval_n, eval_gen).to(tensor::Device::cpu());
@@ -43,6 +44,8 @@ void evaluate(RunFolder& run, int64_t step, const GeneratorRunSettings& s, const
   if (data.decode && step == 0)  // the best this space allows: train images projected, decoded
     for (auto& [k, v] : image_sample_metrics(*judge, data.decode(data.reference)))
       if (k == "frechet") m.emplace_back("frechet_pca_reconstruction", v);
+  if (t.extra_metrics)
+    for (auto& kv : t.extra_metrics(x)) m.push_back(kv);
   std::fprintf(stderr, "\neval @ step %lld:", (long long)step);
   for (auto& [k, v] : m) {
     run.log_metric(step, k, v);
@@ -68,6 +71,9 @@ void write_report(const RunFolder& run, const GeneratorRunSettings& s,
                         "modes_covered", "mode_weight_tv", "log_density", "in_squares",
                         "square_tv", "precision", "recall", "frechet", "kid", "confidence",
                         "classes_covered"})
+    if (by.count(k) && by[k].y.size() >= 2)
+      rows.push_back({k, format_number(by[k].y.front()), format_number(by[k].y.back())});
+  for (const std::string& k : t.extra_keys)
     if (by.count(k) && by[k].y.size() >= 2)
       rows.push_back({k, format_number(by[k].y.front()), format_number(by[k].y.back())});
   for (const char* k : {"mmd_data_vs_data", "sliced_w1_data_vs_data", "mmd2_h1_data_vs_data",
@@ -122,7 +128,7 @@ int train_generator(const GeneratorRunSettings& s, const nlohmann::json& config,
     return t.loss(take_rows(data.train, idx).to(net.device()), g, cursor.step);
   };
   task.evaluate_at_start = true;
-  task.evaluate = [&](int64_t step) { evaluate(run, step, s, data, judge.get(), t.model, pngs); };
+  task.evaluate = [&](int64_t step) { evaluate(run, step, s, data, judge.get(), t, pngs); };
   const std::string config_json = config.dump();
   task.save_weights = [&](int64_t step) {
     nn::save_module(run.checkpoint_path("model"), net,

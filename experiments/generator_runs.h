@@ -11,6 +11,7 @@
 
 #include "experiments/command.h"
 #include "experiments/dataset.h"
+#include "experiments/sample_metrics.h"
 #include "experiments/train_settings.h"
 #include "nn/module.h"
 #include "tensor/random.h"
@@ -44,6 +45,10 @@ struct GeneratorTraining {
   // update `step` (0-based: the updates done before this one; curricula read it); every random
   // draw from g.
   std::function<ag::Var(const tensor::Tensor& batch, tensor::Generator& g, int64_t step)> loss;
+  // Task-specific figures of the held-out samples, logged and tabled beside the shared ones
+  // (keys listed in extra_keys for the report); empty: none.
+  std::function<Metrics(const tensor::Tensor& samples)> extra_metrics;
+  std::vector<std::string> extra_keys;
   std::string title;        // report heading
   std::string description;  // report paragraph (model, objective, sampler)
 };

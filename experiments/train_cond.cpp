@@ -3,6 +3,7 @@
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "experiments/io.h"
+#include "experiments/metrics/angle_metrics.h"
 #include "experiments/report.h"
 #include "matching/inner_sampler.h"
 #include "nn/safetensors.h"
@@ -16,12 +17,20 @@ using ag::Var;
 
 Config cond_config() {
   Config c;
-  declare_data_keys(c, "cdm2d_yx", {"cdm2d_yx", "cdm5d_yx", "cdm10d_yx"});
+  declare_data_keys(c, "cdm2d_yx", {"cdm2d_yx", "cdm5d_yx", "cdm10d_yx", "mnist_rot_yx"});
   declare_train_keys(c, {20000, 1024, 2, 1000000, 1e-4, 0.0, 0.0, 5000, 5000});
   c.declare_int("eval.n", 2000, 16, 10000000, "samples for the held-out metrics (<= data.n_test)")
       .declare_int("model.hidden", 128, 8, 8192, "CondMLP width")
       .declare_int("model.blocks", 3, 1, 64, "CondMLP hidden layers")
       .declare_int("model.time_embed_dim", 32, 4, 1024, "sinusoidal noise-level features")
+      .declare_string("model.cond_encoder", "linear", {"linear", "cnn"},
+                      "condition input: linear (vectors) or cnn (a flattened 28x28 digit through "
+                      "conv32-conv32-pool-conv64-conv64-pool to 128 features)")
+      .declare_double("model.encoder_dropout", 0.1, 0.0, 0.9, "cnn encoder: dropout after each pool")
+      .declare_double("cond.noise", 0.0, 0.0, 10.0,
+                      "training only: std of Gaussian noise added to the condition (spec MNIST: 0.05)")
+      .declare_double("cond.pixel_dropout", 0.0, 0.0, 0.9,
+                      "training only: share of condition entries set to -1 (spec MNIST: 0.1)")
       .declare_string("cond.objective", "ict", {"ict", "ddpm"},
                       "ict: consistency model (MLGD-F's fast sampler); ddpm: conditional DDPM "
                       "(the slow MLGD baseline)")
@@ -45,6 +54,10 @@ CondSettings cond_settings(const Config& cfg) {
   s.ict.validate();
   s.schedule = cfg.get_string("diffusion.schedule");
   s.sample_steps = cfg.get_int("sample.steps");
+  s.image_encoder = cfg.get_string("model.cond_encoder") == "cnn";
+  s.encoder_dropout = cfg.get_double("model.encoder_dropout");
+  s.cond_noise = cfg.get_double("cond.noise");
+  s.cond_pixel_dropout = cfg.get_double("cond.pixel_dropout");
   DIFFLAB_CHECK(s.run.eval_n <= s.run.data.n_test, "train-cond: eval.n (", s.run.eval_n,
                 ") must not exceed data.n_test (", s.run.data.n_test, ")");
   return s;
@@ -70,6 +83,30 @@ diffusion::ConsistencyNet ct_net(std::shared_ptr<nn::CondMLP> net) {
   return [net](const Var& x, const Tensor& sigma, const Var& cond) {
     return net->forward(x, sigma, cond);
   };
+}
+
+// The training condition with the spec's MNIST augmentation: Gaussian noise, then entries
+// dropped to −1 (black).
+Var augment_condition(const Tensor& cond, const CondSettings& s, tensor::Generator& g) {
+  Tensor c = cond;
+  if (s.cond_noise > 0)
+    c = tensor::binary(tensor::BinaryOp::add, c,
+                       tensor::affine(tensor::randn(c.shape(), c.dtype(), &g, c.device()),
+                                      s.cond_noise, 0.0));
+  if (s.cond_pixel_dropout > 0) {
+    const Tensor u = tensor::uniform(c.shape(), 0.0, 1.0, c.dtype(), &g, c.device());
+    const Tensor p = tensor::full({}, s.cond_pixel_dropout, c.dtype()).to(c.device());
+    c = tensor::where(tensor::binary(tensor::BinaryOp::lt, u, p),
+                      tensor::full({}, -1.0, c.dtype()).to(c.device()), c);
+  }
+  return Var(c);
+}
+
+// MNIST rotation: how close the sampled angles come to the angles each condition could have.
+Metrics rotation_figures(const Tensor& samples, int64_t dx, const Dataset& data) {
+  const AngleFigures f = angle_figures(samples.slice(1, dx, samples.size(1)).contiguous(),
+                                       data.reference_angle_sets);
+  return {{"angle_hit15", f.hit}, {"angle_gap_median", f.median_gap}, {"angle_norm", f.mean_norm}};
 }
 
 }  // namespace
@@ -110,6 +147,13 @@ CondModel make_cond_model(const CondSettings& s, int64_t dim_y, int64_t dim_x,
   nn::CondMLPConfig mc;
   mc.dim = dim_y, mc.cond_dim = dim_x, mc.hidden = s.hidden, mc.blocks = s.blocks;
   mc.time_embed_dim = s.time_embed_dim;
+  if (s.image_encoder) {
+    nn::CondEncoderConfig e;
+    e.dropout = s.encoder_dropout;
+    DIFFLAB_CHECK(dim_x == e.input_dim(), "train-cond: model.cond_encoder=cnn reads 28x28 digits (",
+                  e.input_dim(), " condition entries) but ", s.run.data.name, " has ", dim_x);
+    mc.encoder = e;
+  }
   tensor::Generator init(s.run.train.seed * 7 + 11);
   CondModel m;
   m.net = std::make_shared<nn::CondMLP>(mc, &init);
@@ -155,10 +199,14 @@ int train_cond(const Config& cfg, const std::string& dir, bool resume) {
   t.model.sampler_tag = (s.objective == "ict" ? "ladder" : "ddim") + std::to_string(s.sample_steps);
   const int64_t total = s.run.train.loop.updates;
   t.loss = [model, dx, total](const Tensor& batch, tensor::Generator& g, int64_t step) {
-    const Var cond(batch.slice(1, 0, dx).contiguous());
+    const Var cond = augment_condition(batch.slice(1, 0, dx).contiguous(), model->s, g);
     const Var y(batch.slice(1, dx, batch.size(1)).contiguous());
     return model->loss(y, cond, step, total, g);
   };
+  if (!cond_data.reference_angle_sets.empty()) {
+    t.extra_metrics = [dx, &cond_data](const Tensor& x) { return rotation_figures(x, dx, cond_data); };
+    t.extra_keys = {"angle_hit15", "angle_gap_median", "angle_norm"};
+  }
   t.title = "Conditional " + std::string(s.objective == "ict" ? "consistency model" : "DDPM") +
             " of Y | X on " + s.run.data.name;
   t.description = s.objective == "ict"

@@ -28,6 +28,10 @@ struct CondSettings {
   diffusion::ConsistencyOptions ict;
   std::string schedule = "linear";  // ddpm
   int64_t sample_steps = 1;         // ict: K_s ladder evaluations; ddpm: DDIM steps
+  bool image_encoder = false;       // the condition is a flattened 28×28 digit (nn/cond_encoder.h)
+  double encoder_dropout = 0.1;
+  double cond_noise = 0.0;          // training only: Gaussian noise added to the condition
+  double cond_pixel_dropout = 0.0;  // training only: share of condition entries set to −1
 };
 CondSettings cond_settings(const Config& cfg);
 

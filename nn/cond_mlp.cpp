@@ -11,6 +11,12 @@ void CondMLPConfig::validate() const {
   DIFFLAB_CHECK(dim > 0 && hidden > 0 && blocks >= 1, "CondMLPConfig: dim=", dim,
                 " and hidden=", hidden, " must be positive and blocks=", blocks, " >= 1");
   DIFFLAB_CHECK(cond_dim >= 0, "CondMLPConfig: cond_dim=", cond_dim, " must be >= 0");
+  if (encoder) {
+    encoder->validate();
+    DIFFLAB_CHECK(cond_dim == encoder->input_dim(), "CondMLPConfig: cond_dim=", cond_dim,
+                  " must be the encoder's input size ", encoder->input_dim(), " (",
+                  encoder->str(), ")");
+  }
   DIFFLAB_CHECK(time_embed_dim >= 2 && time_embed_dim % 2 == 0,
                 "CondMLPConfig: time_embed_dim=", time_embed_dim, " must be even and >= 2");
   DIFFLAB_CHECK(std::isfinite(noise_scale) && noise_scale > 0,
@@ -20,7 +26,9 @@ void CondMLPConfig::validate() const {
 std::string CondMLPConfig::str() const {
   std::ostringstream os;
   os << "CondMLP(dim=" << dim << ", cond_dim=" << cond_dim << ", " << blocks << "x" << hidden
-     << ", temb=" << time_embed_dim << ", act=" << activation_name(activation) << ")";
+     << ", temb=" << time_embed_dim << ", act=" << activation_name(activation);
+  if (encoder) os << ", " << encoder->str();
+  os << ")";
   return os.str();
 }
 
@@ -46,9 +54,12 @@ CondMLP::CondMLP(CondMLPConfig cfg, tensor::Generator* gen) : cfg_(std::move(cfg
   temb_ =
       register_module("temb", std::make_shared<SinusoidalTimeEmbedding>(cfg_.time_embed_dim, gen));
   const int64_t edim = temb_->out_dim();
-  if (cfg_.cond_dim > 0)
-    cond_emb_ =
-        register_module("cond_emb", std::make_shared<Linear>(cfg_.cond_dim, edim, true, gen));
+  if (cfg_.encoder)
+    cond_enc_ = register_module("cond_enc", std::make_shared<ConvCondEncoder>(*cfg_.encoder, gen));
+  if (cfg_.cond_dim > 0) {
+    const int64_t in = cfg_.encoder ? cfg_.encoder->features : cfg_.cond_dim;
+    cond_emb_ = register_module("cond_emb", std::make_shared<Linear>(in, edim, true, gen));
+  }
   auto layers = register_module("layers", std::make_shared<ModuleList<CondMLPLayer>>());
   for (int64_t k = 0; k < cfg_.blocks; ++k) {
     layers_.push_back(std::make_shared<CondMLPLayer>(k == 0 ? cfg_.dim : cfg_.hidden, cfg_.hidden,
@@ -78,7 +89,7 @@ Var CondMLP::forward(const Var& x, const Tensor& sigma, const Var& cond) const {
         cond.defined() && cond.dim() == 2 && cond.size(0) == b && cond.size(1) == cfg_.cond_dim,
         "CondMLP: cond ", cond.defined() ? cond.value().desc() : std::string("undefined"),
         " must be [", b, ", ", cfg_.cond_dim, "] for ", cfg_.str());
-    s = ag::add(s, cond_emb_->forward(cond));
+    s = ag::add(s, cond_emb_->forward(cond_enc_ ? cond_enc_->forward(cond) : cond));
   } else {
     DIFFLAB_CHECK(!cond.defined(), "CondMLP: cond ", cond.value().desc(),
                   " given to an unconditional model (cond_dim = 0)");

@@ -6,37 +6,18 @@
 #include <filesystem>
 
 #include "experiments/concepts.h"
-#include "experiments/data/mnist.h"
 #include "experiments/io.h"
-#include "tensor/factory.h"
 #include "tests/support/check_message.h"
 #include "tests/support/run_helpers.h"
+#include "tests/support/synthetic_mnist.h"
 
 using namespace difflab;
 using namespace difflab::experiments;
 using difflab::testing::fresh_temp_dir;
 using difflab::testing::message_has;
-using tensor::DType;
-using tensor::Tensor;
 namespace fs = std::filesystem;
 
 namespace {
-
-// 100 images per digit, 28×28: digit d is a bar on rows 3 + 2d, 3 + 2d + 1 whose columns and
-// ink vary with the image, so the classifiers have something to learn.
-void write_synthetic_mnist(const std::string& path) {
-  const int64_t per = 100, n = 10 * per;
-  Tensor px = tensor::zeros({n, 28, 28}, DType::u8);
-  std::vector<int64_t> labels;
-  uint8_t* p = px.data<uint8_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t d = i % 10, start = 4 + (i / 10) % 8;
-    labels.push_back(d);
-    for (int64_t r = 3 + 2 * d; r < 5 + 2 * d; ++r)
-      for (int64_t c = start; c < start + 12; ++c) p[i * 784 + r * 28 + c] = uint8_t(155 + (i * 7 + c) % 100);
-  }
-  write_mnist_cache(path, {px, tensor::from_vector<int64_t>(labels, {n})});
-}
 
 CommandArgs tiny(const std::string& root) {
   CommandArgs a;
@@ -51,8 +32,7 @@ CommandArgs tiny(const std::string& root) {
 
 BOOST_AUTO_TEST_CASE(tiny_concepts_runs_every_method_and_resumes) {
   const std::string root = fresh_temp_dir("concepts_tiny");
-  write_synthetic_mnist(root + "/mnist.bin");
-  ::setenv("DIFFLAB_MNIST", (root + "/mnist.bin").c_str(), 1);
+  difflab::testing::use_synthetic_mnist(root + "/mnist.bin");
   BOOST_REQUIRE(run_concepts(tiny(root)) == 0);
   const std::string q = root + "/concepts/compositions/0-red/q0/";
   BOOST_TEST(fs::exists(root + "/base/checkpoints/ema.safetensors"));
