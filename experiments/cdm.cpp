@@ -7,6 +7,7 @@
 
 #include "autograd/functions.h"
 #include "experiments/cdm_report.h"
+#include "experiments/cdm_rotation.h"
 #include "experiments/cdm_studies.h"
 #include "experiments/data/joint_gmm.h"
 #include "experiments/io.h"
@@ -46,7 +47,14 @@ void declare_model_keys(Config& c) {
 }
 
 void declare_loop_keys(Config& c) {
-  c.declare_string("cdm.task", "2d", {"2d", "5d", "10d"}, "2D_cond_1D, 5D_cond_1D or 10D_cond_1D (spec §2.7)")
+  c.declare_string("cdm.task", "2d", {"2d", "5d", "10d", "mnist_rot"},
+                   "2D_cond_1D, 5D_cond_1D or 10D_cond_1D (spec §2.7), or MNIST rotation (§2.9)")
+      .declare_string("cdm.targets", "unimodal,bimodal,uniform", {},
+                      "mnist_rot: targets on the circle (unimodal, bimodal, uniform)")
+      .declare_double("cdm.judge_confidence", 0.7, 0.0, 1.0,
+                      "mnist_rot: rotation-LeNet confidence above which an image counts as a digit")
+      .declare_string("cdm.guidance_rule", "constant", {"constant", "mnist"},
+                      "step size: constant ζ, or mnist: ζ·(σ_t/(1+σ_t²) + 5t) (the MNIST code's η_t)")
       .declare_string("cdm.methods", "mlgdf,mlgd,prior,best_of,point", {},
                       "methods to run: mlgdf, mlgd, prior, best_of, point")
       .declare_int("cdm.steps", 99, 1, 100000, "outer DDIM steps of the guided prior")
@@ -127,6 +135,7 @@ CdmCommandSettings cdm_settings(const Config& cfg) {
   l.n_cond = l.n_target = l.final_n = cfg.get_int("cdm.n");
   l.mc = cfg.get_int("cdm.mc");
   l.guidance = cfg.get_double("cdm.guidance");
+  l.guidance_rule = matching::parse_guidance_rule(cfg.get_string("cdm.guidance_rule"));
   l.spread = matching::parse_spread(cfg.get_string("cdm.spread"));
   l.start_at_zero = cfg.get_string("cdm.start") == "zero";
   l.restarts = cfg.get_int("cdm.restarts");
@@ -140,6 +149,8 @@ CdmCommandSettings cdm_settings(const Config& cfg) {
   s.sensitivity_n = int_list(cfg.get_string("cdm.sensitivity_n"), "cdm.sensitivity_n");
   s.sensitivity_mc = int_list(cfg.get_string("cdm.sensitivity_mc"), "cdm.sensitivity_mc");
   s.sensitivity_restarts = cfg.get_int("cdm.sensitivity_restarts");
+  s.targets = parse_names(cfg.get_string("cdm.targets"));
+  s.judge_confidence = cfg.get_double("cdm.judge_confidence");
   s.threads = cfg.get_int("threads");
   s.device = cfg.get_string("device");
   return s;
@@ -148,14 +159,16 @@ CdmCommandSettings cdm_settings(const Config& cfg) {
 namespace {
 
 matching::MatchingLoss divergence_loss(const matching::DivergenceSettings& d) {
-  return [d](const Var& y, const Var& t) { return matching::divergence(y, t, d); };
+  return [d](const Var& y, const Var& t, tensor::Generator& g) {
+    return matching::divergence(y, t, d, &g);
+  };
 }
 
 // Point-target inverse design: only G's mean is matched, by the distance ‖ȳ − ḡ‖ (DPS's step
 // normalisation ζ/‖·‖ applied to the squared loss; the squared loss itself overshoots and
 // diverges at ζ = 1 where the conditional mean jumps between components).
 matching::MatchingLoss mean_loss() {
-  return [](const Var& y, const Var& t) {
+  return [](const Var& y, const Var& t, tensor::Generator&) {
     return ag::sqrt(ag::sum(ag::square(ag::mean(y, {0}) - ag::mean(t, {0}))) + 1e-12);
   };
 }
@@ -176,16 +189,45 @@ CdmMethodResult run_guided(const CdmBench& b, const std::string& name) {
   return run_cdm_guided(b, name, b.baseline->sampler(b.s.baseline_steps, b.s.baseline_checkpoint), l);
 }
 
-// Unguided prior draws from noise: `per` draws for each of R restarts, the best by final loss.
 CdmMethodResult run_prior(const CdmBench& b, const std::string& name, int64_t per) {
-  matching::CdmSettings l = b.s.loop;
-  l.guidance = 0, l.start_at_zero = false, l.restarts = b.s.loop.restarts * per;
-  const matching::CdmRun r = matching::mlgd(b.prior.vp, *b.prior.model.schedule, b.prior.dim,
-                                            b.inner.sampler(b.s.inner_steps), cdm_target(b.task),
-                                            b.loss, l);
-  CdmMethodResult out{name, Tensor(), {}, r.seconds, b.s.loop.restarts};
+  return best_prior_draws(b.prior, b.inner.sampler(b.s.inner_steps), cdm_target(b.task), b.loss,
+                          b.s.loop, per, name);
+}
+
+}  // namespace
+
+matching::TargetSampler cdm_target(const CdmTask& task) {
+  return [mix = task.target](int64_t n, tensor::Generator& g) { return mix.sample(n, g); };
+}
+
+matching::CdmRun guided_run(const CdmPrior& prior, const matching::InnerSampler& inner,
+                            const matching::TargetSampler& target,
+                            const matching::MatchingLoss& loss, const matching::CdmSettings& loop,
+                            const std::string& name) {
+  std::fprintf(stderr, "%s: %lld restarts of %lld guided steps\n", name.c_str(),
+               (long long)loop.restarts, (long long)loop.steps);
+  Progress prog(name, loop.steps, 0, std::max<int64_t>(1, loop.steps / 10));
+  const matching::CdmCallback show = [&](int64_t k, int64_t, const Tensor&, const std::vector<double>& L) {
+    prog.update(k + 1, L.empty() ? NAN : *std::min_element(L.begin(), L.end()));
+  };
+  matching::CdmRun r = matching::mlgd(prior.vp, *prior.model.schedule, prior.dim, inner, target,
+                                      loss, loop, show);
+  prog.finish();
+  return r;
+}
+
+CdmMethodResult best_prior_draws(const CdmPrior& prior, const matching::InnerSampler& inner,
+                                 const matching::TargetSampler& target,
+                                 const matching::MatchingLoss& loss,
+                                 const matching::CdmSettings& loop, int64_t per,
+                                 const std::string& name) {
+  matching::CdmSettings l = loop;
+  l.guidance = 0, l.start_at_zero = false, l.restarts = loop.restarts * per;
+  const matching::CdmRun r = matching::mlgd(prior.vp, *prior.model.schedule, prior.dim, inner,
+                                            target, loss, l);
+  CdmMethodResult out{name, Tensor(), {}, r.seconds, loop.restarts};
   std::vector<Tensor> rows;
-  for (int64_t i = 0; i < b.s.loop.restarts; ++i) {
+  for (int64_t i = 0; i < loop.restarts; ++i) {
     int64_t best = i * per;
     for (int64_t j = i * per; j < (i + 1) * per; ++j)
       if (r.final_loss[size_t(j)] < r.final_loss[size_t(best)]) best = j;
@@ -196,25 +238,11 @@ CdmMethodResult run_prior(const CdmBench& b, const std::string& name, int64_t pe
   return out;
 }
 
-}  // namespace
-
-matching::TargetSampler cdm_target(const CdmTask& task) {
-  return [mix = task.target](int64_t n, tensor::Generator& g) { return mix.sample(n, g); };
-}
-
 CdmMethodResult run_cdm_guided(const CdmBench& b, const std::string& name,
                                const matching::ConditionalSampler& inner,
                                const matching::CdmSettings& loop) {
-  std::fprintf(stderr, "%s: %lld restarts of %lld guided steps\n", name.c_str(),
-               (long long)loop.restarts, (long long)loop.steps);
-  Progress prog(name, loop.steps, 0, std::max<int64_t>(1, loop.steps / 10));
-  const matching::CdmCallback show = [&](int64_t k, int64_t, const Tensor&, const std::vector<double>& L) {
-    prog.update(k + 1, L.empty() ? NAN : *std::min_element(L.begin(), L.end()));
-  };
-  matching::CdmRun r = matching::mlgd(b.prior.vp, *b.prior.model.schedule, b.prior.dim, inner,
-                                      cdm_target(b.task), name == "point" ? mean_loss() : b.loss, loop,
-                                      show);
-  prog.finish();
+  matching::CdmRun r = guided_run(b.prior, inner, cdm_target(b.task),
+                                  name == "point" ? mean_loss() : b.loss, loop, name);
   if (name == "point") rescore(b, inner, r, loop.final_n, loop.seed);
   return {name, r.x, r.final_loss, r.seconds, loop.restarts};
 }
@@ -248,6 +276,7 @@ int run_cdm(const CommandArgs& args) {
   const Config cfg = command_config(cdm_config(), args, dir, args.resume);
   apply_threads(cfg);
   const CdmCommandSettings s = cdm_settings(cfg);
+  if (s.task == "mnist_rot") return run_cdm_rotation(s, cfg, dir, args.resume);
   const CdmBench b = open_cdm_bench(s);
   RunLock lock(dir);
   RunFolder run(dir);

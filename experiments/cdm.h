@@ -1,4 +1,5 @@
-// `difflab cdm`: MLGD-F's synthetic benchmarks (spec §2.7–2.8). Given the task's joint mixture,
+// `difflab cdm`: MLGD-F's synthetic benchmarks (spec §2.7–2.8); cdm.task=mnist_rot runs the
+// MNIST-rotation benchmark instead (cdm_rotation.h). Given the task's joint mixture,
 // a prior over X, a fast conditional consistency model and (optionally) the slow conditional
 // DDPM of the MLGD baseline — each a run folder, trained first from its preset when missing — it
 // runs the methods named by cdm.methods and scores every restart by the exact squared L2 between
@@ -41,6 +42,9 @@ struct CdmCommandSettings {
   int64_t control_restarts = 5, sensitivity_restarts = 5;
   int64_t threads = 0;
   std::string device = "cpu";
+  // mnist_rot (cdm_rotation.h): the targets to run and the judge's confidence for "a digit".
+  std::vector<std::string> targets;
+  double judge_confidence = 0.7;
 };
 CdmCommandSettings cdm_settings(const Config& cfg);
 
@@ -71,6 +75,19 @@ CdmMethodResult run_cdm_method(const CdmBench& b, const std::string& name);
 CdmMethodResult run_cdm_guided(const CdmBench& b, const std::string& name,
                                const matching::ConditionalSampler& inner,
                                const matching::CdmSettings& loop);
+
+// The two loops every benchmark runs, on any prior, inner sampler, target and loss: guided
+// MLGD-F with progress lines, and the best of `per` unguided prior draws for each of
+// loop.restarts restarts (per = 1: plain prior draws), scored by `loss`.
+matching::CdmRun guided_run(const CdmPrior& prior, const matching::InnerSampler& inner,
+                            const matching::TargetSampler& target,
+                            const matching::MatchingLoss& loss, const matching::CdmSettings& loop,
+                            const std::string& name);
+CdmMethodResult best_prior_draws(const CdmPrior& prior, const matching::InnerSampler& inner,
+                                 const matching::TargetSampler& target,
+                                 const matching::MatchingLoss& loss,
+                                 const matching::CdmSettings& loop, int64_t per,
+                                 const std::string& name);
 
 int run_cdm(const CommandArgs& args);
 

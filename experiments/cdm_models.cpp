@@ -2,12 +2,15 @@
 
 #include <cstdio>
 
+#include "autograd/functions.h"
 #include "experiments/cancel.h"
 #include "experiments/io.h"
 #include "experiments/train_ddpm.h"
 #include "nn/safetensors.h"
 
 namespace difflab::experiments {
+
+using ag::Var;
 
 namespace {
 
@@ -59,6 +62,15 @@ CdmPrior load_cdm_prior(const std::string& dir, const tensor::Device& device) {
   p.model.module->eval();
   p.vp = diffusion::vp_model(p.model.net, p.model.param);
   p.dim = data.train.size(1);
+  if (data.images) {
+    p.image = {data.train.size(1), data.train.size(2), data.train.size(3)};
+    p.dim = p.image[0] * p.image[1] * p.image[2];
+    p.vp = [vp = p.vp, shape = p.image](const Var& z, const diffusion::NoiseLevel& at) {
+      const int64_t r = z.size(0);
+      const diffusion::Denoised d = vp(ag::reshape(z, {r, shape[0], shape[1], shape[2]}), at);
+      return diffusion::Denoised{ag::reshape(d.x0, {r, z.size(1)}), ag::reshape(d.eps, {r, z.size(1)})};
+    };
+  }
   return p;
 }
 

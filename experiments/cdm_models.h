@@ -25,11 +25,14 @@ struct CdmModelRun {
 // weights when it has no preset. Returns whether it trained.
 bool ensure_cdm_model(const CdmModelRun& m, int64_t threads, const std::string& device);
 
-// The prior: the train-ddpm run's EMA weights as a VP model (x̂₀ and ε̂) on its schedule.
+// The prior: the train-ddpm run's EMA weights as a VP model (x̂₀ and ε̂) on its schedule. An
+// image prior reads and returns flattened rows [R, C·H·W] (MLGD-F moves x as rows); `image` is
+// then its [C, H, W].
 struct CdmPrior {
   DdpmModel model;
   diffusion::VpModel vp;
   int64_t dim = 0;
+  tensor::Shape image;  // empty for vector data
 };
 CdmPrior load_cdm_prior(const std::string& dir, const tensor::Device& device);
 

@@ -60,8 +60,8 @@ InnerFit inner_fit_at_x_star(const CdmTask& task, const matching::ConditionalSam
   InnerFit f;
   f.samples = inner(Var(tensor::cat(std::vector<Tensor>(size_t(n), x), 0)), g).value();
   f.target = task.target.sample(n, g);
-  f.loss = loss(Var(f.samples), Var(f.target)).item();
-  f.loss_data = loss(Var(task.target.sample(n, g)), Var(f.target)).item();
+  f.loss = loss(Var(f.samples), Var(f.target), g).item();
+  f.loss_data = loss(Var(task.target.sample(n, g)), Var(f.target), g).item();
   return f;
 }
 

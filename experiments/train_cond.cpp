@@ -85,6 +85,18 @@ diffusion::ConsistencyNet ct_net(std::shared_ptr<nn::CondMLP> net) {
   };
 }
 
+// K_s consistency evaluations along `ladder`, fresh noise per evaluation from the caller's
+// generator; differentiable in the condition.
+matching::ConditionalSampler ladder_sampler(diffusion::ConsistencyNet f, std::vector<double> ladder,
+                                            diffusion::ConsistencyOptions o, int64_t dim_y) {
+  return [f, ladder, o, dim_y](const Var& cond, tensor::Generator& g) {
+    std::vector<Tensor> noise;
+    for (size_t k = 0; k < ladder.size(); ++k)
+      noise.push_back(tensor::randn({cond.size(0), dim_y}, cond.dtype(), &g, cond.device()));
+    return diffusion::consistency_sample(f, cond, ladder, noise, o);
+  };
+}
+
 // The training condition with the spec's MNIST augmentation: Gaussian noise, then entries
 // dropped to −1 (black).
 Var augment_condition(const Tensor& cond, const CondSettings& s, tensor::Generator& g) {
@@ -118,13 +130,18 @@ matching::ConditionalSampler CondModel::sampler(int64_t steps, bool checkpoint) 
                              steps, dim_y, checkpoint};
     return matching::unrolled_ddim_sampler(u);
   }
-  const std::vector<double> ladder = diffusion::consistency_ladder(steps, s.ict);
-  return [f = ct_net(net), ladder, o = s.ict, dim_y](const Var& cond, tensor::Generator& g) {
-    std::vector<Tensor> noise;
-    for (size_t k = 0; k < ladder.size(); ++k)
-      noise.push_back(tensor::randn({cond.size(0), dim_y}, cond.dtype(), &g, cond.device()));
-    return diffusion::consistency_sample(f, cond, ladder, noise, o);
+  return ladder_sampler(ct_net(net), diffusion::consistency_ladder(steps, s.ict), s.ict, dim_y);
+}
+
+matching::InnerSampler CondModel::inner_sampler(int64_t steps) const {
+  if (!s.image_encoder) return sampler(steps);
+  DIFFLAB_CHECK(s.objective == "ict", "train-cond: an image-conditioned ", s.objective,
+                " model has no MLGD-F inner sampler (ict only)");
+  const diffusion::ConsistencyNet f = [n = net](const Var& x, const Tensor& sigma, const Var& features) {
+    return n->forward_encoded(x, sigma, features);
   };
+  return {ladder_sampler(f, diffusion::consistency_ladder(steps, s.ict), s.ict, net->config().dim),
+          [n = net](const Var& cond) { return n->encode_condition(cond); }};
 }
 
 Var CondModel::loss(const Var& y, const Var& cond, int64_t step, int64_t total,
@@ -172,6 +189,7 @@ CondModel load_cond_run(const std::string& dir, const tensor::Device& device) {
   const Dataset data = load_dataset(s.run.data);
   CondModel m = make_cond_model(s, data.train.size(1), data.train_cond.size(1), device);
   nn::load_module(weights, *m.net);
+  m.net->eval();  // the image encoder's dropout
   return m;
 }
 

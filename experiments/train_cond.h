@@ -43,6 +43,9 @@ struct CondModel {
   // Differentiable in cond: `steps` ladder evaluations (ict) or DDIM steps (ddpm, unrolled,
   // per-step checkpointing when asked); noise from the caller's generator.
   matching::ConditionalSampler sampler(int64_t steps, bool checkpoint = false) const;
+  // The same for MLGD-F's loop: with an image encoder, each distinct image is encoded once
+  // (ict only).
+  matching::InnerSampler inner_sampler(int64_t steps) const;
   // The training loss of rows y given cond at update `step` of `total`.
   ag::Var loss(const ag::Var& y, const ag::Var& cond, int64_t step, int64_t total,
                tensor::Generator& g) const;

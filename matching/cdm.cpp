@@ -28,6 +28,17 @@ Spread parse_spread(const std::string& name) {
   DIFFLAB_FAIL("unknown Monte-Carlo spread '", name, "' (lgd, beta, none)");
 }
 
+GuidanceRule parse_guidance_rule(const std::string& name) {
+  if (name == "constant") return GuidanceRule::constant;
+  if (name == "mnist") return GuidanceRule::mnist;
+  DIFFLAB_FAIL("unknown guidance rule '", name, "' (constant, mnist)");
+}
+
+double guidance_at(GuidanceRule rule, double zeta, const diffusion::NoiseLevel& at, double t) {
+  if (rule == GuidanceRule::constant) return zeta;
+  return zeta * (at.sigma / (1.0 + at.sigma * at.sigma) + 5.0 * t);
+}
+
 namespace {
 
 void check_settings(const CdmSettings& s) {
@@ -68,7 +79,16 @@ std::vector<int64_t> ascending(const std::vector<double>& v) {
 
 }  // namespace
 
-Tensor matching_gradient(const Tensor& x0_hat, double spread, const ConditionalSampler& inner,
+Var InnerSampler::conditions(const Var& rows, int64_t n) const {
+  const Var f = encode ? encode(rows) : rows;
+  DIFFLAB_CHECK(f.dim() == 2 && f.size(0) == rows.size(0), "InnerSampler: the encoder returned ",
+                f.shape(), " for ", rows.size(0), " conditions");
+  std::vector<Var> out;
+  for (int64_t j = 0; j < f.size(0); ++j) out.push_back(repeat_rows(ag::slice(f, 0, j, j + 1), n));
+  return out.size() == 1 ? out[0] : ag::cat(out, 0);
+}
+
+Tensor matching_gradient(const Tensor& x0_hat, double spread, const InnerSampler& inner,
                          const TargetSampler& target, const MatchingLoss& loss,
                          const CdmSettings& s, std::vector<tensor::Generator>& gens,
                          std::vector<double>& losses) {
@@ -82,7 +102,7 @@ Tensor matching_gradient(const Tensor& x0_hat, double spread, const ConditionalS
   return tensor::cat(rows, 0);
 }
 
-Var mc_matching_loss(const Var& x0_hat, double spread, const ConditionalSampler& inner,
+Var mc_matching_loss(const Var& x0_hat, double spread, const InnerSampler& inner,
                      const TargetSampler& target, const MatchingLoss& loss,
                      const CdmSettings& s, tensor::Generator& gen) {
   DIFFLAB_CHECK(x0_hat.dim() == 2 && x0_hat.size(0) == 1,
@@ -90,32 +110,30 @@ Var mc_matching_loss(const Var& x0_hat, double spread, const ConditionalSampler&
   const int64_t J = s.mc, n = s.n_cond, dx = x0_hat.size(1);
   Var copies = ag::expand(x0_hat, {J, dx});
   if (spread > 0) copies = copies + Var(tensor::randn({J, dx}, x0_hat.dtype(), &gen)) * spread;
-  std::vector<Var> rows;
-  for (int64_t j = 0; j < J; ++j) rows.push_back(repeat_rows(ag::slice(copies, 0, j, j + 1), n));
-  const Var y = inner(ag::cat(rows, 0), gen);
+  const Var y = inner.sample(inner.conditions(copies, n), gen);
   DIFFLAB_CHECK(y.dim() == 2 && y.size(0) == J * n, "mc_matching_loss: the inner sampler returned ",
                 y.shape(), " for ", J * n, " conditions (expected [", J * n, ", dY])");
   std::vector<Var> ells;
   for (int64_t j = 0; j < J; ++j) {
     const Tensor g = target(s.n_target, gen).to(y.device());
-    ells.push_back(ag::reshape(loss(ag::slice(y, 0, j * n, (j + 1) * n), Var(g)), {1}));
+    ells.push_back(ag::reshape(loss(ag::slice(y, 0, j * n, (j + 1) * n), Var(g), gen), {1}));
   }
   // LGD-MC: −log (1/J) Σ_j exp(−ℓ_j).
   return -ag::logsumexp(-ag::cat(ells, 0), {0}) + std::log(double(J));
 }
 
-double final_matching_loss(const Tensor& x, const ConditionalSampler& inner,
+double final_matching_loss(const Tensor& x, const InnerSampler& inner,
                            const TargetSampler& target, const MatchingLoss& loss, int64_t n,
                            tensor::Generator& gen) {
   DIFFLAB_CHECK(x.dim() == 2 && x.size(0) == 1, "final_matching_loss: x must be one row [1, dX], got ",
                 x.shape());
   ag::NoGradGuard ng;
-  const Var y = inner(repeat_rows(Var(x), n), gen);
-  return loss(y, Var(target(n, gen).to(y.device()))).item();
+  const Var y = inner.sample(inner.conditions(Var(x), n), gen);
+  return loss(y, Var(target(n, gen).to(y.device())), gen).item();
 }
 
 CdmRun mlgd(const diffusion::VpModel& prior, const diffusion::Schedule& schedule, int64_t dim_x,
-            const ConditionalSampler& inner, const TargetSampler& target,
+            const InnerSampler& inner, const TargetSampler& target,
             const MatchingLoss& loss, const CdmSettings& s, const CdmCallback& callback) {
   check_settings(s);
   const auto start = std::chrono::steady_clock::now();
@@ -141,7 +159,7 @@ CdmRun mlgd(const diffusion::VpModel& prior, const diffusion::Schedule& schedule
                                           target, loss, s, gens, out.guided_loss);
       // One VJP through the prior for all restarts: ∇_{x_t} L = (∂x̂₀/∂x_t)ᵀ ∇_{x̂₀} L.
       const Var g = ag::grad({d.x0}, {xt}, {Var(g0)})[0];
-      x_next = x_next - g.detach() * s.guidance;
+      x_next = x_next - g.detach() * guidance_at(s.guidance_rule, s.guidance, at, times[k]);
     }
     x = x_next.value();
     if (callback) callback(int64_t(k), int64_t(times.size()) - 1, x, out.guided_loss);

@@ -69,7 +69,28 @@ CondMLP::CondMLP(CondMLPConfig cfg, tensor::Generator* gen) : cfg_(std::move(cfg
   out_ = register_module("out", std::make_shared<Linear>(cfg_.hidden, cfg_.dim, true, gen));
 }
 
+Var CondMLP::encode_condition(const Var& cond) const {
+  if (!cond_emb_) {
+    DIFFLAB_CHECK(!cond.defined(), "CondMLP: cond ", cond.value().desc(),
+                  " given to an unconditional model (cond_dim = 0)");
+    return cond;
+  }
+  DIFFLAB_CHECK(cond.defined() && cond.dim() == 2 && cond.size(1) == cfg_.cond_dim, "CondMLP: cond ",
+                cond.defined() ? cond.value().desc() : std::string("undefined"), " must be [B, ",
+                cfg_.cond_dim, "] for ", cfg_.str());
+  return cond_enc_ ? cond_enc_->forward(cond) : cond;
+}
+
 Var CondMLP::forward(const Var& x, const Tensor& sigma, const Var& cond) const {
+  if (cond_emb_ && x.defined())
+    DIFFLAB_CHECK(cond.defined() && cond.dim() == 2 && cond.size(0) == x.size(0) &&
+                      cond.size(1) == cfg_.cond_dim,
+                  "CondMLP: cond ", cond.defined() ? cond.value().desc() : std::string("undefined"),
+                  " must be [", x.size(0), ", ", cfg_.cond_dim, "] for ", cfg_.str());
+  return forward_encoded(x, sigma, encode_condition(cond));
+}
+
+Var CondMLP::forward_encoded(const Var& x, const Tensor& sigma, const Var& features) const {
   DIFFLAB_CHECK(x.defined() && x.dim() == 2 && x.size(1) == cfg_.dim, "CondMLP: input ",
                 x.defined() ? x.value().desc() : std::string("undefined"), " must be [B, ",
                 cfg_.dim, "] for ", cfg_.str());
@@ -85,14 +106,13 @@ Var CondMLP::forward(const Var& x, const Tensor& sigma, const Var& cond) const {
   }
   Var s = temb_->forward(tensor::from_vector(t, {b}, DType::f64).to(sigma.device()));
   if (cond_emb_) {
-    DIFFLAB_CHECK(
-        cond.defined() && cond.dim() == 2 && cond.size(0) == b && cond.size(1) == cfg_.cond_dim,
-        "CondMLP: cond ", cond.defined() ? cond.value().desc() : std::string("undefined"),
-        " must be [", b, ", ", cfg_.cond_dim, "] for ", cfg_.str());
-    s = ag::add(s, cond_emb_->forward(cond_enc_ ? cond_enc_->forward(cond) : cond));
-  } else {
-    DIFFLAB_CHECK(!cond.defined(), "CondMLP: cond ", cond.value().desc(),
-                  " given to an unconditional model (cond_dim = 0)");
+    const int64_t f = cfg_.encoder ? cfg_.encoder->features : cfg_.cond_dim;
+    DIFFLAB_CHECK(features.defined() && features.dim() == 2 && features.size(0) == b &&
+                      features.size(1) == f,
+                  "CondMLP: cond features ",
+                  features.defined() ? features.value().desc() : std::string("undefined"),
+                  " must be [", b, ", ", f, "] for ", cfg_.str());
+    s = ag::add(s, cond_emb_->forward(features));
   }
   const Var s_act = activate(cfg_.activation, s);
   Var h = x;

@@ -44,6 +44,11 @@ class CondMLP : public Module {
   explicit CondMLP(CondMLPConfig cfg = {}, tensor::Generator* gen = nullptr);
   // x [B, dim], sigma [B] floating and > 0, cond [B, cond_dim] (differentiable) -> [B, dim].
   Var forward(const Var& x, const Tensor& sigma, const Var& cond) const;
+  // The two halves of forward: the condition's features (the image encoder's output; the
+  // condition itself without an encoder), and the network on those features. An MLGD-F inner
+  // sampler encodes each distinct image once and repeats its features for its n samples.
+  Var encode_condition(const Var& cond) const;
+  Var forward_encoded(const Var& x, const Tensor& sigma, const Var& features) const;
   const CondMLPConfig& config() const { return cfg_; }
 
  private:

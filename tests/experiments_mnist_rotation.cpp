@@ -1,14 +1,19 @@
 // MNIST rotation data (experiments/data/mnist_rotation.h): the bilinear rotation (exact quarter
 // turns, identity, round trips), the (cos, sin) features, the logical angles a classifier grants,
 // the conditional pairs whose labels are (a + u) mod 360, the mnist_rot / mnist_rot_yx data sets
-// and a consistency model with the image encoder trained on them by `train-cond`; on synthetic
-// images, so no download is needed.
+// a consistency model with the image encoder trained on them by `train-cond`, the targets on the
+// circle, and `difflab cdm --preset cdm_mnist_rot_tiny` end to end; on synthetic images, so no
+// download is needed.
 #include <boost/test/unit_test.hpp>
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "experiments/data/mnist_rotation.h"
+#include "experiments/cdm.h"
+#include "experiments/cdm_rotation.h"
 #include "experiments/dataset.h"
+#include "experiments/run_folder.h"
 #include "experiments/io.h"
 #include "experiments/train_cond.h"
 #include "tensor/factory.h"
@@ -218,4 +223,61 @@ BOOST_AUTO_TEST_CASE(rotation_consistency_model_trains_with_the_image_encoder) {
   BOOST_CHECK_EXCEPTION(run_train_cond(bad), Error, [](const Error& e) {
     return message_has(e, {"model.cond_encoder=cnn", "784", "cdm2d_yx", "has 1"});
   });
+}
+
+BOOST_AUTO_TEST_CASE(rotation_targets_draw_their_densities) {
+  tensor::Generator g(11);
+  for (const std::string& name : kRotationTargets) {
+    const std::vector<double> deg = feature_angles(rotation_target(name)(20000, g));
+    // The share in [−30°, 30°] against the density's integral there.
+    double in = 0, expect = 0;
+    for (double d : deg) in += angle_gap(d, 0.0) <= 30.0 ? 1.0 / 20000 : 0.0;
+    for (int k = -300; k < 300; ++k) expect += rotation_target_density(name, (k + 0.5) / 10.0) / 10.0;
+    BOOST_TEST(std::abs(in - expect) < 0.011);  // 4 standard errors
+    double total = 0;
+    for (int k = 0; k < 3600; ++k) total += rotation_target_density(name, k / 10.0) / 10.0;
+    BOOST_TEST(total == 1.0, boost::test_tools::tolerance(1e-6));
+  }
+  BOOST_TEST(rotation_target_density("bimodal", 180.0) == rotation_target_density("bimodal", 0.0),
+             boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(digits_of_interest("uniform") == (std::vector<int64_t>{0}), boost::test_tools::per_element());
+  BOOST_CHECK_EXCEPTION(rotation_target("spiral"), Error,
+                        [](const Error& e) { return message_has(e, {"spiral", "unimodal"}); });
+}
+
+BOOST_AUTO_TEST_CASE(rotation_cdm_trains_its_models_and_runs_every_method) {
+  namespace fs = std::filesystem;
+  const std::string root = difflab::testing::fresh_temp_dir("mnist_rot_cdm");
+  difflab::testing::use_synthetic_mnist(root + "/mnist.bin");
+  CommandArgs a;
+  a.preset = "cdm_mnist_rot_tiny";
+  a.run_dir = root + "/cdm";
+  a.threads = 1;
+  a.sets = {"cdm.prior=" + root + "/prior", "cdm.inner=" + root + "/cm"};
+  BOOST_REQUIRE(run_cdm(a) == 0);
+  for (const char* f : {"prior/checkpoints/ema.safetensors", "cm/checkpoints/model.safetensors",
+                        "cdm/report.html", "cdm/methods/bimodal-mlgdf.json",
+                        "cdm/methods/bimodal-prior.json", "cdm/methods/bimodal-best_of.json",
+                        "cdm/samples/bimodal-mlgdf.png"})
+    BOOST_TEST(fs::exists(root + "/" + f), f);
+  RunFolder run(root + "/cdm");
+  int scored = 0;
+  for (const auto& r : run.read_metrics())
+    if (r.metric.rfind("swd_mean[bimodal/", 0) == 0) {
+      BOOST_TEST((std::isfinite(r.value) && r.value >= 0), r.metric);
+      ++scored;
+    }
+  BOOST_TEST(scored == 3);
+  const std::string html = read_file(root + "/cdm/report.html");
+  BOOST_TEST(html.find("Target: bimodal") != std::string::npos);
+  // --resume keeps finished methods as they are.
+  const std::string kept = read_file(root + "/cdm/methods/bimodal-mlgdf.json");
+  a.resume = true;
+  BOOST_REQUIRE(run_cdm(a) == 0);
+  BOOST_TEST(read_file(root + "/cdm/methods/bimodal-mlgdf.json") == kept);
+  CommandArgs bad = a;
+  bad.resume = false;
+  bad.sets.push_back("cdm.methods=mlgd");
+  BOOST_CHECK_EXCEPTION(run_cdm(bad), Error,
+                        [](const Error& e) { return message_has(e, {"mlgd", "mnist_rot"}); });
 }

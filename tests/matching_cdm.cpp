@@ -50,7 +50,9 @@ TargetSampler gaussian_target(double mean) {
 }
 
 MatchingLoss mmd_loss(double bandwidth) {
-  return [bandwidth](const Var& y, const Var& t) { return mmd2(y, t, bandwidth); };
+  return [bandwidth](const Var& y, const Var& t, tensor::Generator&) {
+    return mmd2(y, t, bandwidth);
+  };
 }
 
 double el(const Tensor& x, int64_t r) { return x.select(0, r).select(0, 0).item(); }
@@ -187,4 +189,33 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_named) {
   BOOST_CHECK_EXCEPTION(parse_spread("sqrt"), difflab::Error,
                         [](const difflab::Error& e) { return message_has(e, {"lgd, beta, none"}); });
   BOOST_TEST(int(parse_spread("lgd")) == int(Spread::lgd));
+}
+
+// An encoder that runs once per distinct condition gives the loss and x-gradient of encoding
+// every repeated row (here the encoder is a per-row map: 2·tanh(x), then the shift sampler).
+BOOST_AUTO_TEST_CASE(inner_encoder_once_per_condition_equals_per_row) {
+  auto enc = [](const Var& c) { return ag::tanh(c) * 2.0; };
+  const ConditionalSampler raw = [enc](const Var& cond, tensor::Generator& gen) {
+    return shift_sampler()(enc(cond), gen);
+  };
+  const InnerSampler encoded(shift_sampler(), enc);
+  CdmSettings s = small_settings();
+  s.mc = 3;
+  auto loss_and_grad = [&](const InnerSampler& inner) {
+    tensor::Generator gen(17);
+    Var x0(tensor::full({1, 1}, 0.4, DType::f64), true);
+    const Var L = mc_matching_loss(x0, 0.3, inner, gaussian_target(kTarget), mmd_loss(1.0), s, gen);
+    return std::pair<double, double>{L.item(), ag::grad({L}, {x0})[0].item()};
+  };
+  const auto [l1, g1] = loss_and_grad(raw);
+  const auto [l2, g2] = loss_and_grad(encoded);
+  BOOST_TEST(l1 == l2, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(g1 == g2, boost::test_tools::tolerance(1e-10));
+  BOOST_TEST(std::abs(g1) > 1e-3);
+  tensor::Generator a(3), b(3);
+  BOOST_TEST(final_matching_loss(tensor::full({1, 1}, 0.4, DType::f64), raw, gaussian_target(kTarget),
+                                 mmd_loss(1.0), 32, a) ==
+                 final_matching_loss(tensor::full({1, 1}, 0.4, DType::f64), encoded,
+                                     gaussian_target(kTarget), mmd_loss(1.0), 32, b),
+             boost::test_tools::tolerance(1e-12));
 }
