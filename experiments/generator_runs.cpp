@@ -40,7 +40,7 @@ void evaluate(RunFolder& run, int64_t step, const GeneratorRunSettings& s, const
   ag::NoGradGuard ng;
   tensor::Generator eval_gen(generator_eval_seed(s.train.seed));
   Tensor x = model.sample(s.eval_n, eval_gen).to(tensor::Device::cpu());
-  Metrics m = sample_metrics(data, judge, x, Tensor(), step == 0);
+  Metrics m = t.shared_metrics ? sample_metrics(data, judge, x, Tensor(), step == 0) : Metrics{};
   if (data.decode && step == 0)  // the best this space allows: train images projected, decoded
     for (auto& [k, v] : image_sample_metrics(*judge, data.decode(data.reference)))
       if (k == "frechet") m.emplace_back("frechet_pca_reconstruction", v);

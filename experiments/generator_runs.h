@@ -49,6 +49,9 @@ struct GeneratorTraining {
   // (keys listed in extra_keys for the report); empty: none.
   std::function<Metrics(const tensor::Tensor& samples)> extra_metrics;
   std::vector<std::string> extra_keys;
+  // The data set's shared held-out metrics; off where they cannot judge the samples (train-cond
+  // on mnist_rot_yx: [X | Y] rows whose 784 image coordinates are the same on both sides).
+  bool shared_metrics = true;
   std::string title;        // report heading
   std::string description;  // report paragraph (model, objective, sampler)
 };

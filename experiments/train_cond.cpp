@@ -224,6 +224,7 @@ int train_cond(const Config& cfg, const std::string& dir, bool resume) {
   if (!cond_data.reference_angle_sets.empty()) {
     t.extra_metrics = [dx, &cond_data](const Tensor& x) { return rotation_figures(x, dx, cond_data); };
     t.extra_keys = {"angle_hit15", "angle_gap_median", "angle_norm"};
+    t.shared_metrics = false;
   }
   t.title = "Conditional " + std::string(s.objective == "ict" ? "consistency model" : "DDPM") +
             " of Y | X on " + s.run.data.name;
@@ -233,7 +234,12 @@ int train_cond(const Config& cfg, const std::string& dir, bool resume) {
                             "), sampled in " + std::to_string(s.sample_steps) + " evaluations;"
                       : "CondMLP ε-prediction DDPM (" + s.schedule + " schedule), sampled by " +
                             std::to_string(s.sample_steps) + " DDIM steps;";
-  t.description += " judged as [X | Y] pairs, Y drawn for the X of an independent reference draw.";
+  t.description += t.shared_metrics
+                       ? " judged as [X | Y] pairs, Y drawn for the X of an independent reference draw."
+                       : " judged by the sampled angles of an independent reference draw of rotated "
+                         "held-out digits: the share within 15 degrees of one of the angles the "
+                         "image could have (angle_hit15), the median gap, and the mean length of "
+                         "(cos, sin).";
   return train_generator(s.run, cfg.resolved(), dir, resume, data, t);
 }
 

@@ -34,9 +34,9 @@ GuidanceRule parse_guidance_rule(const std::string& name) {
   DIFFLAB_FAIL("unknown guidance rule '", name, "' (constant, mnist)");
 }
 
-double guidance_at(GuidanceRule rule, double zeta, const diffusion::NoiseLevel& at, double t) {
+double guidance_at(GuidanceRule rule, double zeta, const diffusion::NoiseLevel& at) {
   if (rule == GuidanceRule::constant) return zeta;
-  return zeta * (at.sigma / (1.0 + at.sigma * at.sigma) + 5.0 * t);
+  return zeta * (at.sigma / (1.0 + at.sigma * at.sigma) + 5.0 * at.t);
 }
 
 namespace {
@@ -159,7 +159,7 @@ CdmRun mlgd(const diffusion::VpModel& prior, const diffusion::Schedule& schedule
                                           target, loss, s, gens, out.guided_loss);
       // One VJP through the prior for all restarts: ∇_{x_t} L = (∂x̂₀/∂x_t)ᵀ ∇_{x̂₀} L.
       const Var g = ag::grad({d.x0}, {xt}, {Var(g0)})[0];
-      x_next = x_next - g.detach() * guidance_at(s.guidance_rule, s.guidance, at, times[k]);
+      x_next = x_next - g.detach() * guidance_at(s.guidance_rule, s.guidance, at);
     }
     x = x_next.value();
     if (callback) callback(int64_t(k), int64_t(times.size()) - 1, x, out.guided_loss);

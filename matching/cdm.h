@@ -58,12 +58,12 @@ enum class Spread { lgd, beta, none };
 const char* spread_name(Spread s);
 Spread parse_spread(const std::string& name);  // "lgd", "beta", "none"; throws listing them
 
-// The step size of the matching gradient at noise level (α_t, σ_t), continuous time t ∈ [0, 1]:
+// The step size of the matching gradient at noise level (t, α_t, σ_t), t ∈ [0, 1]:
 // `constant` is ζ (the simulations); `mnist` is ζ·(σ_t/(1 + σ_t²) + 5t), the MNIST-rotation
 // code's η_t = m(r_t/(1 + r_t²) + 5t/1000) with r_t = sqrt(1 − ᾱ_t) = σ_t (spec §2.6).
 enum class GuidanceRule { constant, mnist };
 GuidanceRule parse_guidance_rule(const std::string& name);  // "constant", "mnist"
-double guidance_at(GuidanceRule rule, double zeta, const diffusion::NoiseLevel& at, double t);
+double guidance_at(GuidanceRule rule, double zeta, const diffusion::NoiseLevel& at);
 
 struct CdmSettings {
   int64_t steps = 99;         // outer DDIM steps (time_grid of the prior's schedule)

@@ -219,3 +219,15 @@ BOOST_AUTO_TEST_CASE(inner_encoder_once_per_condition_equals_per_row) {
                                      gaussian_target(kTarget), mmd_loss(1.0), 32, b),
              boost::test_tools::tolerance(1e-12));
 }
+
+BOOST_AUTO_TEST_CASE(guidance_rules) {
+  const diffusion::NoiseLevel at{0.3, 0.6, 0.8};
+  BOOST_TEST(guidance_at(GuidanceRule::constant, 1.5, at) == 1.5);
+  // ζ (σ/(1 + σ²) + 5t) with σ = 0.8, t = 0.3: 2 (0.8/1.64 + 1.5).
+  BOOST_TEST(guidance_at(GuidanceRule::mnist, 2.0, at) == 2.0 * (0.8 / 1.64 + 1.5),
+             boost::test_tools::tolerance(1e-14));
+  BOOST_TEST(guidance_at(GuidanceRule::mnist, 2.0, diffusion::NoiseLevel{0.0, 1.0, 0.0}) == 0.0);
+  BOOST_TEST((parse_guidance_rule("mnist") == GuidanceRule::mnist));
+  BOOST_CHECK_EXCEPTION(parse_guidance_rule("cosine"), Error,
+                        [](const Error& e) { return message_has(e, {"cosine", "constant, mnist"}); });
+}
