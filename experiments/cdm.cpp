@@ -53,29 +53,37 @@ void declare_loop_keys(Config& c) {
                       "mnist_rot: targets on the circle (unimodal, bimodal, uniform)")
       .declare_double("cdm.judge_confidence", 0.7, 0.0, 1.0,
                       "mnist_rot: rotation-LeNet confidence above which an image counts as a digit")
-      .declare_string("cdm.guidance_rule", "constant", {"constant", "mnist"},
-                      "step size: constant ζ, or mnist: ζ·(σ_t/(1+σ_t²) + 5t) (the MNIST code's η_t)")
+      .declare_string(
+          "cdm.guidance_rule", "constant", {"constant", "mnist"},
+          "step size: constant ζ, or mnist: ζ·(σ_t/(1+σ_t²) + 5t) (the MNIST code's η_t)")
       .declare_string("cdm.methods", "mlgdf,mlgd,prior,best_of,point", {},
                       "methods to run: mlgdf, mlgd, prior, best_of, point")
       .declare_int("cdm.steps", 99, 1, 100000, "outer DDIM steps of the guided prior")
       .declare_int("cdm.n", 250, 2, 1000000, "n_cond = n_target: inner and target samples per loss")
       .declare_int("cdm.mc", 3, 1, 1000, "J: Monte-Carlo copies of x0 per step")
       .declare_double("cdm.guidance", 1.0, 0.0, 1e6, "ζ: step size of the matching gradient")
-      .declare_string("cdm.spread", "beta", {"beta", "lgd", "none"},
-                      "r_t of the Monte-Carlo copies: beta (the simulations code), lgd (sqrt(1-ᾱ_t)), none")
-      .declare_string("cdm.start", "zero", {"zero", "noise"}, "x_T: zeros (the simulations code) or N(0, I)")
+      .declare_string(
+          "cdm.spread", "beta", {"beta", "lgd", "none"},
+          "r_t of the Monte-Carlo copies: beta (the simulations code), lgd (sqrt(1-ᾱ_t)), none")
+      .declare_string("cdm.start", "zero", {"zero", "noise"},
+                      "x_T: zeros (the simulations code) or N(0, I)")
       .declare_int("cdm.restarts", 25, 1, 100000, "R: restarts (CDMO keeps the best)")
       .declare_int("cdm.top_k", 10, 1, 100000, "restarts in the top-k-by-final-loss figures")
-      .declare_int("cdm.best_of", 100, 1, 1000000, "prior draws per restart of the best_of baseline")
+      .declare_int("cdm.best_of", 100, 1, 1000000,
+                   "prior draws per restart of the best_of baseline")
       .declare_bool("cdm.inner_control", false,
                     "study: the consistency sampler against K*-step DDIM inner samplers (gradient "
                     "cosine, peak bytes, time, L2) with and without checkpointing")
-      .declare_string("cdm.control_steps", "4,16,64", {}, "K* of the inner-sampler control (the largest is the reference)")
-      .declare_int("cdm.control_restarts", 5, 1, 100000, "restarts per K* in the control's MLGD runs")
+      .declare_string("cdm.control_steps", "4,16,64", {},
+                      "K* of the inner-sampler control (the largest is the reference)")
+      .declare_int("cdm.control_restarts", 5, 1, 100000,
+                   "restarts per K* in the control's MLGD runs")
       .declare_bool("cdm.sensitivity", false, "study: MLGD-F over n x J (spec §2.6's sweep)")
-      .declare_string("cdm.sensitivity_n", "25,100,250,1000", {}, "n values of the sensitivity study")
+      .declare_string("cdm.sensitivity_n", "25,100,250,1000", {},
+                      "n values of the sensitivity study")
       .declare_string("cdm.sensitivity_mc", "1,3,10", {}, "J values of the sensitivity study")
-      .declare_int("cdm.sensitivity_restarts", 5, 1, 100000, "restarts per cell of the sensitivity study");
+      .declare_int("cdm.sensitivity_restarts", 5, 1, 100000,
+                   "restarts per cell of the sensitivity study");
   for (const auto& h : matching::divergence_setting_help()) {
     std::string def;
     for (const auto& [k, v] : kDivergenceDefaults)
@@ -210,8 +218,8 @@ matching::CdmRun guided_run(const CdmPrior& prior, const matching::InnerSampler&
   const matching::CdmCallback show = [&](int64_t k, int64_t, const Tensor&, const std::vector<double>& L) {
     prog.update(k + 1, L.empty() ? NAN : *std::min_element(L.begin(), L.end()));
   };
-  matching::CdmRun r = matching::mlgd(prior.vp, *prior.model.schedule, prior.dim, inner, target,
-                                      loss, loop, show);
+  matching::CdmRun r =
+      matching::mlgd(prior.vp, *prior.model.schedule, prior.dim, inner, target, loss, loop, show);
   prog.finish();
   return r;
 }
@@ -223,8 +231,8 @@ CdmMethodResult best_prior_draws(const CdmPrior& prior, const matching::InnerSam
                                  const std::string& name) {
   matching::CdmSettings l = loop;
   l.guidance = 0, l.start_at_zero = false, l.restarts = loop.restarts * per;
-  const matching::CdmRun r = matching::mlgd(prior.vp, *prior.model.schedule, prior.dim, inner,
-                                            target, loss, l);
+  const matching::CdmRun r =
+      matching::mlgd(prior.vp, *prior.model.schedule, prior.dim, inner, target, loss, l);
   CdmMethodResult out{name, Tensor(), {}, r.seconds, loop.restarts};
   std::vector<Tensor> rows;
   for (int64_t i = 0; i < loop.restarts; ++i) {

@@ -68,7 +68,8 @@ CdmPrior load_cdm_prior(const std::string& dir, const tensor::Device& device) {
     p.vp = [vp = p.vp, shape = p.image](const Var& z, const diffusion::NoiseLevel& at) {
       const int64_t r = z.size(0);
       const diffusion::Denoised d = vp(ag::reshape(z, {r, shape[0], shape[1], shape[2]}), at);
-      return diffusion::Denoised{ag::reshape(d.x0, {r, z.size(1)}), ag::reshape(d.eps, {r, z.size(1)})};
+      return diffusion::Denoised{ag::reshape(d.x0, {r, z.size(1)}),
+                                 ag::reshape(d.eps, {r, z.size(1)})};
     };
   }
   return p;

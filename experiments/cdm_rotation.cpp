@@ -31,9 +31,9 @@ namespace {
 const double kUnimodalSd = std::sqrt(515.0), kBimodalSd = std::sqrt(252.0);
 
 void check_target(const std::string& name) {
-  DIFFLAB_CHECK(std::find(kRotationTargets.begin(), kRotationTargets.end(), name) !=
-                    kRotationTargets.end(),
-                "cdm.targets: unknown target '", name, "' (unimodal, bimodal, uniform)");
+  DIFFLAB_CHECK(
+      std::find(kRotationTargets.begin(), kRotationTargets.end(), name) != kRotationTargets.end(),
+      "cdm.targets: unknown target '", name, "' (unimodal, bimodal, uniform)");
 }
 
 double normal_pdf(double x, double sd) {
@@ -56,10 +56,12 @@ matching::TargetSampler rotation_target(const std::string& name) {
       deg = tensor::uniform({n}, 0.0, 360.0, DType::f64, &g).to_vector<double>();
     } else {
       const std::vector<double> z = tensor::randn({n}, DType::f64, &g).to_vector<double>();
-      const std::vector<double> u = tensor::uniform({n}, 0.0, 1.0, DType::f64, &g).to_vector<double>();
+      const std::vector<double> u =
+          tensor::uniform({n}, 0.0, 1.0, DType::f64, &g).to_vector<double>();
       for (int64_t i = 0; i < n; ++i) {
         const bool flip = name == "bimodal" && u[size_t(i)] < 0.5;
-        deg.push_back((flip ? 180.0 : 0.0) + z[size_t(i)] * (name == "bimodal" ? kBimodalSd : kUnimodalSd));
+        deg.push_back((flip ? 180.0 : 0.0) +
+                      z[size_t(i)] * (name == "bimodal" ? kBimodalSd : kUnimodalSd));
       }
     }
     return angle_features(deg);
@@ -101,8 +103,9 @@ matching::MatchingLoss settings_loss(const matching::DivergenceSettings& d) {
 
 RotationBench open_rotation_bench(const CdmCommandSettings& s) {
   for (const std::string& m : s.methods)
-    DIFFLAB_CHECK(std::find(kRotationMethods.begin(), kRotationMethods.end(), m) != kRotationMethods.end(),
-                  "cdm.methods: '", m, "' does not run on mnist_rot (mlgdf, prior, best_of)");
+    DIFFLAB_CHECK(
+        std::find(kRotationMethods.begin(), kRotationMethods.end(), m) != kRotationMethods.end(),
+        "cdm.methods: '", m, "' does not run on mnist_rot (mlgdf, prior, best_of)");
   for (const std::string& t : s.targets) check_target(t);
   ensure_cdm_model(s.prior, s.threads, s.device);
   ensure_cdm_model(s.inner, s.threads, s.device);
@@ -120,8 +123,13 @@ RotationBench open_rotation_bench(const CdmCommandSettings& s) {
   const Dataset d = load_dataset(judge_data);
   Classifier judge =
       load_or_train_classifier("mnist_rot", {d.train, d.train_labels}, {d.test, d.test_labels}, 10);
-  RotationBench b{s,       std::move(prior), std::move(inner), sampler, settings_loss(s.divergence),
-                  settings_loss(matching::DivergenceSettings{}), std::move(judge)};
+  RotationBench b{s,
+                  std::move(prior),
+                  std::move(inner),
+                  sampler,
+                  settings_loss(s.divergence),
+                  settings_loss(matching::DivergenceSettings{}),
+                  std::move(judge)};
   return b;
 }
 
@@ -165,7 +173,8 @@ RotationScores score(const RotationBench& b, const std::string& target, const Cd
   tensor::Generator g(b.s.loop.seed + 104729);
   for (int64_t i = 0; i < r.x.size(0); ++i)
     sc.mmd.push_back(matching::final_matching_loss(r.x.slice(0, i, i + 1).to(DType::f32), b.sampler,
-                                                   rotation_target(target), b.mmd, b.s.loop.final_n, g));
+                                                   rotation_target(target), b.mmd, b.s.loop.final_n,
+                                                   g));
   std::vector<double> sorted = sc.swd;
   std::sort(sorted.begin(), sorted.end());
   const size_t k = std::min<size_t>(size_t(b.s.top_k), sorted.size());
@@ -196,20 +205,25 @@ std::string digit_counts(const std::vector<int64_t>& digits) {
   std::map<int64_t, int> n;
   for (int64_t d : digits) ++n[d];
   std::string out;
-  for (auto [d, c] : n) out += (out.empty() ? "" : ", ") + std::to_string(d) + "×" + std::to_string(c);
+  for (auto [d, c] : n)
+    out += (out.empty() ? "" : ", ") + std::to_string(d) + "×" + std::to_string(c);
   return out.empty() ? "none" : out;
 }
 
 // The angle histogram (10° bins, density per degree) of P(Y | X = x) at the best restart.
 Series angle_histogram(const RotationBench& b, const CdmMethodResult& r, const std::string& label) {
   ag::NoGradGuard ng;
-  const int64_t best = std::min_element(r.final_loss.begin(), r.final_loss.end()) - r.final_loss.begin();
+  const int64_t best =
+      std::min_element(r.final_loss.begin(), r.final_loss.end()) - r.final_loss.begin();
   tensor::Generator g(b.s.loop.seed + 7);
-  const Var y = b.sampler.sample(b.sampler.conditions(Var(r.x.slice(0, best, best + 1).to(DType::f32)), 2000), g);
+  const Var y = b.sampler.sample(
+      b.sampler.conditions(Var(r.x.slice(0, best, best + 1).to(DType::f32)), 2000), g);
   std::vector<double> count(36, 0.0);
-  for (double d : feature_angles(y.value())) count[size_t(std::min(35.0, std::floor(d / 10.0)))] += 1;
+  for (double d : feature_angles(y.value()))
+    count[size_t(std::min(35.0, std::floor(d / 10.0)))] += 1;
   Series s{label, {}, {}};
-  for (size_t i = 0; i < 36; ++i) s.x.push_back(10.0 * double(i) + 5), s.y.push_back(count[i] / 2000.0 / 10.0);
+  for (size_t i = 0; i < 36; ++i)
+    s.x.push_back(10.0 * double(i) + 5), s.y.push_back(count[i] / 2000.0 / 10.0);
   return s;
 }
 
@@ -219,31 +233,41 @@ void report_target(Report& rep, RunFolder& run, const RotationBench& b, const st
   std::vector<std::vector<std::string>> rows;
   std::vector<Series> hist;
   Series density{"target G", {}, {}};
-  for (int d = 0; d < 360; d += 5) density.x.push_back(d), density.y.push_back(rotation_target_density(target, d));
+  for (int d = 0; d < 360; d += 5)
+    density.x.push_back(d), density.y.push_back(rotation_target_density(target, d));
   hist.push_back(density);
   for (const CdmMethodResult& r : results) {
     const RotationScores sc = score(b, target, r);
     const std::string method = r.name.substr(target.size() + 1);
     const std::string tag = "[" + target + "/" + method + "]";
-    run.log_metric(0, "swd_mean" + tag, sc.swd.empty() ? NAN : std::accumulate(sc.swd.begin(), sc.swd.end(), 0.0) / double(sc.swd.size()));
+    run.log_metric(0, "swd_mean" + tag,
+                   sc.swd.empty() ? NAN
+                                  : std::accumulate(sc.swd.begin(), sc.swd.end(), 0.0) /
+                                        double(sc.swd.size()));
     run.log_metric(0, "swd_top" + tag, sc.swd_top);
     run.log_metric(0, "digit_share" + tag, sc.confident);
     run.log_metric(0, "of_interest" + tag, sc.of_interest);
     rows.push_back({method, mean_sd(sc.swd), format_number(sc.swd_top), mean_sd(sc.mmd),
-                    format_number(sc.confident), format_number(sc.of_interest), digit_counts(sc.digits),
+                    format_number(sc.confident), format_number(sc.of_interest),
+                    digit_counts(sc.digits),
                     format_number(r.seconds / double(std::max<int64_t>(1, r.runs)))});
     std::vector<int64_t> order(size_t(r.x.size(0)));
     std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return r.final_loss[size_t(a)] < r.final_loss[size_t(c)]; });
-    const Tensor sorted = tensor::index_select(as_images(r.x), 0, tensor::from_vector<int64_t>(order, {int64_t(order.size())}));
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) {
+      return r.final_loss[size_t(a)] < r.final_loss[size_t(c)];
+    });
+    const Tensor sorted = tensor::index_select(
+        as_images(r.x), 0, tensor::from_vector<int64_t>(order, {int64_t(order.size())}));
     rep.image(method + ": every restart's x, best SWD first",
-              write_png_grid(run.path("samples/" + r.name + ".png"), sorted, std::min<int64_t>(15, sorted.size(0))));
+              write_png_grid(run.path("samples/" + r.name + ".png"), sorted,
+                             std::min<int64_t>(15, sorted.size(0))));
     hist.push_back(angle_histogram(b, r, method + " (best x)"));
   }
   rep.table({"method", "SWD mean ± sd", "SWD top-" + std::to_string(b.s.top_k), "MMD mean ± sd",
              "share read as a digit", "of those, digits of interest", "digits read", "s per run"},
             rows);
-  rep.plot(hist, {"angle of P(Y | X = best x) beside G (" + target + ")", "angle (degrees)", "density per degree", false, false});
+  rep.plot(hist, {"angle of P(Y | X = best x) beside G (" + target + ")", "angle (degrees)",
+                  "density per degree", false, false});
 }
 
 }  // namespace
@@ -259,20 +283,26 @@ int run_cdm_rotation(const CdmCommandSettings& s, const Config& cfg, const std::
   if (!resume) run.truncate_metrics_after(-1);
   Report rep("MLGD-F on MNIST rotation (reduced scale)");
   rep.paragraph(
-      "X is a 28x28 digit (prior: the U-Net DDPM in " + s.prior.dir + ", trained on rotated digits); "
+      "X is a 28x28 digit (prior: the U-Net DDPM in " + s.prior.dir +
+      ", trained on rotated digits); "
       "Y its angle as (cos, sin) (inner sampler: the consistency model with the image encoder in " +
       s.inner.dir + ", " + std::to_string(s.inner_steps) + " evaluation(s)). " +
       std::to_string(s.loop.restarts) + " restarts of " + std::to_string(s.loop.steps) +
-      " guided DDIM steps from noise, n = " + std::to_string(s.loop.n_cond) + ", J = " +
-      std::to_string(s.loop.mc) + ", ζ = " + format_number(s.loop.guidance) + " (" +
-      (s.loop.guidance_rule == matching::GuidanceRule::mnist ? "the MNIST code's η_t rule" : "constant") +
-      "), loss " + s.divergence.divergence + ". Digits are read by a LeNet trained on rotated digits "
-      "(held-out accuracy " + format_number(b.judge.test_accuracy) + "), counted when its confidence exceeds " +
-      format_number(s.judge_confidence) + "; the spec expects unimodal → 2, 3, 5, 7; bimodal → 1, 8, 6/9; "
+      " guided DDIM steps from noise, n = " + std::to_string(s.loop.n_cond) +
+      ", J = " + std::to_string(s.loop.mc) + ", ζ = " + format_number(s.loop.guidance) + " (" +
+      (s.loop.guidance_rule == matching::GuidanceRule::mnist ? "the MNIST code's η_t rule"
+                                                             : "constant") +
+      "), loss " + s.divergence.divergence +
+      ". Digits are read by a LeNet trained on rotated digits "
+      "(held-out accuracy " +
+      format_number(b.judge.test_accuracy) + "), counted when its confidence exceeds " +
+      format_number(s.judge_confidence) +
+      "; the spec expects unimodal → 2, 3, 5, 7; bimodal → 1, 8, 6/9; "
       "uniform → 0-like.");
   for (const std::string& target : s.targets) {
     std::vector<CdmMethodResult> results;
-    for (const std::string& m : s.methods) results.push_back(cached_rotation_method(run, resume, b, target, m));
+    for (const std::string& m : s.methods)
+      results.push_back(cached_rotation_method(run, resume, b, target, m));
     report_target(rep, run, b, target, results);
   }
   rep.config(cfg.resolved());

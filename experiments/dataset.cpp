@@ -9,10 +9,10 @@
 #include "experiments/data/color_compositions.h"
 #include "experiments/data/color_mnist.h"
 #include "experiments/data/fashion_mnist.h"
+#include "experiments/data/joint_gmm.h"
 #include "experiments/data/mnist.h"
 #include "experiments/data/mnist_rotation.h"
 #include "experiments/data/pca.h"
-#include "experiments/data/joint_gmm.h"
 #include "experiments/data/ring_mog.h"
 #include "experiments/data/toy2d.h"
 #include "experiments/lenet.h"
@@ -36,8 +36,9 @@ void declare_data_keys(Config& c, const std::string& name,
       .declare_int("data.dim", 8, 2, 4096, "dimension of ring_mog")
       .declare_int("data.limit_train", 0, 0, 100000000,
                    "use only the first N training images (0 = all; image data sets)")
-      .declare_int("data.copies", 4, 1, 1000,
-                   "mnist_rot, mnist_rot_yx: random rotations per training digit (per logical angle)")
+      .declare_int(
+          "data.copies", 4, 1, 1000,
+          "mnist_rot, mnist_rot_yx: random rotations per training digit (per logical angle)")
       .declare_double("data.ambiguity", 0.99, 0.5, 0.999999,
                       "mnist_rot_yx: LeNet confidence in a digit turned by 90/180/270 degrees that "
                       "makes that turn one of its logical angles (spec: 0.9999)");
@@ -136,12 +137,13 @@ Dataset load_rotation(const DataSettings& s) {
   const ImageSet train = first_rows(m.train, s.limit_train);
   tensor::Generator g_train(s.seed * 3 + 1), g_test(s.seed * 3 + 2), g_ref(s.seed * 3 + 3);
   if (s.name == "mnist_rot") {
-    const ImageSet tr = rotated_copies(train, s.copies, g_train), te = rotated_copies(m.test, 1, g_test);
+    const ImageSet tr = rotated_copies(train, s.copies, g_train),
+                   te = rotated_copies(m.test, 1, g_test);
     d.images = true, d.num_classes = 10;
     d.train = tr.images, d.train_labels = tr.labels, d.test = te.images, d.test_labels = te.labels;
     d.description = "mnist_rot: " + std::to_string(train.size()) + " train digits x " +
-                    std::to_string(s.copies) + " uniform rotations / " + std::to_string(m.test.size()) +
-                    " held-out digits rotated once";
+                    std::to_string(s.copies) + " uniform rotations / " +
+                    std::to_string(m.test.size()) + " held-out digits rotated once";
     return d;
   }
   const Classifier judge = load_or_train_classifier("mnist", m.train, m.test, 10);
@@ -152,7 +154,8 @@ Dataset load_rotation(const DataSettings& s) {
     return images.reshape({images.size(0), images.numel() / images.size(0)});
   };
   const auto test_angles = logical_angles(m.test, probs, s.ambiguity);
-  const RotationPairs tr = rotation_pairs(train, logical_angles(train, probs, s.ambiguity), s.copies, g_train),
+  const RotationPairs tr = rotation_pairs(train, logical_angles(train, probs, s.ambiguity),
+                                          s.copies, g_train),
                       te = rotation_pairs(m.test, test_angles, 1, g_test),
                       ref = rotation_pairs(m.test, test_angles, 1, g_ref);
   d.train = tr.angles, d.train_cond = flat(tr.images), d.train_labels = tr.labels;
@@ -164,7 +167,8 @@ Dataset load_rotation(const DataSettings& s) {
                   std::to_string(tr.images.size(0)) + " train pairs (" + std::to_string(s.copies) +
                   " rotations per digit and logical angle) / " + std::to_string(te.images.size(0)) +
                   " held-out pairs (" + std::to_string(ambiguous) +
-                  " from extra logical angles at LeNet confidence > " + format_number(s.ambiguity) + ")";
+                  " from extra logical angles at LeNet confidence > " + format_number(s.ambiguity) +
+                  ")";
   return d;
 }
 
@@ -235,7 +239,7 @@ std::string cdm_task_of(const std::string& data_name) {
 }
 
 Dataset load_dataset(const DataSettings& s) {
-  Dataset d = s.name == "mnist_pca"                                 ? load_pca(s)
+  Dataset d = s.name == "mnist_pca"                               ? load_pca(s)
               : s.name == "mnist_rot" || s.name == "mnist_rot_yx" ? load_rotation(s)
               : s.name == "mnist" || s.name == "color_mnist" || s.name == "color_mnist_a" ||
                       s.name == "fashion_mnist"

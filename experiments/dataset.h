@@ -30,8 +30,8 @@ struct DataSettings {
   int64_t dim = 8;           // ring_mog: dimension
   int64_t limit_train = 0;   // image data sets: the first N training images (0 = all)
   uint64_t seed = 0;         // draws of the vector sets, colours of ColorMNIST
-  int64_t copies = 4;        // mnist_rot, mnist_rot_yx: rotations drawn per digit (per logical angle)
-  double ambiguity = 0.99;   // mnist_rot_yx: classifier confidence that grants a logical angle
+  int64_t copies = 4;  // mnist_rot, mnist_rot_yx: rotations drawn per digit (per logical angle)
+  double ambiguity = 0.99;  // mnist_rot_yx: classifier confidence that grants a logical angle
 };
 DataSettings data_settings(const Config& cfg);
 
@@ -54,8 +54,8 @@ struct Dataset {
   // The data's density when it is a known Gaussian mixture (ring8, ring_mog), for the mode
   // metrics; null otherwise.
   std::shared_ptr<const GaussianMixture> mixture;
-  // Conditional data (cdm<task>_yx, mnist_rot_yx): the condition of each row of train/test/reference, f32
-  // [N, dX]; undefined otherwise.
+  // Conditional data (cdm<task>_yx, mnist_rot_yx): the condition of each row of
+  // train/test/reference, f32 [N, dX]; undefined otherwise.
   tensor::Tensor train_cond, test_cond, reference_cond;
   // mnist_rot_yx: every angle each reference row's image could have (its logical angles + u).
   std::vector<std::vector<double>> reference_angle_sets;

@@ -26,15 +26,18 @@ Config cond_config() {
       .declare_string("model.cond_encoder", "linear", {"linear", "cnn"},
                       "condition input: linear (vectors) or cnn (a flattened 28x28 digit through "
                       "conv32-conv32-pool-conv64-conv64-pool to 128 features)")
-      .declare_double("model.encoder_dropout", 0.1, 0.0, 0.9, "cnn encoder: dropout after each pool")
-      .declare_double("cond.noise", 0.0, 0.0, 10.0,
-                      "training only: std of Gaussian noise added to the condition (spec MNIST: 0.05)")
+      .declare_double("model.encoder_dropout", 0.1, 0.0, 0.9,
+                      "cnn encoder: dropout after each pool")
+      .declare_double(
+          "cond.noise", 0.0, 0.0, 10.0,
+          "training only: std of Gaussian noise added to the condition (spec MNIST: 0.05)")
       .declare_double("cond.pixel_dropout", 0.0, 0.0, 0.9,
                       "training only: share of condition entries set to -1 (spec MNIST: 0.1)")
       .declare_string("cond.objective", "ict", {"ict", "ddpm"},
                       "ict: consistency model (MLGD-F's fast sampler); ddpm: conditional DDPM "
                       "(the slow MLGD baseline)")
-      .declare_double("ict.sigma_max", 80.0, 1e-3, 1e6, "largest noise level (spec: 10-80x data std)")
+      .declare_double("ict.sigma_max", 80.0, 1e-3, 1e6,
+                      "largest noise level (spec: 10-80x data std)")
       .declare_double("ict.sigma_data", 0.5, 1e-6, 1e6, "sigma_d of the EDM boundary condition")
       .declare_string("diffusion.schedule", "linear", {"linear", "cosine"}, "ddpm: noise schedule")
       .declare_int("sample.steps", 1, 1, 100000,
@@ -102,9 +105,9 @@ matching::ConditionalSampler ladder_sampler(diffusion::ConsistencyNet f, std::ve
 Var augment_condition(const Tensor& cond, const CondSettings& s, tensor::Generator& g) {
   Tensor c = cond;
   if (s.cond_noise > 0)
-    c = tensor::binary(tensor::BinaryOp::add, c,
-                       tensor::affine(tensor::randn(c.shape(), c.dtype(), &g, c.device()),
-                                      s.cond_noise, 0.0));
+    c = tensor::binary(
+        tensor::BinaryOp::add, c,
+        tensor::affine(tensor::randn(c.shape(), c.dtype(), &g, c.device()), s.cond_noise, 0.0));
   if (s.cond_pixel_dropout > 0) {
     const Tensor u = tensor::uniform(c.shape(), 0.0, 1.0, c.dtype(), &g, c.device());
     const Tensor p = tensor::full({}, s.cond_pixel_dropout, c.dtype()).to(c.device());
@@ -116,8 +119,8 @@ Var augment_condition(const Tensor& cond, const CondSettings& s, tensor::Generat
 
 // MNIST rotation: how close the sampled angles come to the angles each condition could have.
 Metrics rotation_figures(const Tensor& samples, int64_t dx, const Dataset& data) {
-  const AngleFigures f = angle_figures(samples.slice(1, dx, samples.size(1)).contiguous(),
-                                       data.reference_angle_sets);
+  const AngleFigures f =
+      angle_figures(samples.slice(1, dx, samples.size(1)).contiguous(), data.reference_angle_sets);
   return {{"angle_hit15", f.hit}, {"angle_gap_median", f.median_gap}, {"angle_norm", f.mean_norm}};
 }
 
@@ -137,7 +140,8 @@ matching::InnerSampler CondModel::inner_sampler(int64_t steps) const {
   if (!s.image_encoder) return sampler(steps);
   DIFFLAB_CHECK(s.objective == "ict", "train-cond: an image-conditioned ", s.objective,
                 " model has no MLGD-F inner sampler (ict only)");
-  const diffusion::ConsistencyNet f = [n = net](const Var& x, const Tensor& sigma, const Var& features) {
+  const diffusion::ConsistencyNet f = [n = net](const Var& x, const Tensor& sigma,
+                                                const Var& features) {
     return n->forward_encoded(x, sigma, features);
   };
   return {ladder_sampler(f, diffusion::consistency_ladder(steps, s.ict), s.ict, net->config().dim),
@@ -222,7 +226,9 @@ int train_cond(const Config& cfg, const std::string& dir, bool resume) {
     return model->loss(y, cond, step, total, g);
   };
   if (!cond_data.reference_angle_sets.empty()) {
-    t.extra_metrics = [dx, &cond_data](const Tensor& x) { return rotation_figures(x, dx, cond_data); };
+    t.extra_metrics = [dx, &cond_data](const Tensor& x) {
+      return rotation_figures(x, dx, cond_data);
+    };
     t.extra_keys = {"angle_hit15", "angle_gap_median", "angle_norm"};
     t.shared_metrics = false;
   }
@@ -234,12 +240,13 @@ int train_cond(const Config& cfg, const std::string& dir, bool resume) {
                             "), sampled in " + std::to_string(s.sample_steps) + " evaluations;"
                       : "CondMLP ε-prediction DDPM (" + s.schedule + " schedule), sampled by " +
                             std::to_string(s.sample_steps) + " DDIM steps;";
-  t.description += t.shared_metrics
-                       ? " judged as [X | Y] pairs, Y drawn for the X of an independent reference draw."
-                       : " judged by the sampled angles of an independent reference draw of rotated "
-                         "held-out digits: the share within 15 degrees of one of the angles the "
-                         "image could have (angle_hit15), the median gap, and the mean length of "
-                         "(cos, sin).";
+  t.description +=
+      t.shared_metrics
+          ? " judged as [X | Y] pairs, Y drawn for the X of an independent reference draw."
+          : " judged by the sampled angles of an independent reference draw of rotated "
+            "held-out digits: the share within 15 degrees of one of the angles the "
+            "image could have (angle_hit15), the median gap, and the mean length of "
+            "(cos, sin).";
   return train_generator(s.run, cfg.resolved(), dir, resume, data, t);
 }
 

@@ -103,8 +103,8 @@ Tensor matching_gradient(const Tensor& x0_hat, double spread, const InnerSampler
 }
 
 Var mc_matching_loss(const Var& x0_hat, double spread, const InnerSampler& inner,
-                     const TargetSampler& target, const MatchingLoss& loss,
-                     const CdmSettings& s, tensor::Generator& gen) {
+                     const TargetSampler& target, const MatchingLoss& loss, const CdmSettings& s,
+                     tensor::Generator& gen) {
   DIFFLAB_CHECK(x0_hat.dim() == 2 && x0_hat.size(0) == 1,
                 "mc_matching_loss: x0_hat must be one row [1, dX], got ", x0_hat.shape());
   const int64_t J = s.mc, n = s.n_cond, dx = x0_hat.size(1);
@@ -122,9 +122,8 @@ Var mc_matching_loss(const Var& x0_hat, double spread, const InnerSampler& inner
   return -ag::logsumexp(-ag::cat(ells, 0), {0}) + std::log(double(J));
 }
 
-double final_matching_loss(const Tensor& x, const InnerSampler& inner,
-                           const TargetSampler& target, const MatchingLoss& loss, int64_t n,
-                           tensor::Generator& gen) {
+double final_matching_loss(const Tensor& x, const InnerSampler& inner, const TargetSampler& target,
+                           const MatchingLoss& loss, int64_t n, tensor::Generator& gen) {
   DIFFLAB_CHECK(x.dim() == 2 && x.size(0) == 1, "final_matching_loss: x must be one row [1, dX], got ",
                 x.shape());
   ag::NoGradGuard ng;
@@ -133,8 +132,8 @@ double final_matching_loss(const Tensor& x, const InnerSampler& inner,
 }
 
 CdmRun mlgd(const diffusion::VpModel& prior, const diffusion::Schedule& schedule, int64_t dim_x,
-            const InnerSampler& inner, const TargetSampler& target,
-            const MatchingLoss& loss, const CdmSettings& s, const CdmCallback& callback) {
+            const InnerSampler& inner, const TargetSampler& target, const MatchingLoss& loss,
+            const CdmSettings& s, const CdmCallback& callback) {
   check_settings(s);
   const auto start = std::chrono::steady_clock::now();
   const int64_t R = s.restarts;

@@ -93,8 +93,8 @@ struct CdmRun {
 // samples each (one batched inner call), ℓ_j = D against fresh n_target samples of G,
 // L = −logsumexp_j(−ℓ_j) + log J.
 Var mc_matching_loss(const Var& x0_hat, double spread, const InnerSampler& inner,
-                     const TargetSampler& target, const MatchingLoss& loss,
-                     const CdmSettings& s, tensor::Generator& gen);
+                     const TargetSampler& target, const MatchingLoss& loss, const CdmSettings& s,
+                     tensor::Generator& gen);
 
 // ∇_{x̂₀} L for every row of x0_hat [R, dX] (a constant: the prior is not in this graph), restart
 // r drawing from gens[r]; L per row into `losses`. One restart's inner graph lives at a time, so
@@ -105,9 +105,8 @@ Tensor matching_gradient(const Tensor& x0_hat, double spread, const InnerSampler
                          std::vector<double>& losses);
 
 // D(f(x), G) for one x [1, dX] with n fresh inner and target samples (no grad).
-double final_matching_loss(const Tensor& x, const InnerSampler& inner,
-                           const TargetSampler& target, const MatchingLoss& loss, int64_t n,
-                           tensor::Generator& gen);
+double final_matching_loss(const Tensor& x, const InnerSampler& inner, const TargetSampler& target,
+                           const MatchingLoss& loss, int64_t n, tensor::Generator& gen);
 
 // Per-step hook: step index, number of steps, the state after the step [R, dX], L per row.
 using CdmCallback =
@@ -115,7 +114,7 @@ using CdmCallback =
 
 // MLGD-F with s.restarts restarts. The prior is a VP model over X (x̂₀ and ε̂) on `schedule`; x has shape [R, dX].
 CdmRun mlgd(const diffusion::VpModel& prior, const diffusion::Schedule& schedule, int64_t dim_x,
-            const InnerSampler& inner, const TargetSampler& target,
-            const MatchingLoss& loss, const CdmSettings& s, const CdmCallback& callback = {});
+            const InnerSampler& inner, const TargetSampler& target, const MatchingLoss& loss,
+            const CdmSettings& s, const CdmCallback& callback = {});
 
 }  // namespace difflab::matching

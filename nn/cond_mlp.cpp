@@ -14,8 +14,8 @@ void CondMLPConfig::validate() const {
   if (encoder) {
     encoder->validate();
     DIFFLAB_CHECK(cond_dim == encoder->input_dim(), "CondMLPConfig: cond_dim=", cond_dim,
-                  " must be the encoder's input size ", encoder->input_dim(), " (",
-                  encoder->str(), ")");
+                  " must be the encoder's input size ", encoder->input_dim(), " (", encoder->str(),
+                  ")");
   }
   DIFFLAB_CHECK(time_embed_dim >= 2 && time_embed_dim % 2 == 0,
                 "CondMLPConfig: time_embed_dim=", time_embed_dim, " must be even and >= 2");
@@ -75,9 +75,9 @@ Var CondMLP::encode_condition(const Var& cond) const {
                   " given to an unconditional model (cond_dim = 0)");
     return cond;
   }
-  DIFFLAB_CHECK(cond.defined() && cond.dim() == 2 && cond.size(1) == cfg_.cond_dim, "CondMLP: cond ",
-                cond.defined() ? cond.value().desc() : std::string("undefined"), " must be [B, ",
-                cfg_.cond_dim, "] for ", cfg_.str());
+  DIFFLAB_CHECK(cond.defined() && cond.dim() == 2 && cond.size(1) == cfg_.cond_dim,
+                "CondMLP: cond ", cond.defined() ? cond.value().desc() : std::string("undefined"),
+                " must be [B, ", cfg_.cond_dim, "] for ", cfg_.str());
   return cond_enc_ ? cond_enc_->forward(cond) : cond;
 }
 
@@ -107,11 +107,11 @@ Var CondMLP::forward_encoded(const Var& x, const Tensor& sigma, const Var& featu
   Var s = temb_->forward(tensor::from_vector(t, {b}, DType::f64).to(sigma.device()));
   if (cond_emb_) {
     const int64_t f = cfg_.encoder ? cfg_.encoder->features : cfg_.cond_dim;
-    DIFFLAB_CHECK(features.defined() && features.dim() == 2 && features.size(0) == b &&
-                      features.size(1) == f,
-                  "CondMLP: cond features ",
-                  features.defined() ? features.value().desc() : std::string("undefined"),
-                  " must be [", b, ", ", f, "] for ", cfg_.str());
+    DIFFLAB_CHECK(
+        features.defined() && features.dim() == 2 && features.size(0) == b && features.size(1) == f,
+        "CondMLP: cond features ",
+        features.defined() ? features.value().desc() : std::string("undefined"), " must be [", b,
+        ", ", f, "] for ", cfg_.str());
     s = ag::add(s, cond_emb_->forward(features));
   }
   const Var s_act = activate(cfg_.activation, s);

@@ -4,17 +4,17 @@
 // a consistency model with the image encoder trained on them by `train-cond`, the targets on the
 // circle, and `difflab cdm --preset cdm_mnist_rot_tiny` end to end; on synthetic images, so no
 // download is needed.
-#include <boost/test/unit_test.hpp>
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <filesystem>
 
-#include "experiments/data/mnist_rotation.h"
 #include "experiments/cdm.h"
 #include "experiments/cdm_rotation.h"
+#include "experiments/data/mnist_rotation.h"
 #include "experiments/dataset.h"
-#include "experiments/run_folder.h"
 #include "experiments/io.h"
+#include "experiments/run_folder.h"
 #include "experiments/train_cond.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
@@ -41,7 +41,8 @@ Tensor make_images(int64_t n, int64_t s, F f) {
 }
 
 double max_abs(const Tensor& a, const Tensor& b) {
-  const std::vector<float> va = a.contiguous().to_vector<float>(), vb = b.contiguous().to_vector<float>();
+  const std::vector<float> va = a.contiguous().to_vector<float>(),
+                           vb = b.contiguous().to_vector<float>();
   double m = 0;
   for (size_t i = 0; i < va.size(); ++i) m = std::max(m, double(std::abs(va[i] - vb[i])));
   return m;
@@ -50,7 +51,8 @@ double max_abs(const Tensor& a, const Tensor& b) {
 // max |a − b| over the pixels of 16×16 images within 6 px of the centre (a turn fills the corners
 // with black from outside the source).
 double max_abs_inside(const Tensor& a, const Tensor& b) {
-  const std::vector<float> va = a.contiguous().to_vector<float>(), vb = b.contiguous().to_vector<float>();
+  const std::vector<float> va = a.contiguous().to_vector<float>(),
+                           vb = b.contiguous().to_vector<float>();
   double m = 0;
   for (size_t i = 0; i < va.size(); ++i) {
     const double r = double(i % 256 / 16) - 7.5, c = double(i % 16) - 7.5;
@@ -82,8 +84,7 @@ BOOST_AUTO_TEST_CASE(rotation_quarter_turns_are_exact_and_counter_clockwise) {
   for (int64_t i = 0; i < 2; ++i)
     for (int64_t r = 0; r < 5; ++r)
       for (int64_t c = 0; c < 5; ++c)
-        BOOST_TEST(out[size_t(i * 25 + r * 5 + c)] ==
-                       src[size_t(i * 25 + c * 5 + (4 - r))],
+        BOOST_TEST(out[size_t(i * 25 + r * 5 + c)] == src[size_t(i * 25 + c * 5 + (4 - r))],
                    boost::test_tools::tolerance(1e-6f));
   BOOST_TEST(max_abs(rotate_images(x, {0.0, 360.0}), x) < 1e-6);
   BOOST_TEST(max_abs(rotate_images(rotate_images(x, {180.0, 270.0}), {180.0, 90.0}), x) < 1e-6);
@@ -122,12 +123,10 @@ BOOST_AUTO_TEST_CASE(rotation_angle_features_round_trip) {
 // the image is left-right and top-bottom balanced.
 BOOST_AUTO_TEST_CASE(rotation_logical_angles_and_pairs) {
   const int64_t s = 9;
-  const Tensor plus = make_images(1, s, [](int64_t, int64_t r, int64_t c) {
-    return r == 4 || c == 4 ? 1.0 : -1.0;
-  });
-  const Tensor bar = make_images(1, s, [](int64_t, int64_t r, int64_t c) {
-    return r == 1 && c >= 2 && c <= 6 ? 1.0 : -1.0;
-  });
+  const Tensor plus = make_images(
+      1, s, [](int64_t, int64_t r, int64_t c) { return r == 4 || c == 4 ? 1.0 : -1.0; });
+  const Tensor bar = make_images(
+      1, s, [](int64_t, int64_t r, int64_t c) { return r == 1 && c >= 2 && c <= 6 ? 1.0 : -1.0; });
   ImageSet digits{tensor::cat({plus, bar}, 0), tensor::from_vector<int64_t>({0, 1}, {2})};
   DigitProbabilities probs = [s](const Tensor& images) {
     const std::vector<float> v = images.to_vector<float>();
@@ -162,12 +161,14 @@ BOOST_AUTO_TEST_CASE(rotation_logical_angles_and_pairs) {
     const double u = p.all_angles[size_t(j)][0];
     BOOST_TEST(angle_gap(p.all_angles[size_t(j)][2], u + 180.0) < 1e-9);
     bool found = false;
-    for (double a : p.all_angles[size_t(j)]) found = found || angle_gap(a, p.degrees[size_t(j)]) < 1e-9;
+    for (double a : p.all_angles[size_t(j)])
+      found = found || angle_gap(a, p.degrees[size_t(j)]) < 1e-9;
     BOOST_TEST(found);
   }
   // The bar rows are the bar rotated by their label.
   for (int64_t j = 12; j < 15; ++j)
-    BOOST_TEST(max_abs(p.images.slice(0, j, j + 1), rotate_images(bar, {p.degrees[size_t(j)]})) < 1e-6);
+    BOOST_TEST(max_abs(p.images.slice(0, j, j + 1), rotate_images(bar, {p.degrees[size_t(j)]})) <
+               1e-6);
   BOOST_CHECK_EXCEPTION(logical_angles(digits, probs, 1.0), Error,
                         [](const Error& e) { return message_has(e, {"threshold"}); });
 }
@@ -179,7 +180,8 @@ BOOST_AUTO_TEST_CASE(rotation_data_sets_on_synthetic_digits) {
   s.name = "mnist_rot", s.copies = 2, s.seed = 5;
   const Dataset prior = load_dataset(s);
   BOOST_TEST(prior.images);
-  BOOST_TEST(prior.train.shape() == (tensor::Shape{900 * 2, 1, 28, 28}), boost::test_tools::per_element());
+  BOOST_TEST(prior.train.shape() == (tensor::Shape{900 * 2, 1, 28, 28}),
+             boost::test_tools::per_element());
   BOOST_TEST(prior.test.size(0) == 100);
   s.name = "mnist_rot_yx";
   const Dataset yx = load_dataset(s);
@@ -195,7 +197,8 @@ BOOST_AUTO_TEST_CASE(rotation_data_sets_on_synthetic_digits) {
     double gap = 180;
     for (double a : yx.reference_angle_sets[i]) gap = std::min(gap, angle_gap(a, ref[i]));
     BOOST_TEST(gap < 1e-3);
-    BOOST_TEST((yx.reference_angle_sets[i].size() >= 1u && yx.reference_angle_sets[i].size() <= 4u));
+    BOOST_TEST(
+        (yx.reference_angle_sets[i].size() >= 1u && yx.reference_angle_sets[i].size() <= 4u));
   }
   BOOST_TEST(yx.description.find("mnist_rot_yx") != std::string::npos);
 }
@@ -206,10 +209,18 @@ BOOST_AUTO_TEST_CASE(rotation_consistency_model_trains_with_the_image_encoder) {
   CommandArgs a;
   a.run_dir = root + "/cond";
   a.threads = 1;
-  a.sets = {"data.name=mnist_rot_yx", "data.copies=1",     "model.cond_encoder=cnn",
-            "model.hidden=16",        "model.blocks=1",    "cond.noise=0.05",
-            "cond.pixel_dropout=0.1", "train.steps=4",     "train.batch=8",
-            "train.log_every=2",      "train.eval_every=4", "train.checkpoint_every=4",
+  a.sets = {"data.name=mnist_rot_yx",
+            "data.copies=1",
+            "model.cond_encoder=cnn",
+            "model.hidden=16",
+            "model.blocks=1",
+            "cond.noise=0.05",
+            "cond.pixel_dropout=0.1",
+            "train.steps=4",
+            "train.batch=8",
+            "train.log_every=2",
+            "train.eval_every=4",
+            "train.checkpoint_every=4",
             "eval.n=32"};
   BOOST_REQUIRE(run_train_cond(a) == 0);
   const std::string metrics = read_file(root + "/cond/metrics.csv");
@@ -232,7 +243,8 @@ BOOST_AUTO_TEST_CASE(rotation_targets_draw_their_densities) {
     // The share in [−30°, 30°] against the density's integral there.
     double in = 0, expect = 0;
     for (double d : deg) in += angle_gap(d, 0.0) <= 30.0 ? 1.0 / 20000 : 0.0;
-    for (int k = -300; k < 300; ++k) expect += rotation_target_density(name, (k + 0.5) / 10.0) / 10.0;
+    for (int k = -300; k < 300; ++k)
+      expect += rotation_target_density(name, (k + 0.5) / 10.0) / 10.0;
     BOOST_TEST(std::abs(in - expect) < 0.011);  // 4 standard errors
     double total = 0;
     for (int k = 0; k < 3600; ++k) total += rotation_target_density(name, k / 10.0) / 10.0;
@@ -240,9 +252,11 @@ BOOST_AUTO_TEST_CASE(rotation_targets_draw_their_densities) {
   }
   BOOST_TEST(rotation_target_density("bimodal", 180.0) == rotation_target_density("bimodal", 0.0),
              boost::test_tools::tolerance(1e-12));
-  BOOST_TEST(digits_of_interest("uniform") == (std::vector<int64_t>{0}), boost::test_tools::per_element());
-  BOOST_CHECK_EXCEPTION(rotation_target("spiral"), Error,
-                        [](const Error& e) { return message_has(e, {"spiral", "unimodal"}); });
+  BOOST_TEST(digits_of_interest("uniform") == (std::vector<int64_t>{0}),
+             boost::test_tools::per_element());
+  BOOST_CHECK_EXCEPTION(rotation_target("spiral"), Error, [](const Error& e) {
+    return message_has(e, {"spiral", "unimodal"});
+  });
 }
 
 BOOST_AUTO_TEST_CASE(rotation_cdm_trains_its_models_and_runs_every_method) {
@@ -255,10 +269,10 @@ BOOST_AUTO_TEST_CASE(rotation_cdm_trains_its_models_and_runs_every_method) {
   a.threads = 1;
   a.sets = {"cdm.prior=" + root + "/prior", "cdm.inner=" + root + "/cm"};
   BOOST_REQUIRE(run_cdm(a) == 0);
-  for (const char* f : {"prior/checkpoints/ema.safetensors", "cm/checkpoints/model.safetensors",
-                        "cdm/report.html", "cdm/methods/bimodal-mlgdf.json",
-                        "cdm/methods/bimodal-prior.json", "cdm/methods/bimodal-best_of.json",
-                        "cdm/samples/bimodal-mlgdf.png"})
+  for (const char* f :
+       {"prior/checkpoints/ema.safetensors", "cm/checkpoints/model.safetensors", "cdm/report.html",
+        "cdm/methods/bimodal-mlgdf.json", "cdm/methods/bimodal-prior.json",
+        "cdm/methods/bimodal-best_of.json", "cdm/samples/bimodal-mlgdf.png"})
     BOOST_TEST(fs::exists(root + "/" + f), f);
   RunFolder run(root + "/cdm");
   int scored = 0;
@@ -278,6 +292,7 @@ BOOST_AUTO_TEST_CASE(rotation_cdm_trains_its_models_and_runs_every_method) {
   CommandArgs bad = a;
   bad.resume = false;
   bad.sets.push_back("cdm.methods=mlgd");
-  BOOST_CHECK_EXCEPTION(run_cdm(bad), Error,
-                        [](const Error& e) { return message_has(e, {"mlgd", "mnist_rot"}); });
+  BOOST_CHECK_EXCEPTION(run_cdm(bad), Error, [](const Error& e) {
+    return message_has(e, {"mlgd", "mnist_rot"});
+  });
 }

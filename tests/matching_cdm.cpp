@@ -50,9 +50,8 @@ TargetSampler gaussian_target(double mean) {
 }
 
 MatchingLoss mmd_loss(double bandwidth) {
-  return [bandwidth](const Var& y, const Var& t, tensor::Generator&) {
-    return mmd2(y, t, bandwidth);
-  };
+  return
+      [bandwidth](const Var& y, const Var& t, tensor::Generator&) { return mmd2(y, t, bandwidth); };
 }
 
 double el(const Tensor& x, int64_t r) { return x.select(0, r).select(0, 0).item(); }
@@ -213,8 +212,8 @@ BOOST_AUTO_TEST_CASE(inner_encoder_once_per_condition_equals_per_row) {
   BOOST_TEST(g1 == g2, boost::test_tools::tolerance(1e-10));
   BOOST_TEST(std::abs(g1) > 1e-3);
   tensor::Generator a(3), b(3);
-  BOOST_TEST(final_matching_loss(tensor::full({1, 1}, 0.4, DType::f64), raw, gaussian_target(kTarget),
-                                 mmd_loss(1.0), 32, a) ==
+  BOOST_TEST(final_matching_loss(tensor::full({1, 1}, 0.4, DType::f64), raw,
+                                 gaussian_target(kTarget), mmd_loss(1.0), 32, a) ==
                  final_matching_loss(tensor::full({1, 1}, 0.4, DType::f64), encoded,
                                      gaussian_target(kTarget), mmd_loss(1.0), 32, b),
              boost::test_tools::tolerance(1e-12));
@@ -228,6 +227,7 @@ BOOST_AUTO_TEST_CASE(guidance_rules) {
              boost::test_tools::tolerance(1e-14));
   BOOST_TEST(guidance_at(GuidanceRule::mnist, 2.0, diffusion::NoiseLevel{0.0, 1.0, 0.0}) == 0.0);
   BOOST_TEST((parse_guidance_rule("mnist") == GuidanceRule::mnist));
-  BOOST_CHECK_EXCEPTION(parse_guidance_rule("cosine"), Error,
-                        [](const Error& e) { return message_has(e, {"cosine", "constant, mnist"}); });
+  BOOST_CHECK_EXCEPTION(parse_guidance_rule("cosine"), Error, [](const Error& e) {
+    return message_has(e, {"cosine", "constant, mnist"});
+  });
 }

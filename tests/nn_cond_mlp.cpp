@@ -140,12 +140,14 @@ BOOST_AUTO_TEST_CASE(cond_mlp_image_encoder_names_shapes_and_errors) {
   const Tensor s = tensor::full({3}, 1.0, DType::f32);
   const Var c1(tensor::randn({3, 64}, DType::f32, &g)), c2(tensor::randn({3, 64}, DType::f32, &g));
   BOOST_TEST(max_abs_diff(net.forward(x, s, c1).value(), net.forward(x, s, c2).value()) > 1e-5);
-  BOOST_CHECK_EXCEPTION(net.forward(x, s, Var(tensor::zeros({3, 63}))), Error,
-                        [](const Error& e) { return message_has(e, {"CondMLP: cond", "64"}); });
+  BOOST_CHECK_EXCEPTION(net.forward(x, s, Var(tensor::zeros({3, 63}))), Error, [](const Error& e) {
+    return message_has(e, {"CondMLP: cond", "64"});
+  });
   nn::CondMLPConfig bad = image_config();
   bad.cond_dim = 10;
-  BOOST_CHECK_EXCEPTION(std::make_shared<nn::CondMLP>(bad, &g), Error,
-                        [](const Error& e) { return message_has(e, {"cond_dim=10", "64"}); });
+  BOOST_CHECK_EXCEPTION(std::make_shared<nn::CondMLP>(bad, &g), Error, [](const Error& e) {
+    return message_has(e, {"cond_dim=10", "64"});
+  });
   bad = image_config();
   bad.encoder->height = 6;
   bad.cond_dim = 48;

@@ -67,8 +67,7 @@ Tensor rotate_images(const Tensor& images, const std::vector<double>& degrees) {
 }
 
 std::vector<std::vector<double>> logical_angles(const ImageSet& digits,
-                                                const DigitProbabilities& probs,
-                                                double threshold) {
+                                                const DigitProbabilities& probs, double threshold) {
   check_images(digits.images, "logical_angles");
   DIFFLAB_CHECK(threshold > 0 && threshold < 1, "logical_angles: threshold ", threshold,
                 " must be in (0, 1)");
@@ -83,9 +82,8 @@ std::vector<std::vector<double>> logical_angles(const ImageSet& digits,
                   p.desc(), " for ", n, " images");
     const double* pp = p.data<double>();
     for (int64_t i = 0; i < n; ++i) {
-      DIFFLAB_CHECK(label[size_t(i)] >= 0 && label[size_t(i)] < p.size(1),
-                    "logical_angles: label ", label[size_t(i)], " outside the classifier's ",
-                    p.size(1), " classes");
+      DIFFLAB_CHECK(label[size_t(i)] >= 0 && label[size_t(i)] < p.size(1), "logical_angles: label ",
+                    label[size_t(i)], " outside the classifier's ", p.size(1), " classes");
       if (pp[i * p.size(1) + label[size_t(i)]] > threshold) out[size_t(i)].push_back(a);
     }
   }
@@ -95,8 +93,9 @@ std::vector<std::vector<double>> logical_angles(const ImageSet& digits,
 RotationPairs rotation_pairs(const ImageSet& digits, const std::vector<std::vector<double>>& angles,
                              int64_t copies, tensor::Generator& gen) {
   check_images(digits.images, "rotation_pairs");
-  DIFFLAB_CHECK(int64_t(angles.size()) == digits.size() && copies >= 1, "rotation_pairs: ",
-                angles.size(), " angle lists for ", digits.size(), " digits, copies ", copies);
+  DIFFLAB_CHECK(int64_t(angles.size()) == digits.size() && copies >= 1,
+                "rotation_pairs: ", angles.size(), " angle lists for ", digits.size(),
+                " digits, copies ", copies);
   std::vector<int64_t> source;
   std::vector<double> logical;
   for (int64_t i = 0; i < digits.size(); ++i)
@@ -112,7 +111,8 @@ RotationPairs rotation_pairs(const ImageSet& digits, const std::vector<std::vect
   for (int64_t j = 0; j < m; ++j) {
     out.degrees.push_back(std::fmod(logical[size_t(j)] + u[size_t(j)], 360.0));
     std::vector<double> all;
-    for (double a : angles[size_t(source[size_t(j)])]) all.push_back(std::fmod(a + u[size_t(j)], 360.0));
+    for (double a : angles[size_t(source[size_t(j)])])
+      all.push_back(std::fmod(a + u[size_t(j)], 360.0));
     out.all_angles.push_back(all);
   }
   out.angles = angle_features(out.degrees);
@@ -127,7 +127,8 @@ ImageSet rotated_copies(const ImageSet& digits, int64_t copies, tensor::Generato
 
 Tensor angle_features(const std::vector<double>& degrees) {
   std::vector<float> v;
-  for (double d : degrees) v.push_back(float(std::cos(d * kRadian))), v.push_back(float(std::sin(d * kRadian)));
+  for (double d : degrees)
+    v.push_back(float(std::cos(d * kRadian))), v.push_back(float(std::sin(d * kRadian)));
   return tensor::from_vector(v, {int64_t(degrees.size()), 2});
 }
 

@@ -31,14 +31,13 @@ using DigitProbabilities = std::function<tensor::Tensor(const tensor::Tensor& im
 // Each digit's logical angles: 0, plus every a ∈ {90, 180, 270} at which `probs` of the digit
 // rotated by a gives its own label a probability above `threshold`.
 std::vector<std::vector<double>> logical_angles(const ImageSet& digits,
-                                                const DigitProbabilities& probs,
-                                                double threshold);
+                                                const DigitProbabilities& probs, double threshold);
 
 struct RotationPairs {
-  tensor::Tensor images;  // f32 [M, C, H, W]: the rotated digits
-  tensor::Tensor angles;  // f32 [M, 2]: (cos θ, sin θ) of the label θ = (a + u) mod 360
-  tensor::Tensor labels;  // i64 [M]: the digit's class
-  std::vector<double> degrees;                  // θ of every row
+  tensor::Tensor images;        // f32 [M, C, H, W]: the rotated digits
+  tensor::Tensor angles;        // f32 [M, 2]: (cos θ, sin θ) of the label θ = (a + u) mod 360
+  tensor::Tensor labels;        // i64 [M]: the digit's class
+  std::vector<double> degrees;  // θ of every row
   std::vector<std::vector<double>> all_angles;  // every θ the row's image could have: {a' + u}
 };
 
