@@ -214,8 +214,11 @@ int train_cond(const Config& cfg, const std::string& dir, bool resume) {
   const Tensor ref_x = cond_data.reference_cond;
   t.model.sample = [model, ref_x, steps = s.sample_steps](int64_t n, tensor::Generator& g) {
     ag::NoGradGuard ng;
+    const bool training = model->net->is_training();
+    model->net->eval();  // the image encoder's dropout
     const Tensor x = ref_x.slice(0, 0, n).to(model->net->device());
     const Var y = model->sampler(steps)(Var(x), g);
+    if (training) model->net->train();
     return tensor::cat({x, y.value()}, 1).to(tensor::Device::cpu());
   };
   t.model.sampler_tag = (s.objective == "ict" ? "ladder" : "ddim") + std::to_string(s.sample_steps);
