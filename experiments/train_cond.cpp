@@ -39,6 +39,8 @@ Config cond_config() {
       .declare_double("ict.sigma_max", 80.0, 1e-3, 1e6,
                       "largest noise level (spec: 10-80x data std)")
       .declare_double("ict.sigma_data", 0.5, 1e-6, 1e6, "sigma_d of the EDM boundary condition")
+      .declare_int("ict.s1", 1280, 2, 100000,
+                   "largest discretisation of the N(k) curriculum (iCT: 1280; smaller for short runs)")
       .declare_string("diffusion.schedule", "linear", {"linear", "cosine"}, "ddpm: noise schedule")
       .declare_int("sample.steps", 1, 1, 100000,
                    "ict: sampler evaluations along the Karras ladder (K_s); ddpm: DDIM steps");
@@ -54,6 +56,7 @@ CondSettings cond_settings(const Config& cfg) {
   s.objective = cfg.get_string("cond.objective");
   s.ict.sigma_max = cfg.get_double("ict.sigma_max");
   s.ict.sigma_data = cfg.get_double("ict.sigma_data");
+  s.ict.s1 = cfg.get_int("ict.s1");
   s.ict.validate();
   s.schedule = cfg.get_string("diffusion.schedule");
   s.sample_steps = cfg.get_int("sample.steps");

@@ -221,12 +221,20 @@ BOOST_AUTO_TEST_CASE(rotation_consistency_model_trains_with_the_image_encoder) {
             "train.log_every=2",
             "train.eval_every=4",
             "train.checkpoint_every=4",
+            "ict.s1=20",
             "eval.n=32"};
   BOOST_REQUIRE(run_train_cond(a) == 0);
   const std::string metrics = read_file(root + "/cond/metrics.csv");
   for (const char* k : {"angle_hit15", "angle_gap_median", "angle_norm"})
     BOOST_TEST(metrics.find(k) != std::string::npos, k);
   BOOST_TEST(read_file(root + "/cond/report.html").find("angle_hit15") != std::string::npos);
+  // The curriculum's cap cannot fall below its start (s0 = 10).
+  CommandArgs low = a;
+  low.run_dir = root + "/low";
+  low.sets.push_back("ict.s1=5");
+  BOOST_CHECK_EXCEPTION(run_train_cond(low), Error, [](const Error& e) {
+    return message_has(e, {"s0=10", "s1=5"});
+  });
   // The encoder reads 28×28 digits only.
   CommandArgs bad;
   bad.run_dir = root + "/bad";
