@@ -54,7 +54,7 @@ int evaluate_run(const Config& cfg, const std::string& dir, const std::string& c
   RunLock lock(dir);
   RunFolder run(dir);
   std::unique_ptr<ImageJudge> judge;
-  if (judged_as_images(r.data))
+  if (r.shared_metrics && judged_as_images(r.data))
     judge = std::make_unique<ImageJudge>(
         make_image_judge(r.data, r.cfg.get_string("data.name"), r.eval_n));
   const int64_t reps = r.cfg.get_int("eval.seeds");
@@ -65,7 +65,10 @@ int evaluate_run(const Config& cfg, const std::string& dir, const std::string& c
     for (int64_t rep = 0; rep < reps; ++rep) {
       Tensor x = r.draw(r.eval_n, w, rep);
       if (rep == 0) grids[w] = samples_png(r.data, x, r.grid, grid_row(r));
-      draws.add(sample_metrics(r.data, judge.get(), x, labels));
+      Metrics m = r.shared_metrics ? sample_metrics(r.data, judge.get(), x, labels) : Metrics{};
+      if (r.extra_metrics)
+        for (auto& kv : r.extra_metrics(x)) m.push_back(kv);
+      draws.add(m);
     }
     const std::string suffix = "[" + r.tag + "]" + guidance_suffix(r, w, "@w");
     std::printf("eval %s step %lld %s%s:", dir.c_str(), (long long)r.step, suffix.c_str(),

@@ -121,9 +121,10 @@ Var augment_condition(const Tensor& cond, const CondSettings& s, tensor::Generat
 }
 
 // MNIST rotation: how close the sampled angles come to the angles each condition could have.
-Metrics rotation_figures(const Tensor& samples, int64_t dx, const Dataset& data) {
+Metrics rotation_figures(const Tensor& samples, int64_t dx,
+                         const std::vector<std::vector<double>>& angle_sets) {
   const AngleFigures f =
-      angle_figures(samples.slice(1, dx, samples.size(1)).contiguous(), data.reference_angle_sets);
+      angle_figures(samples.slice(1, dx, samples.size(1)).contiguous(), angle_sets);
   return {{"angle_hit15", f.hit}, {"angle_gap_median", f.median_gap}, {"angle_norm", f.mean_norm}};
 }
 
@@ -200,17 +201,17 @@ CondModel load_cond_run(const std::string& dir, const tensor::Device& device) {
   return m;
 }
 
-int train_cond(const Config& cfg, const std::string& dir, bool resume) {
-  apply_threads(cfg);
-  const CondSettings s = cond_settings(cfg);
-  const Dataset cond_data = load_dataset(s.run.data);
-  const int64_t dx = cond_data.train_cond.size(1), dy = cond_data.train.size(1);
-  // The joint view [X | Y] that the shared loop and metrics see.
+Dataset joint_view(const Dataset& cond_data) {
   Dataset data = cond_data;
   data.train = tensor::cat({cond_data.train_cond, cond_data.train}, 1);
   data.test = tensor::cat({cond_data.test_cond, cond_data.test}, 1);
   data.reference = tensor::cat({cond_data.reference_cond, cond_data.reference}, 1);
-  auto model = std::make_shared<CondModel>(make_cond_model(s, dy, dx, command_device(cfg)));
+  return data;
+}
+
+GeneratorTraining cond_judging(std::shared_ptr<CondModel> model, const Dataset& cond_data) {
+  const CondSettings& s = model->s;
+  const int64_t dx = cond_data.train_cond.size(1);
   GeneratorTraining t;
   t.command = "train-cond";
   t.model.module = model->net;
@@ -225,19 +226,29 @@ int train_cond(const Config& cfg, const std::string& dir, bool resume) {
     return tensor::cat({x, y.value()}, 1).to(tensor::Device::cpu());
   };
   t.model.sampler_tag = (s.objective == "ict" ? "ladder" : "ddim") + std::to_string(s.sample_steps);
+  if (!cond_data.reference_angle_sets.empty()) {
+    t.extra_metrics = [dx, sets = cond_data.reference_angle_sets](const Tensor& x) {
+      return rotation_figures(x, dx, sets);
+    };
+    t.extra_keys = {"angle_hit15", "angle_gap_median", "angle_norm"};
+    t.shared_metrics = false;
+  }
+  return t;
+}
+
+int train_cond(const Config& cfg, const std::string& dir, bool resume) {
+  apply_threads(cfg);
+  const CondSettings s = cond_settings(cfg);
+  const Dataset cond_data = load_dataset(s.run.data);
+  const int64_t dx = cond_data.train_cond.size(1), dy = cond_data.train.size(1);
+  auto model = std::make_shared<CondModel>(make_cond_model(s, dy, dx, command_device(cfg)));
+  GeneratorTraining t = cond_judging(model, cond_data);
   const int64_t total = s.run.train.loop.updates;
   t.loss = [model, dx, total](const Tensor& batch, tensor::Generator& g, int64_t step) {
     const Var cond = augment_condition(batch.slice(1, 0, dx).contiguous(), model->s, g);
     const Var y(batch.slice(1, dx, batch.size(1)).contiguous());
     return model->loss(y, cond, step, total, g);
   };
-  if (!cond_data.reference_angle_sets.empty()) {
-    t.extra_metrics = [dx, &cond_data](const Tensor& x) {
-      return rotation_figures(x, dx, cond_data);
-    };
-    t.extra_keys = {"angle_hit15", "angle_gap_median", "angle_norm"};
-    t.shared_metrics = false;
-  }
   t.title = "Conditional " + std::string(s.objective == "ict" ? "consistency model" : "DDPM") +
             " of Y | X on " + s.run.data.name;
   t.description = s.objective == "ict"
@@ -253,7 +264,7 @@ int train_cond(const Config& cfg, const std::string& dir, bool resume) {
             "held-out digits: the share within 15 degrees of one of the angles the "
             "image could have (angle_hit15), the median gap, and the mean length of "
             "(cos, sin).";
-  return train_generator(s.run, cfg.resolved(), dir, resume, data, t);
+  return train_generator(s.run, cfg.resolved(), dir, resume, joint_view(cond_data), t);
 }
 
 int run_train_cond(const CommandArgs& args) {

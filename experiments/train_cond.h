@@ -56,6 +56,13 @@ CondModel make_cond_model(const CondSettings& s, int64_t dim_y, int64_t dim_x,
 // A finished (or interrupted) train-cond run: its config and published weights.
 CondModel load_cond_run(const std::string& dir, const tensor::Device& device);
 
+// The joint view [X | Y] of a conditional data set: what training, `sample` and `eval` judge.
+Dataset joint_view(const Dataset& cond_data);
+// How a train-cond model draws and is judged (everything of its training task but the loss):
+// Y drawn for the X of the reference draw, as [X | Y] rows; on MNIST rotation the angle
+// figures replace the shared metrics.
+GeneratorTraining cond_judging(std::shared_ptr<CondModel> model, const Dataset& cond_data);
+
 int run_train_cond(const CommandArgs& args);
 int train_cond(const Config& cfg, const std::string& dir, bool resume);
 

@@ -7,9 +7,10 @@
 #include "experiments/ddpm_sampling.h"
 #include "experiments/distill.h"
 #include "experiments/distill_eval.h"
-#include "experiments/train_ddpm.h"
 #include "experiments/generator_runs.h"
 #include "experiments/io.h"
+#include "experiments/train_cond.h"
+#include "experiments/train_ddpm.h"
 #include "experiments/train_drift.h"
 #include "experiments/train_flux.h"
 #include "nn/safetensors.h"
@@ -85,19 +86,10 @@ void load_student(TrainedRun& r, const std::string& dir) {
   r.keep_alive = model;
 }
 
-// train-drift and train-flux: the published weights (the EMA when on), drawn by the model's
-// own sampler from the noise of the training's evaluations.
-void load_generator(TrainedRun& r, const std::string& dir) {
-  const bool drift = r.command == "train-drift";
-  const GeneratorRunSettings gs = generator_run_settings(r.cfg);
-  r.data = load_dataset(gs.data);
-  const tensor::Device device = command_device(r.cfg);
-  GeneratorModel m = drift ? make_drift_generator(drift_settings(r.cfg), r.data, device).model
-                           : make_flux_field(flux_settings(r.cfg), r.data, device).model;
-  load_weights(r, *m.module, dir + "/checkpoints/model.safetensors");
+// The draws of a network with its own sampler, from the noise of the training's evaluations.
+void draw_generator(TrainedRun& r, const GeneratorModel& m, uint64_t train_seed) {
   r.tag = m.sampler_tag;
-  r.eval_n = gs.eval_n;
-  const uint64_t seed = generator_eval_seed(gs.train.seed);
+  const uint64_t seed = generator_eval_seed(train_seed);
   r.draw = [m, seed](int64_t n, double, int64_t rep) {
     ag::NoGradGuard ng;
     tensor::Generator g(seed + uint64_t(rep) * kDrawStride);
@@ -106,13 +98,44 @@ void load_generator(TrainedRun& r, const std::string& dir) {
   r.keep_alive = m.module;
 }
 
+// train-drift and train-flux: the published weights (the EMA when on).
+void load_generator(TrainedRun& r, const std::string& dir) {
+  const bool drift = r.command == "train-drift";
+  const GeneratorRunSettings gs = generator_run_settings(r.cfg);
+  r.data = load_dataset(gs.data);
+  const tensor::Device device = command_device(r.cfg);
+  GeneratorModel m = drift ? make_drift_generator(drift_settings(r.cfg), r.data, device).model
+                           : make_flux_field(flux_settings(r.cfg), r.data, device).model;
+  load_weights(r, *m.module, dir + "/checkpoints/model.safetensors");
+  r.eval_n = gs.eval_n;
+  draw_generator(r, m, gs.train.seed);
+}
+
+// train-cond: the published weights in eval mode, judged as in training.
+void load_cond(TrainedRun& r, const std::string& dir) {
+  const CondSettings s = cond_settings(r.cfg);
+  const Dataset cond_data = load_dataset(s.run.data);
+  r.data = joint_view(cond_data);
+  auto model = std::make_shared<CondModel>(make_cond_model(
+      s, cond_data.train.size(1), cond_data.train_cond.size(1), command_device(r.cfg)));
+  load_weights(r, *model->net, dir + "/checkpoints/model.safetensors");
+  model->net->eval();
+  const GeneratorTraining t = cond_judging(model, cond_data);
+  r.eval_n = s.run.eval_n;
+  r.shared_metrics = t.shared_metrics;
+  r.extra_metrics = t.extra_metrics;
+  draw_generator(r, t.model, s.run.train.seed);
+}
+
 }  // namespace
 
 std::string run_command(const nlohmann::json& config) {
   if (config.contains("distill")) return "distill";
   if (config.contains("drift")) return "train-drift";
   if (config.contains("flux")) return "train-flux";
-  if (config.contains("align") || config.contains("compare")) return "";
+  if (config.contains("cond")) return "train-cond";
+  for (const char* k : {"align", "compare", "cdm", "concepts", "implicit", "mem"})
+    if (config.contains(k)) return "";
   return "train-ddpm";
 }
 
@@ -123,8 +146,10 @@ std::string command_of(const std::string& dir) {
                 dir, "' (config.json is missing)");
   const std::string command =
       run_command(nlohmann::json::parse(read_file(dir + "/config.json"), nullptr, false));
-  DIFFLAB_CHECK(!command.empty(), "'", dir, "' was made by a command that publishes no model "
-                "to sample (drift-align, drift-compare or compare-runs)");
+  DIFFLAB_CHECK(!command.empty(), "'", dir,
+                "' was made by a command that publishes no model "
+                "to sample (drift-align, drift-compare, compare-runs, cdm, concepts, implicit or "
+                "mem-depth)");
   return command;
 }
 }  // namespace
@@ -147,6 +172,8 @@ TrainedRun load_trained_run(const Config& cfg, const std::string& dir,
   r.checkpoint = checkpoint;
   if (r.command == "distill") load_student(r, dir);
   else if (r.command == "train-ddpm") load_ddpm(r, dir);
+  else if (r.command == "train-cond")
+    load_cond(r, dir);
   else load_generator(r, dir);
   std::fprintf(stderr, "loaded %s (%s run, step %lld)\n", r.checkpoint.c_str(),
                r.command.c_str(), (long long)r.step);

@@ -1,6 +1,7 @@
 // A trained run folder as `sample` and `eval` load it, whichever command made it: train-ddpm
 // (its EMA weights and sampler settings), distill (its last student, or --checkpoint's, by DDIM
-// at the student's steps), train-drift (one network evaluation) or train-flux (Langevin). The
+// at the student's steps), train-drift (one network evaluation), train-flux (Langevin) or
+// train-cond (Y drawn for the reference X, judged as [X | Y] rows or by sampled angles). The
 // command is told by the config's keys, so folders made before this record existed load too.
 #pragma once
 #include <functional>
@@ -10,11 +11,12 @@
 
 #include "experiments/command.h"
 #include "experiments/dataset.h"
+#include "experiments/sample_metrics.h"
 
 namespace difflab::experiments {
 
 struct TrainedRun {
-  std::string command;     // "train-ddpm", "distill", "train-drift", "train-flux"
+  std::string command;     // "train-ddpm", "distill", "train-drift", "train-flux", "train-cond"
   Config cfg;              // the run's resolved config (eval.seeds declared on top)
   Dataset data;           // the data it was trained on, with its held-out split
   std::string checkpoint;  // the weights loaded
@@ -27,6 +29,9 @@ struct TrainedRun {
   // training's own evaluation noise where the command has one).
   std::function<tensor::Tensor(int64_t n, double w, int64_t rep)> draw;
   std::shared_ptr<void> keep_alive;  // the models `draw` uses
+  // The data set's shared metrics judge the samples (else only extra_metrics, when set).
+  bool shared_metrics = true;
+  std::function<Metrics(const tensor::Tensor& samples)> extra_metrics;
 };
 
 // The command that made the run whose config.json holds `config`.

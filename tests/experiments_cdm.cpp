@@ -5,14 +5,15 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "autograd/functions.h"
 #include "experiments/cdm.h"
 #include "experiments/cdm_report.h"
 #include "experiments/io.h"
 #include "experiments/run_folder.h"
+#include "experiments/sample_eval.h"
 #include "experiments/train_cond.h"
-#include <nlohmann/json.hpp>
 #include "tensor/factory.h"
 #include "tests/support/check_message.h"
 #include "tests/support/run_helpers.h"
@@ -85,6 +86,19 @@ BOOST_AUTO_TEST_CASE(tiny_cdm_trains_its_models_and_scores_every_method) {
   again.resume = true;
   BOOST_TEST(run_cdm(again) == 0);
   BOOST_TEST((fs::last_write_time(root + "/cdm/methods/mlgdf.json") == stamp));
+
+  // eval on the consistency model's run reproduces its training's last held-out figure.
+  CommandArgs e;
+  e.run_dir = root + "/cm";
+  e.threads = 1;
+  BOOST_REQUIRE(run_eval(e) == 0);
+  RunFolder cm_run(root + "/cm");
+  BOOST_TEST(metric(cm_run, "mmd[ladder1]") == metric(cm_run, "mmd"));
+  // Runs that publish no single model are refused by name.
+  e.run_dir = root + "/cdm";
+  BOOST_CHECK_EXCEPTION(run_eval(e), difflab::Error, [](const difflab::Error& x) {
+    return message_has(x, {"publishes no model", "cdm"});
+  });
 
   // The consistency model's run loads back and samples Y | X differentiably.
   const CondModel cm = load_cond_run(root + "/cm", tensor::Device::cpu());

@@ -15,6 +15,7 @@
 #include "experiments/dataset.h"
 #include "experiments/io.h"
 #include "experiments/run_folder.h"
+#include "experiments/sample_eval.h"
 #include "experiments/train_cond.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
@@ -228,6 +229,22 @@ BOOST_AUTO_TEST_CASE(rotation_consistency_model_trains_with_the_image_encoder) {
   for (const char* k : {"angle_hit15", "angle_gap_median", "angle_norm"})
     BOOST_TEST(metrics.find(k) != std::string::npos, k);
   BOOST_TEST(read_file(root + "/cond/report.html").find("angle_hit15") != std::string::npos);
+  // eval reproduces the training's last evaluation (the same weights, noise and references), and
+  // sample draws a grid.
+  CommandArgs e;
+  e.run_dir = root + "/cond";
+  e.threads = 1;
+  BOOST_REQUIRE(run_eval(e) == 0);
+  auto last = [&](const std::string& name) {
+    double v = NAN;
+    for (const auto& r : RunFolder(root + "/cond").read_metrics())
+      if (r.metric == name) v = r.value;
+    return v;
+  };
+  BOOST_TEST(last("angle_hit15[ladder1]") == last("angle_hit15"));
+  BOOST_TEST(last("angle_gap_median[ladder1]") == last("angle_gap_median"));
+  BOOST_TEST(run_sample(e) == 0);
+  BOOST_TEST(std::filesystem::exists(root + "/cond/samples/sample_ladder1.png"));
   // The curriculum's cap cannot fall below its start (s0 = 10).
   CommandArgs low = a;
   low.run_dir = root + "/low";
