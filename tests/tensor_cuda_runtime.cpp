@@ -6,7 +6,7 @@
 #include "tensor/ops.h"
 #include "tensor/random.h"
 #include "tests/support/check_message.h"
-#include "tests/support/parity.h"
+#include "tests/support/cuda_gate.h"
 #if DIFFLAB_HAVE_CUDA
 #include "tensor/cuda/allocator.h"
 #include "tensor/cuda/runtime.h"
