@@ -5,15 +5,11 @@
 #include <map>
 #include <sstream>
 
-#if DIFFLAB_HAVE_CUDA
-#include "tensor/cuda/optim.h"
-#endif
+#include "tensor/optim.h"
 
 namespace difflab::nn {
 
 namespace {
-
-constexpr int64_t kParallelGrain = 32768;
 
 void check_float(const Tensor& t, const std::string& name, const char* op) {
   DIFFLAB_CHECK(tensor::is_floating(t.dtype()), op, ": parameter '", name, "' has dtype ",
@@ -24,19 +20,6 @@ void check_float(const Tensor& t, const std::string& name, const char* op) {
 void check_same(const Tensor& a, const Tensor& b, const std::string& name, const char* op) {
   DIFFLAB_CHECK(a.shape() == b.shape() && a.dtype() == b.dtype() && a.device() == b.device(), op, ": '", name, "' is ",
                 b.desc(), " but its shadow is ", a.desc());
-}
-
-// shadow = torch.lerp(shadow, p, w): for w < 0.5, start + w·(end − start); otherwise
-// end − (end − start)·(1 − w), which keeps end exact at w = 1 (decay 0, as at the first
-// warm-up steps).
-template <typename T>
-void lerp_kernel(T* sp, const T* pp, int64_t n, T w) {
-  const bool low = w < T(0.5);
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
-  for (int64_t j = 0; j < n; ++j) {
-    const T diff = pp[j] - sp[j];
-    sp[j] = low ? sp[j] + w * diff : pp[j] - diff * (T(1) - w);
-  }
 }
 
 }  // namespace
@@ -70,17 +53,7 @@ double Ema::update(double decay) {
     const Tensor& p = v.value();
     check_float(p, name, "Ema.update");
     check_same(shadow_[i], p, name, "Ema.update");
-    const int64_t n = p.numel();
-#if DIFFLAB_HAVE_CUDA
-    if (p.device().is_cuda()) {
-      tensor::cuda::lerp_(shadow_[i], p, 1 - d);
-      continue;
-    }
-#endif
-    DIFFLAB_DISPATCH_FLOAT(p.dtype(), "Ema.update", [&] {
-      using T = scalar_t;
-      lerp_kernel<T>(shadow_[i].data<T>(), p.data<T>(), n, T(1 - d));
-    });
+    tensor::lerp_(shadow_[i], p, 1 - d);
   }
   ++num_updates_;
   return d;

@@ -6,72 +6,13 @@
 
 #include "autograd/node.h"
 #include "tensor/factory.h"
-#if DIFFLAB_HAVE_CUDA
-#include "tensor/cuda/optim.h"
-#endif
+#include "tensor/optim.h"
 
 namespace difflab::nn {
 
 namespace {
 
-// Elementwise loops below this size stay serial; every element is updated independently, so
-// the result is the same at any thread count.
-constexpr int64_t kParallelGrain = 32768;
-
 bool is_finite_nonneg(double v) { return std::isfinite(v) && v >= 0; }
-
-// torch/optim/sgd.py, _single_tensor_sgd, one element at a time.
-template <typename T>
-void sgd_kernel(T* pp, const T* gp, T* bp, int64_t n, bool first, const SGDOptions& o, double lr) {
-  const T wd = T(o.weight_decay), mu = T(o.momentum), one_minus_damp = T(1 - o.dampening),
-          neg_lr = T(-lr);
-  const bool nesterov = o.nesterov, decay = o.weight_decay != 0;
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
-  for (int64_t j = 0; j < n; ++j) {
-    T d = gp[j];
-    if (decay) d = d + wd * pp[j];  // d_p.add(param, alpha=weight_decay)
-    if (bp) {
-      // PyTorch clones the first step's gradient into the buffer rather than decaying zeros.
-      const T buf = first ? d : bp[j] * mu + one_minus_damp * d;
-      bp[j] = buf;
-      d = nesterov ? d + mu * buf : buf;
-    }
-    pp[j] = pp[j] + neg_lr * d;  // param.add_(d_p, alpha=-lr)
-  }
-}
-
-// Scalars of one Adam step, computed in double as in Python.
-struct AdamScalars {
-  double beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, shrink;
-  bool l2, decoupled;
-};
-
-// torch/optim/{adam,adamw}.py, _single_tensor_adam(w), one element at a time; the scalars are
-// cast to the parameter's type as PyTorch's kernels do.
-template <typename T>
-void adam_kernel(T* pp, const T* gp, T* mp, T* vp, T* vmaxp, int64_t n, const AdamScalars& c) {
-  const T b1 = T(c.beta1), b2 = T(c.beta2), one_minus_b1 = T(1 - c.beta1),
-          one_minus_b2 = T(1 - c.beta2), eps = T(c.eps), wd = T(c.weight_decay),
-          shrink = T(c.shrink), neg_step = T(-c.step_size), bc2_sqrt = T(c.bias_correction2_sqrt);
-  const bool l2 = c.l2, decoupled = c.decoupled;
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
-  for (int64_t j = 0; j < n; ++j) {
-    T pj = pp[j], gj = gp[j];
-    if (decoupled) pj = pj * shrink;                   // AdamW: param.mul_(1 - lr * weight_decay)
-    if (l2) gj = gj + wd * pj;                         // Adam: grad.add(param, alpha=weight_decay)
-    const T mj = mp[j] * b1 + one_minus_b1 * gj;       // exp_avg.mul_(b1).add_(g, alpha=1-b1)
-    const T vj = vp[j] * b2 + one_minus_b2 * gj * gj;  // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
-    mp[j] = mj;
-    vp[j] = vj;
-    T vd = vj;
-    if (vmaxp) {  // amsgrad: normalise by the running maximum of the second moment
-      vd = vmaxp[j] > vj ? vmaxp[j] : vj;
-      vmaxp[j] = vd;
-    }
-    const T denom = std::sqrt(vd) / bc2_sqrt + eps;  // eps outside the root, after correction
-    pp[j] = pj + neg_step * (mj / denom);            // param.addcdiv_(exp_avg, denom, -step_size)
-  }
-}
 
 }  // namespace
 
@@ -217,17 +158,8 @@ void SGD::update(const Tensor& p, const Tensor& g, ParamState& st) {
   // PyTorch clones the first step's gradient into the buffer rather than decaying zeros.
   const bool first = use_momentum && !st.buffers.count("momentum_buffer");
   Tensor b = use_momentum ? buffer(st, "momentum_buffer", p) : Tensor();
-#if DIFFLAB_HAVE_CUDA
-  if (p.device().is_cuda())
-    return tensor::cuda::sgd_step(p, g, b, {lr_, opt_.weight_decay, opt_.momentum,
-                                            opt_.dampening, opt_.nesterov, first});
-#endif
-  const int64_t n = p.numel();
-  DIFFLAB_DISPATCH_FLOAT(p.dtype(), "SGD.step", [&] {
-    using T = scalar_t;
-    sgd_kernel<T>(p.data<T>(), g.data<T>(), use_momentum ? b.data<T>() : nullptr, n, first, opt_,
-                  lr_);
-  });
+  tensor::sgd_step(p, g, b, {lr_, opt_.weight_decay, opt_.momentum, opt_.dampening,
+                            opt_.nesterov, first});
 }
 
 // ---- Adam / AdamW ----
@@ -258,26 +190,10 @@ void Adam::update(const Tensor& p, const Tensor& g, ParamState& st) {
   const double t = double(st.step);
   const double bias_correction1 = 1 - std::pow(opt_.beta1, t);
   const double bias_correction2 = 1 - std::pow(opt_.beta2, t);
-  AdamScalars c{opt_.beta1,
-                opt_.beta2,
-                opt_.eps,
-                opt_.weight_decay,
-                lr_ / bias_correction1,
-                std::sqrt(bias_correction2),
-                1 - lr_ * opt_.weight_decay,
-                !decoupled_ && opt_.weight_decay != 0,
-                decoupled_ && opt_.weight_decay != 0};
-#if DIFFLAB_HAVE_CUDA
-  if (p.device().is_cuda())
-    return tensor::cuda::adam_step(p, g, m, v, vmax,
-                                   {c.beta1, c.beta2, c.eps, c.weight_decay, c.step_size,
-                                    c.bias_correction2_sqrt, c.shrink, c.l2, c.decoupled});
-#endif
-  DIFFLAB_DISPATCH_FLOAT(p.dtype(), type(), [&] {
-    using T = scalar_t;
-    adam_kernel<T>(p.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(),
-                   opt_.amsgrad ? vmax.data<T>() : nullptr, p.numel(), c);
-  });
+  tensor::adam_step(p, g, m, v, vmax,
+                    {opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, lr_ / bias_correction1,
+                     std::sqrt(bias_correction2), 1 - lr_ * opt_.weight_decay,
+                     !decoupled_ && opt_.weight_decay != 0, decoupled_ && opt_.weight_decay != 0});
 }
 
 }  // namespace difflab::nn

@@ -53,10 +53,8 @@ BOOST_AUTO_TEST_CASE(gaussian_mean_shift_is_the_smoothed_score_difference) {
     BOOST_TEST(rms(d.gap) < 1e-12);
     BOOST_TEST(rms(sub(tensor::affine(d.score_diff, tau * tau, 0.0), d.field)) < 1e-12);
   }
-  BOOST_TEST_MESSAGE("relative error of the Gaussian mean-shift field: " << err[0]
-                                                                         << " at 2000 "
-                                                                            "samples, "
-                                                                         << err[1] << " at 32000");
+  BOOST_TEST_MESSAGE("relative error of the Gaussian mean-shift field: "
+                     << err[0] << " at 2000 samples, " << err[1] << " at 32000");
   // Monte-Carlo error ∝ 1/sqrt(M): 16x the samples should cut it about 4x.
   BOOST_TEST(err[1] < 0.5 * err[0]);
   BOOST_TEST(err[1] < 0.05);
