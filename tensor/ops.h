@@ -1,6 +1,7 @@
 // Forward kernels of the tensor library (no gradients here). Every function checks its inputs
 // and throws difflab::Error naming the op and the shapes/dtypes/devices. CPU implementations
-// live in tensor/cpu/*.cpp; the CUDA backend will dispatch behind the same declarations.
+// live in tensor/cpu/*.cpp, whose entry points first route CUDA tensors to tensor/cuda/ (the
+// DIFFLAB_CUDA_ROUTE of tensor/cpu/check.h) behind the same declarations.
 #pragma once
 #include <optional>
 #include <utility>

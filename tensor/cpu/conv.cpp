@@ -403,18 +403,16 @@ void conv3x3_weight_grad_images(const float* dy, const float* x, float* dw, cons
 
 // ---- Winograd F(2x2, 3x3) path (tensor/cpu/winograd.h) ----
 
-// Below this many channels on either side the transforms cost more than the products save: at
-// 28x28, batch 64, one core, 8 -> 8 channels the forward tied with the direct kernel (0.67 ms)
-// and the weight gradient lost (0.99 against 0.66); 16 -> 16 won both (1.61 against 2.45, 1.66
-// against 2.62).
+// The Winograd thresholds below and the measurements behind them: bench/README.md, "Thresholds
+// in the kernels".
+// Below this many channels on either side the transforms cost more than the products save.
 constexpr int64_t kWinogradMinChannels = 16;
-// The weight gradient's partial sums, 16 (4 x 4) per weight where im2col's have 9: at 128
-// channels the budget of kWeightPartBytes made 16 parts of 1 MiB, and adding them up took as
-// long as computing them; 4 MiB makes 4 there and 16 still at 32 and 64 channels.
+// The weight gradient's partial sums, 16 (4 x 4) per weight where im2col's have 9: with
+// kWeightPartBytes adding up the parts took as long as computing them; 4 MiB makes 4 parts at
+// 128 channels and 16 still at 32 and 64.
 constexpr int64_t kWinogradPartBytes = int64_t(4) << 20;
 // F(4x4, 3x3)'s have 36 per weight, 2.3 MiB a part at 128 channels: 10 MiB makes 4 parts there,
-// which two threads share evenly (7x7, batch 64, two threads: 2.36 ms, against 4.08 with 3
-// parts and 4.88 at one thread), and 16 at 64 channels and fewer.
+// which two threads share evenly, and 16 at 64 channels and fewer.
 constexpr int64_t kWinograd4PartBytes = int64_t(10) << 20;
 
 bool winograd_3x3(const ConvGeom& g, const Conv2dParams& p, DType dt) {
@@ -437,10 +435,8 @@ void winograd_blocks(const Plan& plan, Pack pack, Block run, const float* in, co
   });
 }
 
-// F(4x4, 3x3) takes planes this wide or wider (BM_conv2d_unet_level_part, batch 64, one core,
-// forward): at 7x7, 128 channels, 4.35 ms against F(2x2, 3x3)'s 6.45, at 14x14, 64 channels,
-// 5.07 against 5.68, at 28x28, 32 channels, 5.09 against 6.37; at 4x4 and 3x3 they tied
-// (2.1 ms; 5 and 6 were not measured), and F(4x4, 3x3) rounds more.
+// F(4x4, 3x3) takes planes this wide or wider, where it beat F(2x2, 3x3); below they tied and
+// F(4x4, 3x3) rounds more.
 constexpr int64_t kWinograd4MinWidth = 5;
 
 // out [N, cout, H, W] from in [N, cin, H, W], a block of tile rows at a time; `transposed` for

@@ -25,14 +25,15 @@ namespace difflab::tensor::cpu {
 
 namespace {
 
+// The thresholds below and the measurements behind them: bench/README.md, "Thresholds in the
+// kernels".
 // Work items (product, tile) wanted per call: one per thread on up to 16 threads, several per
 // thread on fewer. Each tile re-packs the rows of op(A) and columns of op(B) it reads, so more
-// tiles cost efficiency: single-threaded, a 1024^3 sgemm as 4 x 4 tiles ran at 97% of one call,
-// as 8 x 4 at 95%; 512^3 as 4 x 4 at 94%, as 8 x 4 at 90%.
+// tiles cost efficiency.
 constexpr int64_t kTargetItems = 16;
-// A tile is not split below this many multiply-adds (about 40 us on one core).
+// A tile is not split below this many multiply-adds.
 constexpr int64_t kMinTileWork = int64_t(1) << 22;
-// A split never makes a tile edge shorter than this (1024^3 in 64 x 64 tiles: 87% of one call).
+// A split never makes a tile edge shorter than this.
 constexpr int64_t kMinEdge = 64;
 // Nor a tile smaller than this: a conv weight gradient [64, 576] (K = 784 per image) in 8 tiles
 // of 64 x 72 cost 6.5% more single-threaded than one call per image, in 4 of 64 x 144 3.8%.

@@ -33,9 +33,8 @@ int64_t Winograd4Plan::block_rows() const {
 }
 int64_t Winograd4Plan::blocks() const { return (rows() + block_rows() - 1) / block_rows(); }
 int64_t Winograd4Plan::block_tiles() const { return round_up(block_rows() * tiles_w(), kLanes); }
-// Gathers pay where a tile row has 3 tiles or fewer: at 7x7 (2 a row, 128 channels, batch 64,
-// one core) the forward took 4.35 ms against 5.17 with tile rows, at 12x12 11.0 against 11.4;
-// at 14x14 (4 a row) 5.61 against 5.07, at 28x28 (7) 7.06 against 5.09.
+// Gathers pay where a tile row has 3 tiles or fewer (bench/README.md, "Thresholds in the
+// kernels").
 bool Winograd4Plan::gathered() const {
   const int64_t images = block_rows() / tiles_h() + 2;  // at most, in one block
   return tiles_w() <= 3 &&
