@@ -222,9 +222,10 @@ bool train_adapter(const AdaptedModel& a, const Tensor& pool, const AdaptSetting
   TrainTask task = adapt_task(*a.model, pool, a.label, s.label_dropout);
   const std::string config_json = config.dump();
   const int64_t n = pool.size(0);
-  RunCursor cursor{
+  RunCursor cursor(
       named_stream(s.seed, "concept_adapt.noise"),
-      BatchIterator(n, std::min(s.batch, n), named_stream(s.seed, "concept_adapt.order").seed())};
+      BatchIterator(n, std::min(s.batch, n), named_stream(s.seed, "concept_adapt.order").seed()),
+      named_stream(s.seed, "concept_adapt.dropout"));
   const LoopSettings l = loop_settings(s);
   if (run_train_loop(task, l, cursor, {run, config_json, timing}, from ? from->step : 0,
                      from ? &*from : nullptr) == LoopEnd::stopped)

@@ -13,6 +13,7 @@
 #include "experiments/train_ddpm.h"
 #include "experiments/train_loop.h"
 #include "nn/safetensors.h"
+#include "tensor/streams.h"
 
 namespace difflab::experiments {
 
@@ -322,9 +323,10 @@ int run_distill(const CommandArgs& args) {
                diffusion::loss_weighting_name(c.weighting));
   // Resumable state: the student mid-round, its optimizer, the generator and data cursor.
   const std::optional<nn::TrainState> resumed = resume_point(run, args.resume);
-  RunCursor cursor{tensor::Generator(c.s.seed * 31 + 7),
+  RunCursor cursor(tensor::Generator(c.s.seed * 31 + 7),
                    BatchIterator(c.data.train.size(0), std::min(c.s.batch, c.data.train.size(0)),
-                                 c.s.seed * 37 + 5)};
+                                 c.s.seed * 37 + 5),
+                   tensor::named_stream(c.s.seed, "dropout"));
   if (resumed) {
     cursor.restore(*resumed);
     std::fprintf(stderr, "resuming the round to %s steps at update %s\n",

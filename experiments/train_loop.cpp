@@ -9,6 +9,7 @@
 #include "experiments/train_guard.h"
 #include "nn/clip.h"
 #include "nn/ema.h"
+#include "nn/layers.h"
 #include "nn/optim.h"
 #include "tensor/error.h"
 
@@ -32,6 +33,9 @@ void RunCursor::restore(const nn::TrainState& st) {
     std::sscanf(st.extra.at("loss_window").c_str(), "%la %lld", &window, &wn);
     window_n = wn;
   }
+  // States written before the stream existed drew dropout from the process's generator.
+  if (st.extra.count("dropout_rng"))
+    dropout = tensor::Generator(dropout.seed(), std::stoull(st.extra.at("dropout_rng")));
 }
 
 std::optional<nn::TrainState> resume_point(RunFolder& run, bool resume) {
@@ -62,7 +66,11 @@ class Loop {
     eo.decay = s.ema_decay;
     if (s.ema_decay > 0 || task.ema_in_state == EmaInState::always)
       ema_ = std::make_unique<nn::Ema>(*task.module, eo);
+    nn::set_dropout_generator(*task.module, &cur_.dropout);
   }
+  ~Loop() { nn::set_dropout_generator(*task_.module, nullptr); }
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
 
   void restore(const nn::TrainState& st) {
     nn::restore_train_state(st, *task_.module, opt_, ema_.get(), cur_.gen);
@@ -106,7 +114,7 @@ class Loop {
 // One optimizer step on the next batch; returns its loss.
 double Loop::update(int64_t k) {
   Tensor idx = cur_.batches.next();
-  const tensor::Generator gen_before = cur_.gen;
+  const tensor::Generator gen_before = cur_.gen, dropout_before = cur_.dropout;
   Var L = task_.loss(idx, cur_.gen);
   opt_.zero_grad();
   L.backward();
@@ -116,6 +124,7 @@ double Loop::update(int64_t k) {
   ++cur_.step;
   check_step_finite(task_.command, cur_.step, loss, gnorm, [&] {
     tensor::Generator g = gen_before;
+    cur_.dropout = dropout_before;
     opt_.zero_grad();
     task_.loss(idx, g).backward();
   }, state_path_);
@@ -148,6 +157,7 @@ void Loop::save(int64_t k) {
   char win[64];
   std::snprintf(win, sizeof win, "%a %lld", cur_.window, (long long)cur_.window_n);
   st.extra["loss_window"] = win;
+  st.extra["dropout_rng"] = std::to_string(cur_.dropout.offset());
   if (task_.state_extra) task_.state_extra(st, k);
   nn::save_train_state(state_path_, st);
   out_.timing.write();

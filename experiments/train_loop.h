@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "autograd/var.h"
 #include "experiments/data/batch_iterator.h"
@@ -32,14 +33,20 @@ struct LoopSettings {
 };
 
 // What a run carries from one loop to the next (a distillation chain's rounds share it) and
-// keeps in its state: the noise generator, the data order, the run's step and the open
-// loss-logging window.
+// keeps in its state: the noise generator, the data order, the run's step, the open
+// loss-logging window and the dropout stream.
 struct RunCursor {
+  RunCursor(tensor::Generator noise, BatchIterator order, tensor::Generator dropout_stream)
+      : gen(noise), batches(std::move(order)), dropout(dropout_stream) {}
+
   tensor::Generator gen;
   BatchIterator batches;
   int64_t step = 0;    // optimizer steps of the whole run so far
   double window = 0;   // loss sum and count since the last logged row
   int64_t window_n = 0;
+  // Every Dropout of the trained module draws from this stream while a loop runs (stored in the
+  // state as "dropout_rng", so a resumed run draws the masks the uninterrupted one would).
+  tensor::Generator dropout;
 
   int64_t data_position() const;  // epoch · N + position, as states store it
   // Generator, data position, step and loss window from a state (a distillation chain resumed

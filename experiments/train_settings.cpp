@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tensor/streams.h"
+
 namespace difflab::experiments {
 
 void declare_train_keys(Config& c, const TrainDefaults& d) {
@@ -35,8 +37,9 @@ TrainSettings train_settings(const Config& cfg) {
 }
 
 RunCursor train_cursor(const TrainSettings& s, int64_t n_train) {
-  return RunCursor{tensor::Generator(s.seed * 13 + 5),
-                   BatchIterator(n_train, std::min(s.batch, n_train), s.seed * 17 + 3)};
+  return RunCursor(tensor::Generator(s.seed * 13 + 5),
+                   BatchIterator(n_train, std::min(s.batch, n_train), s.seed * 17 + 3),
+                   tensor::named_stream(s.seed, "dropout"));
 }
 
 }  // namespace difflab::experiments

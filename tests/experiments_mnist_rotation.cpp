@@ -17,6 +17,7 @@
 #include "experiments/run_folder.h"
 #include "experiments/sample_eval.h"
 #include "experiments/train_cond.h"
+#include "nn/safetensors.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
 #include "tests/support/check_message.h"
@@ -259,6 +260,50 @@ BOOST_AUTO_TEST_CASE(rotation_consistency_model_trains_with_the_image_encoder) {
   BOOST_CHECK_EXCEPTION(run_train_cond(bad), Error, [](const Error& e) {
     return message_has(e, {"model.cond_encoder=cnn", "784", "cdm2d_yx", "has 1"});
   });
+}
+
+// The encoder's dropout (0.1) draws from the run's dropout stream, kept in the state: a run
+// interrupted between checkpoints and resumed ends with the bits of the uninterrupted one.
+BOOST_AUTO_TEST_CASE(resume_with_dropout_is_bit_exact) {
+  const std::string root = difflab::testing::fresh_temp_dir("mnist_rot_dropout");
+  difflab::testing::use_synthetic_mnist(root + "/mnist.bin");
+  auto args = [&](const std::string& dir) {
+    CommandArgs a;
+    a.run_dir = root + "/" + dir;
+    a.threads = 1;
+    a.sets = {"data.name=mnist_rot_yx",
+              "data.copies=1",
+              "model.cond_encoder=cnn",
+              "model.encoder_dropout=0.1",
+              "model.hidden=16",
+              "model.blocks=1",
+              "train.steps=8",
+              "train.batch=8",
+              "train.log_every=1",
+              "train.eval_every=8",
+              "train.checkpoint_every=8",
+              "ict.s1=20",
+              "eval.n=16"};
+    return a;
+  };
+  BOOST_REQUIRE(run_train_cond(args("straight")) == 0);
+  CommandArgs first = args("resumed");
+  first.sets.push_back("train.stop_after=3");
+  BOOST_REQUIRE(run_train_cond(first) == 0);
+  CommandArgs again;
+  again.run_dir = root + "/resumed";
+  again.threads = 1;
+  again.resume = true;
+  again.sets = {"train.stop_after=0"};
+  BOOST_REQUIRE(run_train_cond(again) == 0);
+  const auto a = nn::load_safetensors(root + "/straight/checkpoints/state.safetensors");
+  const auto b = nn::load_safetensors(root + "/resumed/checkpoints/state.safetensors");
+  BOOST_REQUIRE(a.tensors.size() == b.tensors.size());
+  for (auto& [k, t] : a.tensors) {
+    BOOST_REQUIRE(b.tensors.count(k));
+    BOOST_TEST(difflab::testing::same_bits(t, b.tensors.at(k)), "tensor " << k);
+  }
+  BOOST_TEST(read_file(root + "/straight/metrics.csv") == read_file(root + "/resumed/metrics.csv"));
 }
 
 BOOST_AUTO_TEST_CASE(rotation_targets_draw_their_densities) {

@@ -59,7 +59,7 @@ struct TinyFit {
     task.on_step = stop;
     LoopSettings s;
     s.updates = 12, s.lr = 0.05, s.ema_decay = ema, s.log_every = 5, s.checkpoint_every = 5;
-    RunCursor cursor{tensor::Generator(7), BatchIterator(64, 16, 9)};
+    RunCursor cursor(tensor::Generator(7), BatchIterator(64, 16, 9), tensor::Generator(8));
     return run_train_loop(task, s, cursor, {run, "{}", timing}, from ? from->step : 0,
                           from ? &*from : nullptr);
   }

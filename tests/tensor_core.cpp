@@ -3,13 +3,14 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
-#include "tensor/cpu/fast_exp.h"
 #include "tensor/allocator.h"
-#include "tests/support/check_message.h"
+#include "tensor/cpu/fast_exp.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
+#include "tensor/streams.h"
 #include "tensor/threads.h"
+#include "tests/support/check_message.h"
 
 using namespace difflab;
 using difflab::testing::message_has;
@@ -205,6 +206,20 @@ BOOST_AUTO_TEST_CASE(caching_allocator_reuses_and_reports) {
   BOOST_TEST(a.stats().peak_bytes >= base + (size_t(1) << 21));
   BOOST_CHECK_EXCEPTION(Tensor::empty({int64_t(1) << 50}), difflab::Error,
                         [](const difflab::Error& e) { return message_has(e, {"bytes"}); });
+}
+
+// Named streams are keyed by a fixed function of (seed, name): FNV-1a 64 (whose published
+// vector for "a" is 0xaf63dc4c8601ec8c) mixed by SplitMix64's finaliser, values computed apart
+// in Python; a change here changes every run's draws.
+BOOST_AUTO_TEST_CASE(named_stream_keys_are_pinned) {
+  BOOST_TEST(tensor::stream_seed(0, "dropout") == 0xf6a24e93a4bc2815ull);
+  BOOST_TEST(tensor::stream_seed(42, "dropout") == 0xa894b51b134a89cdull);
+  BOOST_TEST(tensor::stream_seed(0, "dropout") != tensor::stream_seed(0, "dropouts"));
+  tensor::Generator a = tensor::named_stream(7, "noise"), b = tensor::named_stream(7, "data");
+  BOOST_TEST(a.offset() == 0u);
+  const auto x = tensor::randn({4}, tensor::DType::f64, &a).to_vector<double>();
+  const auto y = tensor::randn({4}, tensor::DType::f64, &b).to_vector<double>();
+  BOOST_TEST(x != y);
 }
 
 BOOST_AUTO_TEST_CASE(philox_known_answers) {
